@@ -1,0 +1,102 @@
+"""Every error trackyard raises, in one hierarchy.
+
+Catch :class:`TrackyardError` to handle anything trackyard raises on purpose::
+
+    TrackyardError
+    ├── UnknownDomainError       (also LookupError)  no installed plugin provides the name
+    ├── DomainConflictError                          two distributions claim one domain name
+    ├── PluginLoadError                              a plugin's import raised (``__cause__`` set)
+    ├── PluginContractError                          a plugin breaks the hook/registration contract
+    ├── PluginHookError                              a plugin's hook raised while it was called
+    ├── ConfigValidationError    (also ValueError)   bad settings, options, config or run names
+    ├── QueryValidationError     (also ValueError)   bad metric name, order or ``k`` in a query
+    └── StoreUnavailableError                        the provenance store cannot be used
+
+Every message names the offending thing (domain, distribution, option, metric...) and says how
+to fix it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigValidationError",
+    "DomainConflictError",
+    "PluginContractError",
+    "PluginHookError",
+    "PluginLoadError",
+    "QueryValidationError",
+    "StoreUnavailableError",
+    "TrackyardError",
+    "UnknownDomainError",
+]
+
+
+class TrackyardError(Exception):
+    """Base class of every error trackyard raises on purpose."""
+
+
+class UnknownDomainError(TrackyardError, LookupError):
+    """No installed plugin provides the requested domain name."""
+
+    def __init__(self, name: str, installed: list[str], suggestion: str | None) -> None:
+        self.name = name
+        self.installed = installed
+        self.suggestion = suggestion
+        listed = ", ".join(installed) if installed else "none"
+        hint = f" Did you mean {suggestion!r}?" if suggestion else ""
+        super().__init__(
+            f"no domain named {name!r} is installed (installed domains: {listed}).{hint}"
+        )
+
+    def __str__(self) -> str:  # LookupError would otherwise repr() the message
+        return str(self.args[0])
+
+
+class DomainConflictError(TrackyardError):
+    """Several distributions claim one domain name and no pin chooses between them."""
+
+    def __init__(self, name: str, claimants: list[str]) -> None:
+        self.name = name
+        self.claimants = claimants
+        lines = "\n".join(f"  - {c}" for c in claimants)
+        super().__init__(
+            f"domain {name!r} is provided by {len(claimants)} distributions:\n{lines}\n"
+            f'Choose one with [tool.trackyard.providers] {name} = "<distribution>" in '
+            f'pyproject.toml, or TRACKYARD_PROVIDERS="{name}=<distribution>", '
+            "or uninstall all but one."
+        )
+
+
+class PluginLoadError(TrackyardError):
+    """Importing a plugin module raised; the original exception is ``__cause__``."""
+
+    def __init__(
+        self, name: str, distribution: str, original: BaseException, kind: str = "domain"
+    ) -> None:
+        self.domain = name
+        self.distribution = distribution
+        what = f"plugin for domain {name!r}" if kind == "domain" else f"{kind} {name!r}"
+        super().__init__(
+            f"{what} from distribution {distribution!r} failed to load: "
+            f"{type(original).__name__}: {original}"
+        )
+
+
+class PluginContractError(TrackyardError):
+    """A plugin breaks the contract: unknown hooks, wrong hook arguments, bad registrations."""
+
+
+class PluginHookError(TrackyardError):
+    """A plugin's hook implementation raised while trackyard called it."""
+
+
+class ConfigValidationError(TrackyardError, ValueError):
+    """Settings, domain options, a run config or a run name are invalid."""
+
+
+class QueryValidationError(TrackyardError, ValueError):
+    """A query names an invalid metric, order or ``k``; raised before any SQL runs."""
+
+
+class StoreUnavailableError(TrackyardError):
+    """The provenance store (DuckDB file or run folder) cannot be used."""

@@ -1,0 +1,81 @@
+"""The plugin contract: every hook a trackyard plugin may implement.
+
+A plugin is a module named by an entry point, in group ``trackyard.domains`` (the entry-point name
+is the domain it provides) or ``trackyard.plugins`` (a cross-cutting plugin that takes part in
+every domain). It implements any of these hooks with ``@trackyard.hookimpl``. Each hook is
+documented, with its exact signature and an example, in ``docs/hooks.md``.
+
+Participants in a domain are its own plugin module, then the cross-cutting plugins sorted by
+(distribution, entry-point name). Hooks are called on the participants only, in that order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from consist import Tracker
+
+    from trackyard.settings import Settings
+    from trackyard.tracker import DomainTracker, RunCall, RunOutcome
+    from trackyard.wiring import Wiring
+
+PROJECT_NAME = "trackyard"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def register_domains(register: Callable[[str, type[DomainTracker]], None]) -> None:
+    """Register the plugin's tracker class(es): ``register("calibration", CalibrationTracker)``.
+
+    Called only on the plugin that an entry point in ``trackyard.domains`` names. Every name
+    registered must be one of that distribution's entry-point names, and every class a
+    ``DomainTracker`` subclass.
+    """
+
+
+@hookspec(firstresult=True)
+def build_tracker(domain: str, settings: Settings) -> Tracker | None:
+    """Construct the ``consist.Tracker`` for ``domain``, or return ``None`` to pass.
+
+    Cross-cutting plugins are asked first, then the domain's own plugin; the first non-``None``
+    result wins and the core default (``settings.run_dir`` and ``settings.db_path``) comes last.
+    """
+
+
+@hookspec
+def default_wiring(domain: str, settings: Settings) -> Wiring | None:
+    """Contribute wiring (model name, identity inputs, output keys, tags, facets, cache epoch,
+    code identity, runtime kwargs) to every run of ``domain``; return ``None`` to pass.
+
+    Merged over the tracker class's own ``wiring``: the domain's plugin first, then cross-cutting
+    plugins; see ``Wiring.merge`` for the rule.
+    """
+
+
+@hookspec
+def register_verbs(domain: str, register: Callable[[str, Callable[..., Any]], None]) -> None:
+    """Add verbs to ``domain``'s tracker: ``register("export", fn)``, ``fn(tracker, ...)``.
+
+    A verb may not shadow a method of the tracker class or a verb registered earlier.
+    """
+
+
+@hookspec
+def before_run(domain: str, call: RunCall) -> None:
+    """Observe a run before consist starts it. Raising aborts the run before anything is written."""
+
+
+@hookspec
+def after_run(domain: str, call: RunCall, outcome: RunOutcome) -> None:
+    """Observe a run that completed or was served from cache."""
+
+
+@hookspec
+def run_failed(domain: str, call: RunCall, error: BaseException) -> None:
+    """Observe a run whose model raised; the error is re-raised to the caller afterwards."""

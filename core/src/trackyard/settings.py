@@ -1,0 +1,227 @@
+"""``Settings``: where a domain tracker keeps its provenance, and its domain options.
+
+Resolution, highest first: keyword arguments to ``get_tracker`` > environment
+(``TRACKYARD_WORKSPACE``, ``TRACKYARD_DB_PATH``, ``TRACKYARD_RUN_DIR``, ``TRACKYARD_CACHE_EPOCH``)
+> ``[tool.trackyard.domains.<name>]`` > ``[tool.trackyard]`` in the nearest ``pyproject.toml``
+that has a ``[tool.trackyard]`` table (searched from the current folder upwards) > defaults
+(workspace ``./.trackyard``; ``runs/`` and ``provenance.duckdb`` inside it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from trackyard.errors import ConfigValidationError
+
+CORE_KEYS = ("workspace", "db_path", "run_dir", "cache_epoch")
+_TABLE_KEYS = (*CORE_KEYS, "providers", "domains", "plugins")
+ENV_VARS = {
+    "workspace": "TRACKYARD_WORKSPACE",
+    "db_path": "TRACKYARD_DB_PATH",
+    "run_dir": "TRACKYARD_RUN_DIR",
+    "cache_epoch": "TRACKYARD_CACHE_EPOCH",
+}
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """The options of a domain that declares none."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings of one domain tracker.
+
+    ``options`` is an instance of the tracker class's ``Options`` dataclass. ``sources`` says
+    where each value came from (``"keyword"``, ``"environment TRACKYARD_WORKSPACE"``,
+    ``"/path/pyproject.toml [tool.trackyard]"``, ``"default"``).
+    """
+
+    domain: str
+    workspace: Path
+    db_path: Path
+    run_dir: Path
+    cache_epoch: int = 1
+    options: Any = field(default_factory=NoOptions)
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """The ``[tool.trackyard]`` table of the nearest ``pyproject.toml`` (empty when none)."""
+
+    path: Path | None
+    table: Mapping[str, Any]
+
+    @property
+    def label(self) -> str:
+        return f"{self.path} [tool.trackyard]"
+
+
+def _find_project_config(start: Path) -> ProjectConfig:
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if not candidate.is_file():
+            continue
+        try:
+            data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigValidationError(
+                f"cannot read {candidate}: {exc}; fix the file or run from another folder"
+            ) from exc
+        table = data.get("tool", {}).get("trackyard")
+        if table is None:
+            continue
+        if not isinstance(table, dict):
+            raise ConfigValidationError(f"{candidate}: [tool.trackyard] must be a table")
+        unknown = sorted(set(table) - set(_TABLE_KEYS))
+        if unknown:
+            raise ConfigValidationError(
+                f"{candidate}: unknown key(s) {', '.join(unknown)} in [tool.trackyard]; "
+                f"valid keys: {', '.join(_TABLE_KEYS)}"
+            )
+        return ProjectConfig(candidate, table)
+    return ProjectConfig(None, {})
+
+
+@lru_cache(maxsize=16)
+def _cached_project_config(start: str) -> ProjectConfig:
+    return _find_project_config(Path(start))
+
+
+def project_config() -> ProjectConfig:
+    """The project configuration seen from the current folder (read once per folder)."""
+    return _cached_project_config(os.getcwd())
+
+
+def option_fields(options_cls: type) -> dict[str, dataclasses.Field[Any]]:
+    """The fields of a domain's ``Options`` dataclass, by name."""
+    return {f.name: f for f in dataclasses.fields(options_cls)}
+
+
+def _coerce(domain: str, name: str, value: Any, annotation: Any, source: str) -> Any:
+    """Check a value against a simple annotation; convert str to Path and int to float."""
+    if annotation is Path and isinstance(value, (str, os.PathLike)):
+        return Path(value)
+    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if annotation in (int, float, str, bool) and not (
+        isinstance(value, annotation) and not (annotation is int and isinstance(value, bool))
+    ):
+        raise ConfigValidationError(
+            f"option {name!r} of domain {domain!r} must be {annotation.__name__}, "
+            f"got {type(value).__name__} {value!r} (from {source})"
+        )
+    return value
+
+
+def _relative_to(base: Path | None, value: Any) -> Path:
+    path = Path(value).expanduser()
+    if base is not None and not path.is_absolute():
+        path = base / path
+    return path
+
+
+def resolve_settings(
+    domain: str,
+    options_cls: type,
+    kwargs: Mapping[str, Any],
+    project: ProjectConfig | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Resolve a domain's settings from keywords, environment, pyproject and defaults."""
+    project = project if project is not None else project_config()
+    environ = os.environ if environ is None else environ
+    fields_ = option_fields(options_cls)
+    valid = sorted((*CORE_KEYS, *fields_))
+
+    domains_table = project.table.get("domains", {})
+    domain_table = domains_table.get(domain, {}) if isinstance(domains_table, dict) else {}
+    base_dir = project.path.parent if project.path else None
+    layers: list[tuple[str, Mapping[str, Any], Path | None]] = [
+        ("keyword", kwargs, None),
+        *[
+            (f"environment {var}", {key: environ[var]}, None)
+            for key, var in ENV_VARS.items()
+            if environ.get(var)
+        ],
+        (f"{project.path} [tool.trackyard.domains.{domain}]", domain_table, base_dir),
+        (project.label, {k: v for k, v in project.table.items() if k in CORE_KEYS}, base_dir),
+    ]
+    for source, layer, _ in layers:
+        unknown = sorted(set(layer) - set(valid))
+        if unknown:
+            raise ConfigValidationError(
+                f"unknown option {unknown[0]!r} for domain {domain!r} (from {source}); "
+                f"valid options: {', '.join(valid)}"
+            )
+
+    hints = typing.get_type_hints(options_cls) if fields_ else {}
+    path_keys = {"workspace", "db_path", "run_dir"} | {n for n in fields_ if hints.get(n) is Path}
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for source, layer, base in reversed(layers):
+        for key, value in layer.items():
+            if key in path_keys and isinstance(value, (str, os.PathLike)):
+                # A relative path in pyproject.toml is relative to that file's folder.
+                value = _relative_to(base, value)
+            values[key] = value
+            sources[key] = source
+
+    workspace = Path(values.get("workspace") or ".trackyard").absolute()
+    sources.setdefault("workspace", "default")
+    db_path = Path(values.get("db_path") or workspace / "provenance.duckdb").absolute()
+    sources.setdefault("db_path", "default")
+    run_dir = Path(values.get("run_dir") or workspace / "runs").absolute()
+    sources.setdefault("run_dir", "default")
+    raw_epoch = values.get("cache_epoch", 1)
+    try:
+        cache_epoch = int(raw_epoch)
+        if isinstance(raw_epoch, bool) or cache_epoch < 1:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ConfigValidationError(
+            f"cache_epoch must be a positive integer, got {raw_epoch!r} "
+            f"(from {sources.get('cache_epoch')})"
+        ) from None
+    sources.setdefault("cache_epoch", "default")
+
+    domain_values: dict[str, Any] = {}
+    for name in fields_:
+        if name in values:
+            domain_values[name] = _coerce(
+                domain, name, values[name], hints.get(name), sources[name]
+            )
+        else:
+            sources[name] = "default"
+    try:
+        options = options_cls(**domain_values)
+    except TypeError as exc:
+        missing = [
+            n
+            for n, f in fields_.items()
+            if n not in domain_values
+            and f.default is dataclasses.MISSING
+            and f.default_factory is dataclasses.MISSING
+        ]
+        raise ConfigValidationError(
+            f"domain {domain!r} requires option(s) {', '.join(missing)}; pass them to "
+            f"get_tracker() or set them in [tool.trackyard.domains.{domain}]"
+        ) from exc
+    return Settings(
+        domain=domain,
+        workspace=workspace,
+        db_path=db_path,
+        run_dir=run_dir,
+        cache_epoch=cache_epoch,
+        options=options,
+        sources=sources,
+    )

@@ -1,0 +1,364 @@
+"""``DomainTracker``: the base class a domain plugin subclasses.
+
+A domain tracker owns one ``consist.Tracker``, fixes the wiring every run needs, and exposes
+domain verbs. Verbs are plain methods that call :meth:`DomainTracker._run`, which applies the
+merged wiring on every call. consist is imported only when a tracker is built or used.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from trackyard import _query
+from trackyard._validate import check_config, check_run_name, decode_metric, encode_metric
+from trackyard.errors import ConfigValidationError, PluginContractError
+from trackyard.settings import NoOptions, Settings
+from trackyard.wiring import Wiring
+
+if TYPE_CHECKING:
+    from consist import Tracker
+    from consist.models.run import Run
+
+__all__ = ["DomainTracker", "RankedRun", "RunCall", "RunOutcome"]
+
+RankedRun = _query.RankedRun
+
+
+@dataclass(frozen=True)
+class RunCall:
+    """What a verb asked consist to run; passed to the run observer hooks."""
+
+    domain: str
+    name: str
+    model: str | None
+    config: Mapping[str, Any]
+    inputs: Mapping[str, Any]
+    wiring: Wiring
+    year: int | None = None
+    iteration: int | None = None
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """The result of one run: executed or served from cache.
+
+    ``metrics`` are the run's own, or, for a cache hit, those of the run it reused
+    (``cache_source``). ``outputs`` maps each output key to its file in the run's own folder.
+    """
+
+    run_id: str
+    name: str
+    status: str
+    cache_hit: bool
+    cache_source: str | None
+    metrics: Mapping[str, float | None]
+    outputs: Mapping[str, Path]
+    config: Mapping[str, Any] = field(default_factory=dict)
+    result: Any = field(default=None, repr=False, compare=False)
+
+    def output(self, key: str) -> Path:
+        """The path of output ``key``; ``KeyError`` names the keys that exist."""
+        try:
+            return self.outputs[key]
+        except KeyError:
+            raise KeyError(
+                f"run {self.run_id} has no output {key!r}; outputs: {sorted(self.outputs)}"
+            ) from None
+
+
+class RunObserver(Protocol):
+    """What the registry gives a tracker so that plugin hooks observe every run."""
+
+    def before_run(self, call: RunCall) -> None: ...
+    def after_run(self, call: RunCall, outcome: RunOutcome) -> None: ...
+    def run_failed(self, call: RunCall, error: BaseException) -> None: ...
+
+
+class _NoObserver:
+    def before_run(self, call: RunCall) -> None:
+        pass
+
+    def after_run(self, call: RunCall, outcome: RunOutcome) -> None:
+        pass
+
+    def run_failed(self, call: RunCall, error: BaseException) -> None:
+        pass
+
+
+def _split_result(value: Any, metrics: dict[str, float | str]) -> Any:
+    """Separate a model's returned metrics from its outputs.
+
+    A returned dict may mix outputs (paths, or DataFrames, written to the run's folder as
+    parquet) and scalar metrics (numbers). Anything else is returned to consist unchanged.
+    """
+    if not isinstance(value, Mapping):
+        return value
+    import consist
+
+    outputs: dict[str, Any] = {}
+    for key, item in value.items():
+        if isinstance(item, (str, Path)):
+            outputs[key] = Path(item)
+        elif hasattr(item, "to_parquet"):
+            path = Path(consist.output_path(key, "parquet"))
+            item.to_parquet(path)
+            outputs[key] = path
+        elif isinstance(item, (int, float)) or hasattr(item, "__float__"):
+            metrics[_query.check_metric_name(key)] = encode_metric(key, item)
+        else:
+            raise TypeError(
+                f"model returned {type(item).__name__} for {key!r}; return paths or "
+                "DataFrames for outputs and numbers for metrics"
+            )
+    return outputs or None
+
+
+def _wrap_model(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``fn`` so its metrics land in the run's metadata; code identity still sees ``fn``."""
+
+    @functools.wraps(fn)
+    def model(*args: Any, **kwargs: Any) -> Any:
+        import consist
+
+        metrics: dict[str, float | str] = {}
+        outputs = _split_result(fn(*args, **kwargs), metrics)
+        if metrics:
+            run = consist.current_run()
+            logged = dict(((run.meta or {}).get("metrics") or {}) if run else {})
+            consist.log_meta(metrics={**logged, **metrics})
+        return outputs
+
+    return model
+
+
+def _accepted_kwargs(fn: Callable[..., Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    params = inspect.signature(fn).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return dict(kwargs)
+    return {k: v for k, v in kwargs.items() if k in params}
+
+
+class DomainTracker:
+    """Base class of every domain tracker.
+
+    Subclasses set ``wiring`` (their fixed run wiring), optionally ``Options`` (a dataclass of
+    domain options, validated by ``get_tracker``), override :meth:`setup` instead of
+    ``__init__``, and write verbs that call :meth:`_run`. Build trackers with
+    ``trackyard.get_tracker(name)``, not by calling the class.
+    """
+
+    wiring: Wiring = Wiring()
+    Options: ClassVar[type] = NoOptions
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        tracker: Tracker,
+        wiring: Wiring,
+        provenance: Mapping[str, str] | None = None,
+        observer: RunObserver | None = None,
+    ) -> None:
+        self.settings = settings
+        self.options: Any = settings.options
+        self.wiring = wiring
+        self._tracker = tracker
+        self._observer: RunObserver = observer or _NoObserver()
+        self._provenance = {"domain": settings.domain, **(provenance or {})}
+        self._current: dict[str, Any] = {}
+        self._active: Any = None
+        self._verbs: dict[str, Callable[..., Any]] = {}
+        tracker.on_run_start(self._stamp_run)
+        self.setup()
+
+    # --- extension points -------------------------------------------------------------------
+
+    def setup(self) -> None:
+        """Called once the tracker is built; override it instead of ``__init__``."""
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    @property
+    def domain_name(self) -> str:
+        return self.settings.domain
+
+    @property
+    def tracker(self) -> Tracker:
+        """The underlying ``consist.Tracker`` (for direct consist calls)."""
+        return self._tracker
+
+    @property
+    def workspace(self) -> Path:
+        return self.settings.workspace
+
+    @property
+    def verbs(self) -> Mapping[str, Callable[..., Any]]:
+        """Verbs added by plugins through ``register_verbs``, bound to this tracker."""
+        return dict(self._verbs)
+
+    def _add_verb(self, name: str, fn: Callable[..., Any], plugin: str) -> None:
+        if not name.isidentifier() or name.startswith("_"):
+            raise PluginContractError(
+                f"plugin {plugin!r} registered verb {name!r} for domain {self.domain_name!r}; "
+                "verb names must be public identifiers"
+            )
+        if hasattr(type(self), name) or name in self._verbs:
+            raise PluginContractError(
+                f"plugin {plugin!r} registered verb {name!r} for domain {self.domain_name!r}, "
+                "which already exists on the tracker; choose another name"
+            )
+        self._verbs[name] = functools.partial(fn, self)
+
+    def __getattr__(self, name: str) -> Any:
+        verbs = self.__dict__.get("_verbs", {})
+        if name in verbs:
+            return verbs[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute or verb {name!r}")
+
+    def _stamp_run(self, run: Run) -> None:
+        meta = run.meta if run.meta is not None else {}
+        meta["trackyard"] = {**self._provenance, **self._current}
+        run.meta = meta
+
+    # --- running ------------------------------------------------------------------------------
+
+    def _run(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str,
+        config: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        year: int | None = None,
+        iteration: int | None = None,
+        tags: tuple[str, ...] | list[str] = (),
+        facets: Mapping[str, Any] | None = None,
+        wiring: Wiring | None = None,
+        runtime_kwargs: Mapping[str, Any] | None = None,
+    ) -> RunOutcome:
+        """Run ``fn`` once through consist with this domain's wiring applied.
+
+        ``fn`` may return a dict mixing output paths (or DataFrames) and scalar metrics. Outputs
+        always go to consist's per-run folder; nothing here lets a caller pick a shared one.
+        """
+        from consist import CacheOptions, ExecutionOptions
+
+        check_run_name(name)
+        config = check_config(config)
+        wired = self.wiring.merge(wiring) if wiring is not None else self.wiring
+        for label, path in wired.identity_inputs:
+            if not path.exists():
+                raise ConfigValidationError(
+                    f"identity input {label!r} of domain {self.domain_name!r} does not exist: "
+                    f"{path}"
+                )
+        call = RunCall(
+            domain=self.domain_name,
+            name=name,
+            model=wired.model,
+            config=config,
+            inputs=dict(inputs or {}),
+            wiring=wired,
+            year=year,
+            iteration=iteration,
+        )
+        self._observer.before_run(call)
+        runtime = _accepted_kwargs(fn, {**wired.runtime_kwargs, **(runtime_kwargs or {})})
+        self._current = {"run_name": name}
+        try:
+            result = self._tracker.run(
+                fn=_wrap_model(fn),
+                name=name,
+                model=wired.model,
+                config=config,
+                inputs=dict(inputs) if inputs else None,
+                identity_inputs=list(wired.identity_inputs) or None,
+                outputs=list(wired.outputs) or None,
+                tags=list(dict.fromkeys((*wired.tags, *tags))) or None,
+                facet={**wired.facets, **(facets or {})} or None,
+                year=year,
+                iteration=iteration,
+                cache_options=CacheOptions(
+                    cache_epoch=wired.cache_epoch or self.settings.cache_epoch,
+                    code_identity=wired.code_identity or "callable_module",
+                ),
+                execution_options=ExecutionOptions(runtime_kwargs=runtime or None),
+            )
+        except Exception as error:
+            self._observer.run_failed(call, error)
+            raise
+        finally:
+            self._current = {}
+        outcome = self._outcome(name, config, result)
+        self._observer.after_run(call, outcome)
+        return outcome
+
+    def _outcome(self, name: str, config: Mapping[str, Any], result: Any) -> RunOutcome:
+        run = result.run
+        meta = run.meta or {}
+        source = meta.get("cache_source") if result.cache_hit else None
+        metrics = meta.get("metrics")
+        if source and metrics is None:
+            metrics = self.metrics(source)
+        outputs = {key: Path(result.output_path(key)) for key in result.outputs}
+        return RunOutcome(
+            run_id=run.id,
+            name=name,
+            status=str(run.status),
+            cache_hit=bool(result.cache_hit),
+            cache_source=source,
+            metrics={k: decode_metric(v) for k, v in (metrics or {}).items()},
+            outputs=outputs,
+            config=config,
+            result=result,
+        )
+
+    # --- queries ------------------------------------------------------------------------------
+
+    def metrics(self, run_id: str) -> dict[str, float | None]:
+        """The metrics recorded by run ``run_id`` (or by the run a cache hit reused)."""
+        run = self._tracker.get_run(run_id)
+        if run is None:
+            raise LookupError(f"no run {run_id!r} in {self.settings.db_path}")
+        meta = run.meta or {}
+        if meta.get("metrics") is None and meta.get("cache_source"):
+            return self.metrics(meta["cache_source"])
+        return {k: decode_metric(v) for k, v in (meta.get("metrics") or {}).items()}
+
+    def top_k(self, metric: str, k: int = 5, order: str = "asc") -> list[RankedRun]:
+        """The ``k`` best executed runs of this domain by ``metric`` (``asc``: smallest first).
+
+        Runs without the metric, or with NaN, come last in both orders. Invalid metric names,
+        orders and ``k`` raise ``QueryValidationError`` before any SQL runs.
+        """
+        return _query.top_k(self._tracker, self.domain_name, metric, k, order)
+
+    # --- context manager ----------------------------------------------------------------------
+
+    def __enter__(self) -> DomainTracker:
+        import consist
+
+        self._active = consist.use_tracker(self._tracker)
+        self._active.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        active, self._active = self._active, None
+        if active is not None:
+            active.__exit__(exc_type, exc, tb)
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} domain={self.domain_name!r} workspace={str(self.workspace)!r}>"
+        )

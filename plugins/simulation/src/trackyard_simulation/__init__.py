@@ -1,0 +1,3 @@
+"""trackyard's first-party ``simulation`` domain."""
+
+__version__ = "0.1.0"

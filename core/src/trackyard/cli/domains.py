@@ -1,0 +1,36 @@
+"""``trackyard domains``: list installed domains from metadata only."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from trackyard.cli import app
+
+
+@app.command("domains")
+def domains(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List every installed domain with its distribution, version, entry point and status."""
+    import dataclasses
+
+    from trackyard import available_domains
+
+    infos = available_domains()
+    if as_json:
+        typer.echo(json.dumps([dataclasses.asdict(i) for i in infos], indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("domain", "distribution", "version", "entry point", "status", "error")
+    for info in infos:
+        table.add_row(
+            info.name,
+            info.distribution,
+            info.version,
+            info.entry_point,
+            info.status,
+            info.error or "",
+        )
+    Console().print(table)

@@ -16,6 +16,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+@app.callback()
+def _root() -> None:
+    """Find, inspect and run trackyard domain plugins."""
+
+
 # Command modules register themselves on ``app`` when imported.
 from trackyard.cli import domains as _domains  # noqa: E402,F401
 

@@ -363,7 +363,7 @@ def _pip(args: Sequence[str], what: str, progress: Progress | None) -> None:
 
 
 def _pip_reason(lines: Sequence[str]) -> str:
-    """One line saying why pip failed: its ERROR (or cross-marked) line plus a failed subprocess's last line."""
+    """Why pip failed, in one line: its ERROR (or x-marked) line + a subprocess's last line."""
     text = [ln.strip() for ln in lines]
     head = next(
         (ln[6:].strip() for ln in text if ln.startswith("ERROR:") and ln != "ERROR: Exception:"),

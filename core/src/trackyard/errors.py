@@ -10,7 +10,8 @@ Catch :class:`TrackyardError` to handle anything trackyard raises on purpose::
     ├── PluginHookError                              a plugin's hook raised while it was called
     ├── ConfigValidationError    (also ValueError)   bad settings, options, config or run names
     ├── QueryValidationError     (also ValueError)   bad metric name, order or ``k`` in a query
-    └── StoreUnavailableError                        the provenance store cannot be used
+    ├── StoreUnavailableError                        the provenance store cannot be used
+    └── InstallError                                 installing/uninstalling plugins failed
 
 Every message names the offending thing (domain, distribution, option, metric...) and says how
 to fix it.
@@ -21,6 +22,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigValidationError",
     "DomainConflictError",
+    "InstallError",
     "PluginContractError",
     "PluginHookError",
     "PluginLoadError",
@@ -100,3 +102,8 @@ class QueryValidationError(TrackyardError, ValueError):
 
 class StoreUnavailableError(TrackyardError):
     """The provenance store (DuckDB file or run folder) cannot be used."""
+
+
+class InstallError(TrackyardError):
+    """Installing or uninstalling plugins failed: a bad spec, pip failed, or a newly installed
+    plugin failed validation and was rolled back. pip's own output is attached as a note."""

@@ -24,6 +24,7 @@ def _root() -> None:
 
 # Command modules register themselves on ``app`` when imported.
 from trackyard.cli import domains as _domains  # noqa: E402,F401
+from trackyard.cli import install as _install  # noqa: E402,F401
 
 
 def main() -> None:

@@ -34,6 +34,7 @@ __all__ = [
     "explain",
     "get_tracker",
     "hookimpl",
+    "plugin_set_fingerprint",
 ]
 
 
@@ -68,3 +69,12 @@ def get_tracker(name: str, *, workspace: Any = None, **options: Any) -> DomainTr
     ``PluginContractError`` or ``ConfigValidationError``.
     """
     return default_registry().get_tracker(name, workspace=workspace, **options)
+
+
+def plugin_set_fingerprint() -> str:
+    """sha256 of the plugins in use (sorted domain, distribution, version, entry point).
+
+    Every run records it in ``meta["trackyard"]["plugin_set"]``; compare it with a workspace's
+    runs to see whether they were made with the same plugins. Imports no plugin code.
+    """
+    return default_registry().plugin_set_fingerprint()

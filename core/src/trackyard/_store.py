@@ -169,10 +169,8 @@ def check_store(settings: Settings, timeout: float) -> None:
         ) from exc
 
 
-def apply_lock_budget(tracker: Tracker, timeout: float) -> None:
-    """Bound consist's own lock retries (default ~30 s) by ``timeout`` seconds."""
-    store = getattr(tracker, "metadata_store", None)
-    db = getattr(store, "db", None)
+def apply_lock_budget(db: Any, timeout: float) -> None:
+    """Bound a consist ``DatabaseManager``'s lock retries (default ~30 s) by ``timeout`` s."""
     if db is None:
         return
     # consist sleeps min(base * 1.5**i + U(0.05, 0.2), max) between attempts.
@@ -226,7 +224,7 @@ def default_tracker(settings: Settings) -> Tracker:
                 f"when it is free, or raise {LOCK_TIMEOUT_ENV}"
             ) from exc
         raise
-    apply_lock_budget(tracker, timeout)
+    apply_lock_budget(getattr(tracker.metadata_store, "db", None), timeout)
     if not initialised:
         marker.write_text(version + "\n", encoding="utf-8")
     return tracker

@@ -162,11 +162,11 @@ def _restore(db: Any, payload: dict[str, Any]) -> None:
             for direction in ("input", "output"):
                 for raw in payload.get(f"{direction}s") or []:
                     data = _parse_times(raw)
-                    data["id"] = uuid.UUID(str(data["id"]))
-                    if data.get("parent_artifact_id"):
-                        data["parent_artifact_id"] = uuid.UUID(str(data["parent_artifact_id"]))
-                    known = set(Artifact.model_fields)
-                    session.merge(Artifact(**{k: v for k, v in data.items() if k in known}))
+                    fields = Artifact.model_fields
+                    for key, info in fields.items():
+                        if isinstance(data.get(key), str) and "UUID" in str(info.annotation):
+                            data[key] = uuid.UUID(data[key])
+                    session.merge(Artifact(**{k: v for k, v in data.items() if k in fields}))
                     session.merge(
                         RunArtifactLink(run_id=run.id, artifact_id=data["id"], direction=direction)
                     )

@@ -110,7 +110,7 @@ def test_concurrent_processes_lose_nothing(tmp_path: Path) -> None:
         """
         import sys, trackyard, trust_models
         t = trackyard.get_tracker("simulation", workspace="ws", model=trust_models.good)
-        for i in range(2):
+        for i in range(1):
             t.run_model(name=f"p{sys.argv[1]}-{i}", config={"x": int(sys.argv[1]) * 10 + i})
         """
     )
@@ -129,7 +129,7 @@ def test_concurrent_processes_lose_nothing(tmp_path: Path) -> None:
     snaps = [
         json.loads(p.read_text())["run"] for p in (ws / "runs" / "consist_runs").glob("*.json")
     ]
-    assert len(snaps) == 9 and {s["status"] for s in snaps} == {"completed"}
+    assert len(snaps) == 5 and {s["status"] for s in snaps} == {"completed"}
     assert trackyard.audit(ws).ok
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
+import os
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
@@ -39,6 +41,9 @@ def fake_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeD
     Returns the folder; ``prepend=False`` appends it to sys.path instead.
     """
     created: list[str] = []
+    trusted: list[str] = []
+    for var in ("TRACKYARD_PLUGINS", "TRACKYARD_DISABLE_PLUGIN_AUTOLOAD", "TRACKYARD_STRICT"):
+        monkeypatch.delenv(var, raising=False)
 
     def make(
         name: str,
@@ -60,16 +65,26 @@ def fake_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeD
             lines.append(f"[{group}]")
             lines += [f"{k} = {v.replace('{mod}', prefix)}" for k, v in eps.items()]
         (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+        record = [f"{info.name}/METADATA,,", f"{info.name}/entry_points.txt,,"]
         for stem, source in (modules or {}).items():
             mod = stem.replace("{mod}", prefix)
             created.append(mod)
+            record.append(f"{mod}.py,,")
             (site / f"{mod}.py").write_text(
                 textwrap.dedent(source).replace("{mod}", prefix), encoding="utf-8"
             )
-        if prepend:
-            monkeypatch.syspath_prepend(str(site))
-        else:
-            monkeypatch.setattr(sys, "path", [*sys.path, str(site)])
+        # A RECORD that lists the modules, and a trusted folder: these fakes stand for
+        # properly installed distributions (tests/trust covers the refusals).
+        (info / "RECORD").write_text("\n".join(record) + "\n")
+        importlib.invalidate_caches()
+        trusted.append(str(site))
+        monkeypatch.setenv("TRACKYARD_TRUSTED_PATHS", os.pathsep.join(trusted))
+        # syspath_prepend saves sys.path once and restores it afterwards; moving the entry to
+        # the end keeps that clean-up for appended folders too.
+        monkeypatch.syspath_prepend(str(site))
+        if not prepend:
+            sys.path.remove(str(site))
+            sys.path.append(str(site))
         return site
 
     yield make

@@ -8,9 +8,14 @@ Catch :class:`TrackyardError` to handle anything trackyard raises on purpose::
     ├── PluginLoadError                              a plugin's import raised (``__cause__`` set)
     ├── PluginContractError                          a plugin breaks the hook/registration contract
     ├── PluginHookError                              a plugin's hook raised while it was called
+    ├── PluginPolicyError                            a plugin was refused before import (disabled,
+    │                                                untrusted, incompatible), or strict mode
     ├── ConfigValidationError    (also ValueError)   bad settings, options, config or run names
     ├── QueryValidationError     (also ValueError)   bad metric name, order or ``k`` in a query
-    ├── StoreUnavailableError                        the provenance store cannot be used
+    ├── OutputMissingError                           a run's declared/returned output does not
+    │                                                exist; the run is recorded ``failed``
+    ├── StoreUnavailableError                        the provenance store cannot be used (locked
+    │                                                past the retry budget, corrupt, missing)
     └── InstallError                                 installing/uninstalling plugins failed
 
 Every message names the offending thing (domain, distribution, option, metric...) and says how
@@ -23,9 +28,11 @@ __all__ = [
     "ConfigValidationError",
     "DomainConflictError",
     "InstallError",
+    "OutputMissingError",
     "PluginContractError",
     "PluginHookError",
     "PluginLoadError",
+    "PluginPolicyError",
     "QueryValidationError",
     "StoreUnavailableError",
     "TrackyardError",
@@ -90,6 +97,17 @@ class PluginContractError(TrackyardError):
 
 class PluginHookError(TrackyardError):
     """A plugin's hook implementation raised while trackyard called it."""
+
+
+class PluginPolicyError(TrackyardError):
+    """The plugin policy refused a plugin before importing it; the message says why and how to
+    change it (allow/deny lists, trusted paths, a compatible release)."""
+
+
+class OutputMissingError(TrackyardError):
+    """A model did not produce a declared output, or returned a path that does not exist.
+
+    The run is recorded ``failed`` with this message, so it is never served from cache."""
 
 
 class ConfigValidationError(TrackyardError, ValueError):

@@ -7,7 +7,8 @@ The driver (the process that called ``DomainTracker._run_many``) does all the bo
    finished configs never leave the driver;
 3. it dispatches the rest. Each worker (process, or thread of a Dask worker) builds its own
    tracker with ``trackyard.get_tracker(domain, ...)`` on its own shard DuckDB file
-   ``<workspace>/shards/<sweep>/<worker>/provenance.duckdb``; output files go to the main
+   ``<workspace>/shards/<sweep>/<worker>/<run name>-<id>.duckdb`` (one per task, copied from a
+   template the worker initialised once); output files go to the main
    ``runs/`` folder (per-run subfolders), because consist records output URIs relative to the
    run folder and resolves them against the reader's run folder;
 4. it merges each worker's shard into the main store as results arrive, so queries see results
@@ -307,6 +308,13 @@ class _Merger:
         return False
 
 
+def _remove_shard(shard: Path) -> None:
+    from trackyard._store import SCHEMA_MARKER_SUFFIX
+
+    for path in (shard, Path(f"{shard}{SCHEMA_MARKER_SUFFIX}"), Path(f"{shard}.wal")):
+        path.unlink(missing_ok=True)
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -347,7 +355,9 @@ def _recover(dt: DomainTracker, merger: _Merger) -> None:
 
     for sweep in _stale_sweeps(dt.workspace / SHARDS):
         ok = True
-        for shard in sorted(sweep.glob("*/provenance.duckdb")):
+        for shard in sorted(sweep.glob("*/*.duckdb")):
+            if shard.name == "template.duckdb":
+                continue
             _close_interrupted(shard)
             ok = merger.merge(shard) and ok
         if ok:
@@ -377,23 +387,36 @@ class _Done:
     error: str | None
 
 
-_local = threading.local()
-
-
-def _worker_tracker(task: _Task) -> tuple[DomainTracker, Path]:
-    """This worker's tracker for this sweep: one per process and thread, on its own shard."""
-    cached = getattr(_local, "state", None)
-    if cached is not None and cached[0] == task.sweep_dir:
-        return cached[1], cached[2]
-    import trackyard
-
+def _worker_folder(task: _Task) -> Path:
+    """This worker's folder in the sweep, with a schema-initialised template shard in it."""
     worker = f"{socket.gethostname()}-{os.getpid()}-{threading.get_ident()}"
-    shard = Path(task.sweep_dir) / worker / "provenance.duckdb"
-    shard.parent.mkdir(parents=True, exist_ok=True)
-    options = dict(task.options)
-    tracker = trackyard.get_tracker(task.domain, db_path=shard, **options)
-    _local.state = (task.sweep_dir, tracker, shard)
-    return tracker, shard
+    folder = Path(task.sweep_dir) / worker
+    template = folder / "template.duckdb"
+    if not template.is_file():
+        import trackyard
+
+        folder.mkdir(parents=True, exist_ok=True)
+        trackyard.get_tracker(task.domain, db_path=template, **task.options)
+    return folder
+
+
+def _task_tracker(task: _Task) -> tuple[DomainTracker, Path]:
+    """A tracker on a fresh shard for this one task (a copy of the worker's template).
+
+    One shard per task: once the task is done nobody writes to it again, so the driver can
+    merge it without lock contention and without ever copying a half-finished run.
+    """
+    import shutil
+
+    import trackyard
+    from trackyard._store import SCHEMA_MARKER_SUFFIX
+
+    folder = _worker_folder(task)
+    shard = folder / f"{task.name}-{uuid.uuid4().hex[:8]}.duckdb"
+    template = folder / "template.duckdb"
+    shutil.copyfile(template, shard)
+    shutil.copyfile(f"{template}{SCHEMA_MARKER_SUFFIX}", f"{shard}{SCHEMA_MARKER_SUFFIX}")
+    return trackyard.get_tracker(task.domain, db_path=shard, **task.options), shard
 
 
 def _execute(task: _Task) -> _Done:
@@ -405,7 +428,7 @@ def _execute(task: _Task) -> _Done:
             f"plugin set than the driver (fingerprint {found[:12]} != {task.fingerprint[:12]}); "
             "install the same plugin distributions and versions on every worker"
         )
-    tracker, shard = _worker_tracker(task)
+    tracker, shard = _task_tracker(task)
     fn = _resolve_reference(*task.fn)
     try:
         outcome = tracker._run(fn, name=task.name, config=task.config, inputs=task.inputs)
@@ -594,9 +617,10 @@ def _parallel(
     def take(name: str, done: _Done | None, error: BaseException | None) -> None:
         pending.discard(name)
         if done is not None:
-            shards.add(done.shard)
             if merger.merge(Path(done.shard)):
-                pass
+                _remove_shard(Path(done.shard))
+            else:
+                shards.add(done.shard)
         if done is not None and done.outcome is not None:
             result.outcomes[name] = done.outcome
             result.ran += 1
@@ -640,13 +664,10 @@ def _parallel(
                     take(name, None, exc)
 
     merged_all = all(merger.merge(Path(shard)) for shard in sorted(shards))
-    if merged_all and not dask:
+    if merged_all:
         import shutil
 
         shutil.rmtree(sweep_dir, ignore_errors=True)
-    elif merged_all:
-        # Dask workers keep their tracker for this sweep folder; a later sweep uses a new one.
-        (sweep_dir / _DRIVER_FILE).unlink(missing_ok=True)
     for item in later:
         try:
             outcome = dt._run(_resolve_reference(*reference), name=item.name, config=item.config)

@@ -623,7 +623,10 @@ def _parallel(
                 shards.add(done.shard)
         if done is not None and done.outcome is not None:
             result.outcomes[name] = done.outcome
-            result.ran += 1
+            if done.outcome.cache_hit:
+                result.cached += 1
+            else:
+                result.ran += 1
         else:
             message = done.error if done is not None else f"{type(error).__name__}: {error}"
             result.failures[name] = str(message)

@@ -141,7 +141,10 @@ def check_store(settings: Settings, timeout: float) -> None:
     """Refuse a deleted-but-recorded, truncated or corrupt DB before consist touches it."""
     db = settings.db_path
     if not db.exists():
-        found = snapshots(settings.run_dir)
+        # The schema marker beside the DB says this store existed: its loss is a deletion.
+        # Without it the store is new (a parallel shard sharing run_dir, say) and is created.
+        existed = Path(str(db) + SCHEMA_MARKER_SUFFIX).is_file()
+        found = snapshots(settings.run_dir) if existed else []
         if found:
             raise StoreUnavailableError(
                 f"the store {db} is missing but {len(found)} run snapshot(s) exist in "

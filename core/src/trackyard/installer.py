@@ -11,7 +11,6 @@ requirements=LOCK)`` restores it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -19,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import tomllib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -204,21 +203,12 @@ def _snapshot() -> dict[str, Dist]:
     return out
 
 
-def _fingerprint(claims: Iterable[tuple[str, str, str, str]]) -> str:
-    """sha256 of the sorted (domain, distribution, version, entry point) claims.
-
-    Private stand-in for ``trackyard.plugin_set_fingerprint()`` (same definition); the claims are
-    sorted, each joined with tab, claims joined with newline, UTF-8 encoded.
-    """
-    text = "\n".join("\t".join(claim) for claim in sorted(claims))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def _current_fingerprint() -> str:
+    """The plugin-set fingerprint runs record (``trackyard.plugin_set_fingerprint``), computed
+    by a fresh registry so that it sees what pip just changed."""
     from trackyard.registry import Registry
 
-    infos = Registry().available_domains()
-    return _fingerprint((i.name, i.distribution, i.version, i.entry_point) for i in infos)
+    return Registry().plugin_set_fingerprint()
 
 
 # --- the probe: runs in a fresh subprocess of this interpreter --------------------------------

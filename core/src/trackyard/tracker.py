@@ -11,7 +11,7 @@ import functools
 import inspect
 import os
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -31,6 +31,8 @@ from trackyard.wiring import Wiring
 if TYPE_CHECKING:
     from consist import Tracker
     from consist.models.run import Run
+
+    from trackyard.parallel import ManyResult
 
 __all__ = ["DomainTracker", "RankedRun", "RunCall", "RunOutcome"]
 
@@ -406,6 +408,30 @@ class DomainTracker:
                 + ("has no row for it" if status is None else f"records it as {status!r}")
                 + f" (another process held the DB?); {recovery_hint(self.workspace)}"
             )
+
+    def _run_many(
+        self,
+        fn: Callable[..., Any],
+        items: Sequence[Any],
+        *,
+        executor: Any = "serial",
+        max_workers: int | None = None,
+        progress: bool | None = None,
+    ) -> ManyResult:
+        """Run ``fn`` once per ``(run name, config[, inputs])`` item, with this domain's wiring.
+
+        Configs already in the store are found by ONE cache query and never run again (their
+        outcome reuses the recorded run; no new row is written). ``executor``: ``"serial"``
+        (a loop over :meth:`_run`), ``"processes"`` (``max_workers`` local processes, default
+        the core count) or a ``dask.distributed.Client``; each worker records into its own
+        shard, merged into this store as results arrive. An exception in one run is recorded
+        in ``failures`` and the others go on. See ``docs/scaling.md``.
+        """
+        from trackyard.parallel import run_many
+
+        return run_many(
+            self, fn, items, executor=executor, max_workers=max_workers, progress=progress
+        )
 
     def _outcome(self, name: str, config: Mapping[str, Any], result: Any) -> RunOutcome:
         run = result.run

@@ -241,11 +241,14 @@ class DomainTracker:
         facets: Mapping[str, Any] | None = None,
         wiring: Wiring | None = None,
         runtime_kwargs: Mapping[str, Any] | None = None,
+        parent_run_id: str | None = None,
     ) -> RunOutcome:
         """Run ``fn`` once through consist with this domain's wiring applied.
 
         ``fn`` may return a dict mixing output paths (or DataFrames) and scalar metrics. Outputs
         always go to consist's per-run folder; nothing here lets a caller pick a shared one.
+        ``parent_run_id`` links the run to a header run (a consist scenario); it is not part of
+        the cache key.
         """
         from consist import CacheOptions, ExecutionOptions
 
@@ -284,6 +287,7 @@ class DomainTracker:
                 facet={**wired.facets, **(facets or {})} or None,
                 year=year,
                 iteration=iteration,
+                parent_run_id=parent_run_id,
                 cache_options=CacheOptions(
                     cache_epoch=wired.cache_epoch or self.settings.cache_epoch,
                     code_identity=wired.code_identity or "callable_module",

@@ -7,7 +7,7 @@ a parameter space), ``query_top_k`` and ``best_config``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -122,7 +122,7 @@ class CalibrationTracker(DomainTracker):
         self.top_k(metric, k=1)  # validates the metric name before anything runs
         proposer = make_proposer(method, checked, n_trials, seed)
         with progress_bar(n_trials, want_progress(progress), f"calibrate ({method})") as advance:
-            return search(
+            result = search(
                 proposer,
                 n_trials=n_trials,
                 metric=metric,
@@ -131,6 +131,7 @@ class CalibrationTracker(DomainTracker):
                 name_for=lambda index: trial_name(method, seed, index),
                 advance=advance,
             )
+        return replace(result, best_run_id=self._executing_run(result.best_run_id))
 
     # --- queries ------------------------------------------------------------------------------
 
@@ -147,6 +148,16 @@ class CalibrationTracker(DomainTracker):
                 "evaluate, sweep or calibrate first"
             )
         return self.run_config(top[0].run_id)
+
+    def _executing_run(self, run_id: str) -> str:
+        """Follow cache hits (which may point at earlier hits) to the run that executed."""
+        seen = {run_id}
+        run = self.tracker.get_run(run_id)
+        while run is not None and (run.meta or {}).get("cache_source") not in (None, *seen):
+            run_id = run.meta["cache_source"]
+            seen.add(run_id)
+            run = self.tracker.get_run(run_id)
+        return run_id
 
     def run_config(self, run_id: str) -> dict[str, Any]:
         """The config run ``run_id`` was called with."""

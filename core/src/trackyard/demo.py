@@ -47,8 +47,9 @@ def run_demo(workspace: Path | None = None, console: Any = None) -> int:
         table.add_column("run id", no_wrap=True)
         table.add_column("mode_choice_coeff", justify="right")
         table.add_column(METRIC, justify="right")
+        known = {t.cache_source or t.run_id: t.config for t in result.trials}
         for rank, ranked in enumerate(cal.query_top_k(metric=METRIC, k=5), start=1):
-            config = cal.run_config(ranked.run_id)
+            config = known.get(ranked.run_id) or cal.run_config(ranked.run_id)
             value = "n/a" if ranked.value is None else f"{ranked.value:.4f}"
             table.add_row(str(rank), ranked.run_id, str(config.get("mode_choice_coeff", "")), value)
         out.print(table)

@@ -175,6 +175,7 @@ class DomainTracker:
         self._active: Any = None
         self._verbs: dict[str, Callable[..., Any]] = {}
         tracker.on_run_start(self._stamp_run)
+        tracker.on_run_complete(self._carry_cached_metrics)
         self.setup()
 
     # --- extension points -------------------------------------------------------------------
@@ -225,6 +226,22 @@ class DomainTracker:
         meta = run.meta if run.meta is not None else {}
         meta["trackyard"] = {**self._provenance, **self._current}
         run.meta = meta
+
+    def _carry_cached_metrics(self, run: Run, *_: Any) -> None:
+        """On a cache hit, copy the reused run's metrics onto the hit, from memory.
+
+        consist has the reused run loaded (``current_consist.cached_run``); reading its metrics
+        here saves a ``get_run`` round trip per hit. The hit row is still excluded from rankings
+        (it has ``cache_source``).
+        """
+        meta = run.meta if run.meta is not None else {}
+        if not meta.get("cache_source") or meta.get("metrics") is not None:
+            return
+        cached = getattr(self._tracker.current_consist, "cached_run", None)
+        metrics = (cached.meta or {}).get("metrics") if cached is not None else None
+        if metrics is not None:
+            meta["metrics"] = dict(metrics)
+            run.meta = meta
 
     # --- running ------------------------------------------------------------------------------
 

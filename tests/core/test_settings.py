@@ -68,7 +68,7 @@ def test_unknown_option_names_it_and_the_valid_ones(workdir: Path) -> None:
         Registry().get_tracker("calibration", config_dri="x")
     assert str(info.value) == (
         "unknown option 'config_dri' for domain 'calibration' (from keyword); valid options: "
-        "cache_epoch, config_dir, db_path, model, run_dir, workspace"
+        "cache_epoch, config_dir, db_path, model, run_dir, targets, workspace"
     )
     assert isinstance(info.value, ValueError)
 

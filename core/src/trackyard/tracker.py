@@ -242,6 +242,7 @@ class DomainTracker:
         self._active: Any = None
         self._verbs: dict[str, Callable[..., Any]] = {}
         tracker.on_run_start(self._stamp_run)
+        tracker.on_run_complete(self._carry_cached_metrics)
         self.setup()
 
     # --- extension points -------------------------------------------------------------------
@@ -293,6 +294,22 @@ class DomainTracker:
         meta["trackyard"] = {**self._provenance, **self._current}
         run.meta = meta
 
+    def _carry_cached_metrics(self, run: Run, *_: Any) -> None:
+        """On a cache hit, copy the reused run's metrics onto the hit, from memory.
+
+        consist has the reused run loaded (``current_consist.cached_run``); reading its metrics
+        here saves a ``get_run`` round trip per hit. The hit row is still excluded from rankings
+        (it has ``cache_source``).
+        """
+        meta = run.meta if run.meta is not None else {}
+        if not meta.get("cache_source") or meta.get("metrics") is not None:
+            return
+        cached = getattr(self._tracker.current_consist, "cached_run", None)
+        metrics = (cached.meta or {}).get("metrics") if cached is not None else None
+        if metrics is not None:
+            meta["metrics"] = dict(metrics)
+            run.meta = meta
+
     # --- running ------------------------------------------------------------------------------
 
     def _run(
@@ -308,11 +325,14 @@ class DomainTracker:
         facets: Mapping[str, Any] | None = None,
         wiring: Wiring | None = None,
         runtime_kwargs: Mapping[str, Any] | None = None,
+        parent_run_id: str | None = None,
     ) -> RunOutcome:
         """Run ``fn`` once through consist with this domain's wiring applied.
 
         ``fn`` may return a dict mixing output paths (or DataFrames) and scalar metrics. Outputs
         always go to consist's per-run folder; nothing here lets a caller pick a shared one.
+        ``parent_run_id`` links the run to a header run (a consist scenario); it is not part of
+        the cache key.
         """
         from consist import CacheOptions, ExecutionOptions
 
@@ -357,6 +377,7 @@ class DomainTracker:
                 facet={**wired.facets, **(facets or {})} or None,
                 year=year,
                 iteration=iteration,
+                parent_run_id=parent_run_id,
                 cache_options=CacheOptions(
                     cache_epoch=wired.cache_epoch or self.settings.cache_epoch,
                     code_identity=code_identity,  # type: ignore[arg-type]

@@ -13,9 +13,16 @@ import pandas as pd
 MODES = ("car", "transit", "walk")
 
 
-def run_model(config: dict[str, Any], config_dir: Path) -> dict[str, Any]:
-    """Simulate trips for a synthetic population; return outputs and ``mode_share_error``."""
-    targets = json.loads((Path(config_dir) / "targets.json").read_text())["mode_shares"]
+def run_model(
+    config: dict[str, Any], config_dir: Path, targets: Path | None = None
+) -> dict[str, Any]:
+    """Simulate trips for a synthetic population; return outputs and ``mode_share_error``.
+
+    Config: ``mode_choice_coeff`` (logit coefficient), ``sample_rate`` (share of ``population``
+    simulated), ``seed``. Target shares come from ``targets`` or ``config_dir/targets.json``.
+    """
+    source = Path(targets) if targets is not None else Path(config_dir) / "targets.json"
+    targets_ = json.loads(source.read_text(encoding="utf-8"))["mode_shares"]
     rng = np.random.default_rng(int(config.get("seed", 42)))
     population = int(config.get("population", 50_000))
     n = max(1, int(population * float(config.get("sample_rate", 0.1))))
@@ -36,7 +43,7 @@ def run_model(config: dict[str, Any], config_dir: Path) -> dict[str, Any]:
     choice = (prob.cumsum(axis=1) > rng.random((n, 1))).argmax(axis=1)
     trips = pd.DataFrame({"person_id": persons["person_id"], "mode": np.array(MODES)[choice]})
     shares = trips["mode"].value_counts(normalize=True).reindex(MODES, fill_value=0.0)
-    error = float(sum(abs(shares[m] - targets[m]) for m in MODES))
+    error = float(sum(abs(shares[m] - targets_[m]) for m in MODES))
     metrics_path = Path(consist.output_path("metrics", "json"))
     metrics_path.write_text(
         json.dumps({"mode_shares": shares.to_dict(), "mode_share_error": error})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from trackyard import DomainTracker, Settings, Wiring, hookimpl
 from trackyard_simulation.tracker import SimulationTracker
@@ -15,9 +16,11 @@ def register_domains(register: Callable[[str, type[DomainTracker]], None]) -> No
 
 @hookimpl
 def default_wiring(domain: str, settings: Settings) -> Wiring | None:
+    """Output keys and tags from the options; ``config_dir`` (when set) is an identity input."""
     if domain != "simulation":
         return None
-    config_dir = settings.options.config_dir
-    if config_dir is None:
-        return None
-    return Wiring(identity_inputs=(("model_config", config_dir),))
+    options = settings.options
+    outputs = [options.outputs] if isinstance(options.outputs, str) else list(options.outputs)
+    tags = [options.tags] if isinstance(options.tags, str) else list(options.tags)
+    identity = () if options.config_dir is None else (("model_config", Path(options.config_dir)),)
+    return Wiring(identity_inputs=identity, outputs=tuple(outputs), tags=tuple(tags))

@@ -1,0 +1,271 @@
+"""Calibration search: propose configs (grid, seeded random, optuna samplers), one run each.
+
+A search space maps a parameter to a ``list`` of choices or a ``(low, high)`` tuple of numbers
+(ints give an integer range). Every trial is an ordinary cached evaluation, so a search re-run
+with the same seed proposes the same configs and replays finished trials from the cache.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from trackyard import RunOutcome
+from trackyard.errors import ConfigValidationError
+
+BUILTIN_METHODS = ("grid", "random")
+OPTUNA_HINT = "pip install 'trackyard-calibration[optuna]'"
+
+
+@dataclass(frozen=True)
+class CalibrationResult:
+    """The best config found, its metric value and run, and every trial's outcome.
+
+    ``best_run_id`` is the run that executed the best config (for a trial served from cache,
+    the run it reused).
+    """
+
+    best_config: dict[str, Any]
+    best_value: float
+    best_run_id: str
+    trials: list[RunOutcome] = field(default_factory=list)
+    ran: int = 0
+    cached: int = 0
+    failed: int = 0
+    failures: dict[str, str] = field(default_factory=dict)
+
+
+Range = tuple[float, float] | tuple[int, int]
+
+
+def check_space(space: object) -> dict[str, list[Any] | Range]:
+    """Validate a search space: each value a non-empty list or a (low, high) numeric tuple."""
+    if not isinstance(space, Mapping) or not space:
+        raise ConfigValidationError(
+            "space must be a non-empty dict of parameter to a list of choices or a (low, high) "
+            "tuple, e.g. {'mode_choice_coeff': (0.1, 1.0)}"
+        )
+    checked: dict[str, list[Any] | Range] = {}
+    for key, value in space.items():
+        if not isinstance(key, str):
+            raise ConfigValidationError(f"space parameter {key!r} must be a string")
+        if isinstance(value, list) and value:
+            checked[key] = list(value)
+        elif (
+            isinstance(value, tuple)
+            and len(value) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+            and value[0] < value[1]
+        ):
+            checked[key] = value
+        else:
+            raise ConfigValidationError(
+                f"space parameter {key!r} must be a non-empty list of choices or a (low, high) "
+                f"tuple with low < high, got {value!r}"
+            )
+    return checked
+
+
+def _is_int_range(value: Range) -> bool:
+    return all(isinstance(v, int) for v in value)
+
+
+class Proposer(Protocol):
+    """Proposes trial configs and learns from their results."""
+
+    def ask(self) -> dict[str, Any] | None: ...
+    def tell(self, value: float | None) -> None: ...
+
+
+class GridProposer:
+    """Every combination; ranges are cut into evenly spaced points to fit ``n_trials``."""
+
+    def __init__(self, space: Mapping[str, list[Any] | Range], n_trials: int) -> None:
+        ranges = [k for k, v in space.items() if isinstance(v, tuple)]
+        combos = math.prod(len(v) for v in space.values() if isinstance(v, list))
+        per_range = 0
+        if ranges:
+            per_range = max(2, int((n_trials / combos) ** (1 / len(ranges)) + 1e-9))
+        axes: list[list[Any]] = []
+        for value in space.values():
+            if isinstance(value, list):
+                axes.append(value)
+            elif _is_int_range(value):
+                lo, hi = int(value[0]), int(value[1])
+                axes.append(
+                    sorted({round(lo + (hi - lo) * i / (per_range - 1)) for i in range(per_range)})
+                )
+            else:
+                lo_f, hi_f = float(value[0]), float(value[1])
+                axes.append(
+                    [
+                        round(lo_f + (hi_f - lo_f) * i / (per_range - 1), 10)
+                        for i in range(per_range)
+                    ]
+                )
+        keys = list(space)
+        self._points = iter(
+            dict(zip(keys, combo, strict=True))
+            for combo in itertools.islice(itertools.product(*axes), n_trials)
+        )
+
+    def ask(self) -> dict[str, Any] | None:
+        return next(self._points, None)
+
+    def tell(self, value: float | None) -> None:
+        pass
+
+
+class RandomProposer:
+    """Independent seeded draws: the same seed gives the same configs."""
+
+    def __init__(self, space: Mapping[str, list[Any] | Range], seed: int) -> None:
+        self._space = space
+        self._rng = random.Random(seed)
+
+    def ask(self) -> dict[str, Any]:
+        config: dict[str, Any] = {}
+        for key, value in self._space.items():
+            if isinstance(value, list):
+                config[key] = self._rng.choice(value)
+            elif _is_int_range(value):
+                config[key] = self._rng.randint(int(value[0]), int(value[1]))
+            else:
+                config[key] = self._rng.uniform(float(value[0]), float(value[1]))
+        return config
+
+    def tell(self, value: float | None) -> None:
+        pass
+
+
+class OptunaProposer:
+    """An optuna sampler driven through ask/tell; trials run as cached evaluations."""
+
+    def __init__(self, space: Mapping[str, list[Any] | Range], sampler_name: str, seed: int):
+        try:
+            import optuna
+        except ImportError as exc:
+            raise ConfigValidationError(
+                f"method {sampler_name!r} needs optuna, which is not installed; run {OPTUNA_HINT}"
+            ) from exc
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        cls_name = "TPESampler" if sampler_name == "tpe" else sampler_name.partition(":")[2]
+        sampler_cls = getattr(optuna.samplers, cls_name, None)
+        if not isinstance(sampler_cls, type):
+            raise ConfigValidationError(
+                f"method {sampler_name!r}: optuna has no sampler {cls_name!r}; use 'tpe' or "
+                "'optuna:<SamplerClass>' such as 'optuna:RandomSampler'"
+            )
+        self._optuna = optuna
+        self._study = optuna.create_study(direction="minimize", sampler=sampler_cls(seed=seed))
+        self._dists: dict[str, Any] = {}
+        for key, value in space.items():
+            if isinstance(value, list):
+                self._dists[key] = optuna.distributions.CategoricalDistribution(value)
+            elif _is_int_range(value):
+                self._dists[key] = optuna.distributions.IntDistribution(
+                    int(value[0]), int(value[1])
+                )
+            else:
+                self._dists[key] = optuna.distributions.FloatDistribution(
+                    float(value[0]), float(value[1])
+                )
+        self._trial: Any = None
+
+    def ask(self) -> dict[str, Any]:
+        self._trial = self._study.ask(self._dists)
+        return dict(self._trial.params)
+
+    def tell(self, value: float | None) -> None:
+        if value is None or math.isnan(value):
+            self._study.tell(self._trial, state=self._optuna.trial.TrialState.FAIL)
+        else:
+            self._study.tell(self._trial, value)
+
+
+def check_method(method: object) -> str:
+    if not isinstance(method, str) or not (
+        method in (*BUILTIN_METHODS, "tpe") or method.startswith("optuna:")
+    ):
+        raise ConfigValidationError(
+            f"method {method!r} is not known; use 'grid', 'random', 'tpe' or "
+            "'optuna:<SamplerClass>'"
+        )
+    return method
+
+
+def make_proposer(
+    method: str, space: Mapping[str, list[Any] | Range], n_trials: int, seed: int
+) -> Proposer:
+    if method == "grid":
+        return GridProposer(space, n_trials)
+    if method == "random":
+        return RandomProposer(space, seed)
+    return OptunaProposer(space, method, seed)
+
+
+def trial_name(method: str, seed: int, index: int) -> str:
+    return re.sub(r"[^A-Za-z0-9_.\-]+", "-", f"calibrate-{method}-s{seed}-t{index:03d}")
+
+
+def search(
+    proposer: Proposer,
+    *,
+    n_trials: int,
+    metric: str,
+    base_config: Mapping[str, Any],
+    evaluate: Callable[[str, dict[str, Any]], RunOutcome],
+    name_for: Callable[[int], str],
+    advance: Callable[[str], None],
+) -> CalibrationResult:
+    """Ask, evaluate (cached), tell; a failing trial is recorded and the search goes on."""
+    trials: list[RunOutcome] = []
+    failures: dict[str, str] = {}
+    best: tuple[float, dict[str, Any], str] | None = None
+    ran = cached = 0
+    for index in range(n_trials):
+        params = proposer.ask()
+        if params is None:
+            break
+        config = {**base_config, **params}
+        name = name_for(index)
+        try:
+            outcome = evaluate(name, config)
+        except Exception as error:
+            failures[name] = f"{type(error).__name__}: {error}"
+            proposer.tell(None)
+            advance(name)
+            continue
+        trials.append(outcome)
+        cached += outcome.cache_hit
+        ran += not outcome.cache_hit
+        value = outcome.metrics.get(metric)
+        if value is None and metric not in outcome.metrics:
+            raise ConfigValidationError(
+                f"the model recorded no metric {metric!r}; it recorded: "
+                f"{', '.join(sorted(outcome.metrics)) or 'none'}"
+            )
+        proposer.tell(value)
+        if value is not None and not math.isnan(value) and (best is None or value < best[0]):
+            best = (value, config, outcome.cache_source or outcome.run_id)
+        advance(name)
+    if best is None:
+        raise ConfigValidationError(
+            f"no calibration trial produced a finite {metric!r}; failures: "
+            + ("; ".join(f"{k}: {v}" for k, v in failures.items()) or "none")
+        )
+    return CalibrationResult(
+        best_config=dict(best[1]),
+        best_value=best[0],
+        best_run_id=best[2],
+        trials=trials,
+        ran=ran,
+        cached=cached,
+        failed=len(failures),
+        failures=failures,
+    )

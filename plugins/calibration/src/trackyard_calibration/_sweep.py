@@ -1,0 +1,181 @@
+"""Sweeps: many evaluations, each cached, failures isolated, with an optional progress bar."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from trackyard import RunOutcome
+from trackyard.errors import ConfigValidationError
+
+EXECUTORS = ("serial",)
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What a sweep did: one outcome per successful label, one message per failed label."""
+
+    outcomes: dict[str, RunOutcome] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+    ran: int = 0
+    cached: int = 0
+    failed: int = 0
+
+    def summary(self) -> str:
+        """One line of counts, then one line per failure."""
+        total = self.ran + self.cached + self.failed
+        lines = [
+            f"{total} evaluations: {self.ran} ran, {self.cached} from cache, {self.failed} failed"
+        ]
+        lines += [f"  failed {label}: {message}" for label, message in self.failures.items()]
+        return "\n".join(lines)
+
+
+def check_executor(executor: object) -> str:
+    """Only ``serial`` exists for now; anything else is refused before anything runs."""
+    if executor not in EXECUTORS:
+        raise ConfigValidationError(
+            f"executor {executor!r} is not supported; use one of: {', '.join(EXECUTORS)}"
+        )
+    return str(executor)
+
+
+def check_label(label: object) -> str:
+    """Labels name runs (``sweep_<label>``), so they use the run-name characters."""
+    if not isinstance(label, str) or not _NAME_RE.match(label) or ".." in label:
+        raise ConfigValidationError(
+            f"sweep label {label!r} may only hold letters, digits, '_', '.' and '-' and must "
+            "start with a letter or digit (it names the run)"
+        )
+    return label
+
+
+def check_config(label: str, config: object) -> dict[str, Any]:
+    """A config is a dict of JSON values; checked for every label before the first run."""
+    if not isinstance(config, Mapping):
+        raise ConfigValidationError(
+            f"config of sweep label {label!r} must be a dict, got {type(config).__name__}"
+        )
+    try:
+        json.dumps(config, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ConfigValidationError(
+            f"config of sweep label {label!r} is not plain JSON ({exc}); use str, int, float, "
+            "bool, None, lists and dicts"
+        ) from None
+    return dict(config)
+
+
+def grid_label(config: Mapping[str, Any]) -> str:
+    """A readable, run-name-safe label for one grid point, e.g. ``coeff-0.3_rate-0.1``."""
+    parts = [f"{key}-{value}" for key, value in config.items()]
+    return _UNSAFE.sub("_", "_".join(parts)).strip("_.-") or "point"
+
+
+def expand_grid(grid: object) -> dict[str, dict[str, Any]]:
+    """Every combination of a ``{"param": [values...]}`` grid, labelled."""
+    if not isinstance(grid, Mapping) or not grid:
+        raise ConfigValidationError(
+            "grid must be a non-empty dict of parameter name to a list of values, e.g. "
+            "{'mode_choice_coeff': [0.3, 0.5]}"
+        )
+    for key, values in grid.items():
+        if not isinstance(values, Sequence) or isinstance(values, str) or not values:
+            raise ConfigValidationError(
+                f"grid parameter {key!r} must map to a non-empty list of values, got {values!r}"
+            )
+    keys = list(grid)
+    points: dict[str, dict[str, Any]] = {}
+    for combo in itertools.product(*(grid[k] for k in keys)):
+        config = dict(zip(keys, combo, strict=True))
+        points[grid_label(config)] = config
+    return points
+
+
+def resolve_configs(configs_by_label: object, grid: object) -> dict[str, dict[str, Any]]:
+    """The labelled configs of a sweep, fully validated."""
+    if (configs_by_label is None) == (grid is None):
+        raise ConfigValidationError(
+            "sweep needs exactly one of configs_by_label={label: config} or grid={param: [...]}"
+        )
+    if grid is not None:
+        configs = expand_grid(grid)
+    elif isinstance(configs_by_label, Mapping):
+        configs = dict(configs_by_label)
+    else:
+        raise ConfigValidationError(
+            f"configs_by_label must be a dict of label to config, got "
+            f"{type(configs_by_label).__name__}"
+        )
+    if not configs:
+        raise ConfigValidationError("sweep got no configs; pass at least one")
+    return {check_label(label): check_config(label, cfg) for label, cfg in configs.items()}
+
+
+def want_progress(progress: bool | None) -> bool:
+    """``None`` means: show a bar only when stderr is a terminal."""
+    if progress is None:
+        return sys.stderr.isatty()
+    return bool(progress)
+
+
+@contextmanager
+def progress_bar(total: int, enabled: bool, description: str) -> Iterator[Callable[[str], None]]:
+    """Yield ``advance(label)``; draws a rich bar on stderr when enabled."""
+    if not enabled:
+        yield lambda label: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[label]}"),
+        console=Console(stderr=True),
+        transient=False,
+    ) as bar:
+        task = bar.add_task(description, total=total, label="")
+
+        def advance(label: str) -> None:
+            bar.update(task, advance=1, label=label)
+
+        yield advance
+
+
+def run_all(
+    configs: Mapping[str, dict[str, Any]],
+    evaluate: Callable[[str, dict[str, Any]], RunOutcome],
+    *,
+    progress: bool | None,
+    description: str = "sweep",
+) -> SweepResult:
+    """Evaluate every config in order; an exception fails that label only."""
+    outcomes: dict[str, RunOutcome] = {}
+    failures: dict[str, str] = {}
+    ran = cached = 0
+    with progress_bar(len(configs), want_progress(progress), description) as advance:
+        for label, config in configs.items():
+            try:
+                outcome = evaluate(label, config)
+            except Exception as error:  # one failing config must not stop the others
+                failures[label] = f"{type(error).__name__}: {error}"
+            else:
+                outcomes[label] = outcome
+                if outcome.cache_hit:
+                    cached += 1
+                else:
+                    ran += 1
+            advance(label)
+    return SweepResult(
+        outcomes=outcomes, failures=failures, ran=ran, cached=cached, failed=len(failures)
+    )

@@ -1,0 +1,48 @@
+"""``trackyard doctor``: every installed plugin checked, broken ones reported with exit 1."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def _broken_distribution(site: Path) -> None:
+    """A fake installed distribution whose plugin module raises on import."""
+    info = site / "trackyard_broken-0.3.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: trackyard-broken\nVersion: 0.3\n")
+    (info / "entry_points.txt").write_text("[trackyard.domains]\nbroken = trackyard_broken_mod\n")
+    (site / "trackyard_broken_mod.py").write_text("raise ImportError('missing libfoo')\n")
+
+
+def test_doctor_passes_a_conforming_plugin(cli: Cli, tmp_path: Path) -> None:
+    """`doctor calibration` runs every check in a temporary workspace and exits 0."""
+    result = cli("doctor", "calibration", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    (report,) = json.loads(result.stdout)
+    checks = {c["name"]: c["status"] for c in report["checks"]}
+    assert report["ok"] is True
+    assert checks["loads and builds"] == "ok"
+    assert checks["verb evaluate: repeat is a cache hit"] == "ok"
+    assert checks["verb evaluate: metrics rankable"] == "ok"
+    assert checks["verb evaluate: model error fails the run"] == "ok"
+    assert not (tmp_path / ".trackyard").exists()
+
+
+def test_doctor_reports_a_broken_plugin_and_exits_non_zero(cli: Cli, tmp_path: Path) -> None:
+    """A plugin whose import fails makes doctor print a readable FAIL line and exit 1."""
+    site = tmp_path / "site"
+    _broken_distribution(site)
+    result = cli("doctor", "broken", env={"PYTHONPATH": str(site)})
+    assert result.returncode == 1
+    assert "broken (trackyard-broken)" in result.stdout
+    assert "FAIL" in result.stdout
+    assert "ImportError: missing libfoo" in result.stdout
+    assert "doctor: problems in broken" in result.stdout
+    unknown = cli("doctor", "nothing")
+    assert unknown.returncode == 1
+    assert "no domain named 'nothing' is installed" in unknown.stderr

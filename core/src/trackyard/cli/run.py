@@ -41,13 +41,19 @@ def run(
         typer.Option(
             "--set",
             "-s",
+            metavar="KEY=VALUE",
             help="A verb parameter as key=value (repeatable). Values are parsed by the parameter's "
             "type; dict and list values take JSON or TOML; key.sub=value sets one key of a dict.",
         ),
     ] = None,
     config: Annotated[
         Path | None,
-        typer.Option("--config", "-c", help="A TOML file of verb parameters (--set wins)."),
+        typer.Option(
+            "--config",
+            "-c",
+            metavar="FILE.toml",
+            help="A TOML file of verb parameters (--set wins).",
+        ),
     ] = None,
     workspace: Annotated[
         Path | None, typer.Option("--workspace", "-w", help=WORKSPACE_HELP)

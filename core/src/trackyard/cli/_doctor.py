@@ -166,12 +166,13 @@ def run_doctor(name: str | None) -> list[DomainReport]:
             raise UnknownDomainError(name, known, close[0] if close else None)
     reports = []
     for info in infos:
-        if info.status in ("conflict", "broken"):
+        if info.status == "disabled":  # a pin chose another claimant; that one is checked
+            continue
+        if info.status not in ("available", "loaded"):
+            # broken, conflict, untrusted, incompatible...: reported, never imported here
             report = DomainReport(info.name, info.distribution)
             report.checks.append(Check("discovery", "FAIL", f"{info.status}: {info.error}"))
             reports.append(report)
-            continue
-        if info.status == "disabled":
             continue
         reports.append(check_domain(registry, info.name, info.distribution))
     # Another part of trackyard adds `doctor --fix` here: reconcile() repairs the store and

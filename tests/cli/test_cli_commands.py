@@ -10,6 +10,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 HEAVY = (
@@ -183,3 +185,12 @@ def test_model_error_is_one_line_and_a_failed_run(cli: Cli, tmp_path: Path) -> N
     assert result.stderr.startswith("Error: ValueError: invalid literal for int()")
     listed = json.loads(cli("runs", "calibration", "--json").stdout)
     assert [(r["name"], r["status"]) for r in listed] == [("bad", "failed")]
+
+
+def test_demo_runs_into_the_given_workspace(cli: Cli, tmp_path: Path) -> None:
+    """`trackyard demo --workspace W` completes and records its runs in W."""
+    pytest.importorskip("trackyard.demo", reason="trackyard.demo is merged from another branch")
+    result = cli("demo", "--workspace", "ws")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "ws" / "provenance.duckdb").is_file()
+    assert not (tmp_path / ".trackyard").exists()

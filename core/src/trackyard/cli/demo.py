@@ -15,11 +15,14 @@ def demo(
     workspace: Annotated[
         Path | None,
         typer.Option(
-            "--workspace", "-w", help="Where the demo keeps its runs (default: a temp folder)."
+            "--workspace",
+            "-w",
+            help="Where the demo keeps its runs (default: settings resolution, ./.trackyard).",
         ),
     ] = None,
 ) -> None:
-    """Run the demo: evaluate and rank a few configurations of the bundled models."""
+    """Run the demo: calibrate the bundled mode-choice model on a small grid, rank the runs
+    and show the cache at work (run it twice)."""
     from rich.console import Console
 
     from trackyard.demo import run_demo  # type: ignore[import-not-found,unused-ignore]

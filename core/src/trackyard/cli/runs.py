@@ -68,6 +68,10 @@ def runs(
     """
     from trackyard.cli._render import print_result
 
+    if k is not None and k < 1:
+        from trackyard.errors import QueryValidationError
+
+        raise QueryValidationError(f"--k must be a positive integer, got {k}")
     tracker = build_tracker(domain, workspace)
     result: list[Any]
     if top is not None:

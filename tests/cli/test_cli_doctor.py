@@ -6,6 +6,12 @@ import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from trackyard import DomainTracker, Wiring
+from trackyard.cli._doctor import check_domain
+from trackyard.errors import ConfigValidationError
+from trackyard.testing import PluginSandbox
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -46,3 +52,32 @@ def test_doctor_reports_a_broken_plugin_and_exits_non_zero(cli: Cli, tmp_path: P
     unknown = cli("doctor", "nothing")
     assert unknown.returncode == 1
     assert "no domain named 'nothing' is installed" in unknown.stderr
+
+
+class _PickyTracker(DomainTracker):
+    """Refuses empty configs with a clear error, as a well-behaved verb should."""
+
+    wiring = Wiring(model="picky", outputs=("out",))
+
+    def needs_config(self, *, config: dict[str, Any]) -> None:
+        """Refuses an empty config."""
+        if not config:
+            raise ConfigValidationError("config must not be empty")
+
+    def crashes(self, *, label: str) -> None:
+        """Crashes with a bug, whatever the arguments."""
+        raise ZeroDivisionError("division by zero")
+
+
+def test_doctor_skips_clean_refusals_and_fails_crashes(tmp_path: Path) -> None:
+    """Invented arguments refused with a TrackyardError are skipped; a crash is a failure."""
+    sandbox = PluginSandbox()
+    sandbox.add("picky", _PickyTracker)
+    report = check_domain(sandbox.registry, "picky", "inprocess-picky")
+    results = {c.name: (c.status, c.detail) for c in report.checks}
+    assert results["verb needs_config"][0] == "skip"
+    assert (
+        "rejected invented arguments (config must not be empty)" in results["verb needs_config"][1]
+    )
+    assert results["verb crashes"] == ("FAIL", "ZeroDivisionError: division by zero")
+    assert report.ok is False

@@ -1,8 +1,9 @@
 """The checks behind ``trackyard doctor``: load, validate and exercise each domain plugin.
 
 Verbs are called with the tracker class's ``examples`` (``{"verb": {kwargs}}``) when it declares
-them, else with small invented arguments for their required parameters (``""``-like names,
-empty dicts). Every domain is checked in its own temporary workspace.
+them, else with small invented arguments for their required parameters (short strings, empty
+dicts); a verb that cleanly rejects invented arguments (a ``TrackyardError`` or ``ValueError``)
+is skipped, not failed. Every domain is checked in its own temporary workspace.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from trackyard.cli._verbs import Verb, tracker_verbs
+from trackyard.errors import TrackyardError
 
 
 @dataclass
@@ -97,13 +99,24 @@ def check_domain(registry: Any, name: str, distribution: str) -> DomainReport:
         recording: list[tuple[str, dict[str, Any]]] = []
         for verb_name, verb in tracker_verbs(tracker).items():
             label = f"verb {verb_name}"
+            declared = examples.get(verb_name)
             try:
-                kwargs = verb_arguments(verb, examples.get(verb_name))
+                kwargs = verb_arguments(verb, declared)
             except LookupError as exc:
                 report.checks.append(Check(label, "skip", f"{exc}; declare examples"))
                 continue
             try:
                 result = verb.fn(**kwargs)
+            except (TrackyardError, ValueError) as exc:
+                if declared is not None:
+                    report.checks.append(Check(label, "FAIL", f"{type(exc).__name__}: {exc}"))
+                else:  # a clean refusal of invented arguments is correct behaviour
+                    report.checks.append(
+                        Check(
+                            label, "skip", f"rejected invented arguments ({exc}); declare examples"
+                        )
+                    )
+                continue
             except Exception as exc:
                 report.checks.append(Check(label, "FAIL", f"{type(exc).__name__}: {exc}"))
                 continue

@@ -10,6 +10,7 @@ from typing import Any
 
 from trackyard import errors
 from trackyard.hookspecs import hookimpl
+from trackyard.recovery import AuditReport, ReconcileReport, audit, reconcile
 from trackyard.registry import DomainInfo, Explanation, Registry, default_registry
 from trackyard.settings import Settings
 from trackyard.tracker import DomainTracker, RankedRun, RunCall, RunOutcome
@@ -18,6 +19,8 @@ from trackyard.wiring import Wiring
 __version__ = "0.1.0"
 
 __all__ = [
+    "AuditReport",
+    "ReconcileReport",
     "DomainInfo",
     "DomainTracker",
     "Explanation",
@@ -29,11 +32,14 @@ __all__ = [
     "Wiring",
     "__version__",
     "available_domains",
+    "audit",
     "available_plugins",
     "errors",
     "explain",
     "get_tracker",
     "hookimpl",
+    "plugin_set_fingerprint",
+    "reconcile",
 ]
 
 
@@ -68,3 +74,12 @@ def get_tracker(name: str, *, workspace: Any = None, **options: Any) -> DomainTr
     ``PluginContractError`` or ``ConfigValidationError``.
     """
     return default_registry().get_tracker(name, workspace=workspace, **options)
+
+
+def plugin_set_fingerprint() -> str:
+    """sha256 of the plugins in use (sorted domain, distribution, version, entry point).
+
+    Every run records it in ``meta["trackyard"]["plugin_set"]``; compare it with a workspace's
+    runs to see whether they were made with the same plugins. Imports no plugin code.
+    """
+    return default_registry().plugin_set_fingerprint()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trackyard.errors import QueryValidationError
@@ -63,10 +64,35 @@ LIMIT :k
 
 
 def top_k(
-    tracker: Tracker, domain: str, metric: object, k: object = 5, order: object = "asc"
+    tracker: Tracker,
+    domain: str,
+    metric: object,
+    k: object = 5,
+    order: object = "asc",
+    *,
+    db_path: Path | None = None,
+    timeout: float = 30.0,
 ) -> list[RankedRun]:
-    """The ``k`` best executed runs of ``domain`` by ``metric``; NaN and missing values last."""
+    """The ``k`` best executed runs of ``domain`` by ``metric``; NaN and missing values last.
+
+    With ``db_path`` the query runs on a short-lived read-only DuckDB connection with external
+    access disabled; a busy store raises ``StoreUnavailableError`` instead of answering [].
+    """
     metric, k, keyword = check_query(metric, k, order)
+    if db_path is not None:
+        from trackyard._store import read_only_query
+
+        sql = _TOP_K_SQL.format(order=keyword)
+        for name in ("path", "domain", "k"):
+            sql = sql.replace(f":{name}", f"${name}")
+        found = read_only_query(
+            db_path,
+            sql,
+            {"path": f'$.metrics."{metric}"', "domain": domain, "k": k},
+            timeout=timeout,
+            what=f"top_k({metric!r})",
+        )
+        return [RankedRun(str(r[0]), r[1], None if r[2] is None else float(r[2])) for r in found]
     from sqlalchemy import text
 
     query = text(_TOP_K_SQL.format(order=keyword)).bindparams(

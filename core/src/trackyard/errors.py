@@ -8,9 +8,15 @@ Catch :class:`TrackyardError` to handle anything trackyard raises on purpose::
     ├── PluginLoadError                              a plugin's import raised (``__cause__`` set)
     ├── PluginContractError                          a plugin breaks the hook/registration contract
     ├── PluginHookError                              a plugin's hook raised while it was called
+    ├── PluginPolicyError                            a plugin was refused before import (disabled,
+    │                                                untrusted, incompatible), or strict mode
     ├── ConfigValidationError    (also ValueError)   bad settings, options, config or run names
     ├── QueryValidationError     (also ValueError)   bad metric name, order or ``k`` in a query
-    └── StoreUnavailableError                        the provenance store cannot be used
+    ├── OutputMissingError                           a run's declared/returned output does not
+    │                                                exist; the run is recorded ``failed``
+    ├── StoreUnavailableError                        the provenance store cannot be used (locked
+    │                                                past the retry budget, corrupt, missing)
+    └── InstallError                                 installing/uninstalling plugins failed
 
 Every message names the offending thing (domain, distribution, option, metric...) and says how
 to fix it.
@@ -21,9 +27,12 @@ from __future__ import annotations
 __all__ = [
     "ConfigValidationError",
     "DomainConflictError",
+    "InstallError",
+    "OutputMissingError",
     "PluginContractError",
     "PluginHookError",
     "PluginLoadError",
+    "PluginPolicyError",
     "QueryValidationError",
     "StoreUnavailableError",
     "TrackyardError",
@@ -90,6 +99,17 @@ class PluginHookError(TrackyardError):
     """A plugin's hook implementation raised while trackyard called it."""
 
 
+class PluginPolicyError(TrackyardError):
+    """The plugin policy refused a plugin before importing it; the message says why and how to
+    change it (allow/deny lists, trusted paths, a compatible release)."""
+
+
+class OutputMissingError(TrackyardError):
+    """A model did not produce a declared output, or returned a path that does not exist.
+
+    The run is recorded ``failed`` with this message, so it is never served from cache."""
+
+
 class ConfigValidationError(TrackyardError, ValueError):
     """Settings, domain options, a run config or a run name are invalid."""
 
@@ -100,3 +120,8 @@ class QueryValidationError(TrackyardError, ValueError):
 
 class StoreUnavailableError(TrackyardError):
     """The provenance store (DuckDB file or run folder) cannot be used."""
+
+
+class InstallError(TrackyardError):
+    """Installing or uninstalling plugins failed: a bad spec, pip failed, or a newly installed
+    plugin failed validation and was rolled back. pip's own output is attached as a note."""

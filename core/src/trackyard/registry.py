@@ -22,9 +22,11 @@ from trackyard.errors import (
     PluginContractError,
     PluginHookError,
     PluginLoadError,
+    PluginPolicyError,
     TrackyardError,
     UnknownDomainError,
 )
+from trackyard.policy import Policy, Verdict, fingerprint
 from trackyard.settings import project_config, resolve_settings
 from trackyard.tracker import DomainTracker, RunCall, RunOutcome
 from trackyard.wiring import Wiring
@@ -157,6 +159,8 @@ class Registry:
         self._loaded: dict[str, _Loaded] = {}
         self._pm: pluggy.PluginManager | None = None
         self._cross: list[tuple[str, object]] | None = None
+        self._policy: Policy | None = None
+        self._verdicts: dict[tuple[str, str], Verdict] = {}
 
     # --- discovery (metadata only) ------------------------------------------------------------
 
@@ -166,16 +170,65 @@ class Registry:
 
     def _scan(self) -> dict[str, list[_Claim]]:
         if self._scanned is None:
-            self._scanned = {
+            scanned = {
                 group: _claims(self._read(group), group) for group in (DOMAIN_GROUP, PLUGIN_GROUP)
             }
+            self._scanned = scanned
+            if self.policy().strict:
+                refused = [
+                    v.reason
+                    for claims in scanned.values()
+                    for c in claims
+                    if (v := self._verdict(c)).status in ("untrusted", "incompatible")
+                ]
+                if refused:
+                    self._scanned = None
+                    raise PluginPolicyError(
+                        "strict mode (" + self.policy().sources.get("strict", "") + ") refuses "
+                        "to continue: " + "; ".join(str(r) for r in refused)
+                    )
         return self._scanned
 
-    def _by_name(self, group: str = DOMAIN_GROUP) -> dict[str, list[_Claim]]:
+    def policy(self) -> Policy:
+        """The plugin policy (``[tool.trackyard.plugins]`` + environment), read once."""
+        if self._policy is None:
+            self._policy = Policy.resolve(project_config(), self.environ)
+        return self._policy
+
+    def _verdict(self, claim: _Claim) -> Verdict:
+        """The policy's decision on ``claim``, made before any import (cached)."""
+        key = (claim.group, claim.plugin_name + "=" + claim.name)
+        if key not in self._verdicts:
+            kind = "domain" if claim.group == DOMAIN_GROUP else "cross-cutting plugin"
+            self._verdicts[key] = self.policy().check(claim.entry_point, claim.name, kind)
+        return self._verdicts[key]
+
+    def _by_name(
+        self, group: str = DOMAIN_GROUP, *, usable: bool = False
+    ) -> dict[str, list[_Claim]]:
         out: dict[str, list[_Claim]] = {}
         for claim in self._scan()[group]:
+            if usable and self._verdict(claim).status is not None:
+                continue
             out.setdefault(claim.name, []).append(claim)
         return out
+
+    def plugin_set(self) -> list[tuple[str, str, str, str]]:
+        """The plugins in use: every domain's provider and every cross-cutting plugin the
+        policy admits, as sorted (domain, distribution, version, entry point) tuples."""
+        entries = []
+        for name in self._by_name(usable=True):
+            winner, _, _ = self._decide(name)
+            if winner is not None:
+                entries.append((name, winner.distribution, winner.version, winner.value))
+        for claim in self._scan()[PLUGIN_GROUP]:
+            if self._verdict(claim).status is None:
+                entries.append((claim.name, claim.distribution, claim.version, claim.value))
+        return sorted(entries)
+
+    def plugin_set_fingerprint(self) -> str:
+        """sha256 of :meth:`plugin_set`; every run records it in meta["trackyard"]."""
+        return fingerprint(self.plugin_set())
 
     def pins(self) -> dict[str, tuple[str, str]]:
         """Provider pins: domain -> (distribution, where the pin was set). Environment wins."""
@@ -195,7 +248,11 @@ class Registry:
 
     def _decide(self, name: str) -> tuple[_Claim | None, str, Exception | None]:
         """The winning claim for ``name`` (or None), why, and the error asking for it raises."""
-        claims = self._by_name().get(name, [])
+        claims = self._by_name(usable=True).get(name, [])
+        refused = [self._verdict(c) for c in self._by_name().get(name, [])]
+        if not claims and refused:
+            reasons = "; ".join(str(v.reason) for v in refused)
+            return None, reasons, PluginPolicyError(f"domain {name!r} cannot be used: {reasons}")
         if not claims:
             known = sorted(self._by_name())
             close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
@@ -232,7 +289,10 @@ class Registry:
         for name, claims in sorted(self._by_name().items()):
             winner, reason, _ = self._decide(name)
             for claim in claims:
-                if winner is None:
+                verdict = self._verdict(claim)
+                if verdict.status is not None:
+                    out.append(self._info(claim, verdict.status, verdict.reason))
+                elif winner is None:
                     out.append(self._info(claim, "conflict", reason))
                 elif claim is winner:
                     out.append(self._info(claim))
@@ -242,7 +302,12 @@ class Registry:
 
     def available_plugins(self) -> list[DomainInfo]:
         """Every cross-cutting plugin (group ``trackyard.plugins``), from metadata only."""
-        return [self._info(c) for c in self._scan()[PLUGIN_GROUP]]
+        out = []
+        for claim in self._scan()[PLUGIN_GROUP]:
+            verdict = self._verdict(claim)
+            status = verdict.status or "available"
+            out.append(self._info(claim, status, verdict.reason))
+        return out
 
     def explain(self, name: str) -> Explanation:
         """Which distribution provides ``name``, every other claimant, and why."""
@@ -360,7 +425,8 @@ class Registry:
             pm = self._plugin_manager()
             cross = []
             claims = sorted(
-                self._scan()[PLUGIN_GROUP], key=lambda c: (normalize(c.distribution), c.name)
+                (c for c in self._scan()[PLUGIN_GROUP] if self._verdict(c).status is None),
+                key=lambda c: (normalize(c.distribution), c.name),
             )
             for claim in claims:
                 plugin = self._import(claim, "cross-cutting plugin")
@@ -459,6 +525,7 @@ class Registry:
             "version": loaded.claim.version,
             "entry_point": loaded.claim.value,
             "core_version": __version__,
+            "plugin_set": self.plugin_set_fingerprint(),
         }
         instance = loaded.cls(
             settings=settings,

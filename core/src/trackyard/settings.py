@@ -15,7 +15,6 @@ import tomllib
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -92,14 +91,9 @@ def _find_project_config(start: Path) -> ProjectConfig:
     return ProjectConfig(None, {})
 
 
-@lru_cache(maxsize=16)
-def _cached_project_config(start: str) -> ProjectConfig:
-    return _find_project_config(Path(start))
-
-
 def project_config() -> ProjectConfig:
-    """The project configuration seen from the current folder (read once per folder)."""
-    return _cached_project_config(os.getcwd())
+    """The project configuration seen from the current folder (read afresh on every call)."""
+    return _find_project_config(Path.cwd())
 
 
 def option_fields(options_cls: type) -> dict[str, dataclasses.Field[Any]]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +19,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from trackyard import _query
 from trackyard._validate import check_config, check_run_name, decode_metric, encode_metric
-from trackyard.errors import ConfigValidationError, PluginContractError
+from trackyard.errors import (
+    ConfigValidationError,
+    OutputMissingError,
+    PluginContractError,
+    StoreUnavailableError,
+)
 from trackyard.settings import NoOptions, Settings
 from trackyard.wiring import Wiring
 
@@ -119,7 +126,36 @@ def _split_result(value: Any, metrics: dict[str, float | str]) -> Any:
     return outputs or None
 
 
-def _wrap_model(fn: Callable[..., Any]) -> Callable[..., Any]:
+def _check_outputs(fn: Callable[..., Any], outputs: Any, declared: tuple[str, ...]) -> None:
+    """Raise ``OutputMissingError`` (inside the run, so consist records it ``failed``) when a
+    returned path does not exist or a declared output was neither returned nor logged."""
+    import consist
+
+    returned: dict[str, Any] = {}
+    if isinstance(outputs, Mapping):
+        returned = dict(outputs)
+    elif isinstance(outputs, (str, Path)) and len(declared) == 1:
+        returned = {declared[0]: outputs}
+    elif isinstance(outputs, (list, tuple)):
+        returned = dict(zip(declared, outputs, strict=False))
+    where = f"model {getattr(fn, '__qualname__', fn)!r}"
+    for key, value in returned.items():
+        if isinstance(value, (str, Path)) and not Path(value).exists():
+            raise OutputMissingError(
+                f"{where} returned output {key!r} = {str(value)!r}, which does not exist; "
+                "write the file before returning it (consist.output_path(key) gives its path)"
+            )
+    record = consist.current_consist()
+    logged = {a.key for a in (record.outputs if record is not None else [])}
+    missing = [k for k in declared if k not in returned and k not in logged]
+    if missing:
+        raise OutputMissingError(
+            f"{where} did not produce declared output(s) {missing}; return them (a dict of "
+            f"key -> path or DataFrame) or log them with consist.log_output"
+        )
+
+
+def _wrap_model(fn: Callable[..., Any], declared: tuple[str, ...] = ()) -> Callable[..., Any]:
     """Wrap ``fn`` so its metrics land in the run's metadata; code identity still sees ``fn``."""
 
     @functools.wraps(fn)
@@ -128,6 +164,7 @@ def _wrap_model(fn: Callable[..., Any]) -> Callable[..., Any]:
 
         metrics: dict[str, float | str] = {}
         outputs = _split_result(fn(*args, **kwargs), metrics)
+        _check_outputs(fn, outputs, declared)
         if metrics:
             run = consist.current_run()
             logged = dict(((run.meta or {}).get("metrics") or {}) if run else {})
@@ -135,6 +172,34 @@ def _wrap_model(fn: Callable[..., Any]) -> Callable[..., Any]:
         return outputs
 
     return model
+
+
+def _code_identity(fn: Callable[..., Any], requested: str | None) -> str:
+    """The code identity mode for ``fn``; explain the fix when its code cannot be identified.
+
+    consist hashes the file that defines the model. A model defined in ``python -c``, stdin or
+    ``exec`` has no such file: its own source (``callable_source``) is used when Python can still
+    read it (a notebook cell, an IPython session), else the run is refused before anything is
+    written.
+    """
+    mode = requested or "callable_module"
+    if mode != "callable_module":
+        return mode
+    target = inspect.unwrap(fn)
+    code = getattr(target, "__code__", None)
+    filename = code.co_filename if code is not None else inspect.getsourcefile(target)
+    if filename and Path(filename).is_file():
+        return mode
+    try:
+        inspect.getsource(target)
+    except (OSError, TypeError):
+        raise ConfigValidationError(
+            f"model {getattr(target, '__qualname__', target)!r} was defined in {filename!r} "
+            "(python -c, stdin or exec), so its code cannot be identified: consist keys the "
+            "cache on the file that defines the model. Move the function into a .py module "
+            "and import it from there"
+        ) from None
+    return "callable_source"
 
 
 def _accepted_kwargs(fn: Callable[..., Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -252,6 +317,12 @@ class DomainTracker:
         check_run_name(name)
         config = check_config(config)
         wired = self.wiring.merge(wiring) if wiring is not None else self.wiring
+        for label, value in (inputs or {}).items():
+            if isinstance(value, (str, os.PathLike)) and not Path(value).exists():
+                raise ConfigValidationError(
+                    f"input {label!r} of run {name!r} does not exist: {value}; check the path"
+                )
+        code_identity = _code_identity(fn, wired.code_identity)
         for label, path in wired.identity_inputs:
             if not path.exists():
                 raise ConfigValidationError(
@@ -270,10 +341,10 @@ class DomainTracker:
         )
         self._observer.before_run(call)
         runtime = _accepted_kwargs(fn, {**wired.runtime_kwargs, **(runtime_kwargs or {})})
-        self._current = {"run_name": name}
+        self._current = {"run_name": name, "pid": os.getpid(), "host": socket.gethostname()}
         try:
             result = self._tracker.run(
-                fn=_wrap_model(fn),
+                fn=_wrap_model(fn, tuple(wired.outputs)),
                 name=name,
                 model=wired.model,
                 config=config,
@@ -286,18 +357,55 @@ class DomainTracker:
                 iteration=iteration,
                 cache_options=CacheOptions(
                     cache_epoch=wired.cache_epoch or self.settings.cache_epoch,
-                    code_identity=wired.code_identity or "callable_module",
+                    code_identity=code_identity,  # type: ignore[arg-type]
                 ),
                 execution_options=ExecutionOptions(runtime_kwargs=runtime or None),
             )
         except Exception as error:
             self._observer.run_failed(call, error)
             raise
+        except BaseException as interrupt:  # KeyboardInterrupt, SystemExit inside the model
+            self._end_interrupted(interrupt)
+            raise
         finally:
             self._current = {}
         outcome = self._outcome(name, config, result)
+        self._check_recorded(outcome)
         self._observer.after_run(call, outcome)
         return outcome
+
+    def _end_interrupted(self, interrupt: BaseException) -> None:
+        """Close the run an interrupt left open: recorded ``failed`` and flagged interrupted,
+        so this tracker accepts further runs and the config is never served from cache."""
+        record = getattr(self._tracker, "current_consist", None)
+        if record is None:
+            return
+        meta = dict(record.run.meta or {})
+        meta["trackyard"] = {**meta.get("trackyard", {}), "interrupted": type(interrupt).__name__}
+        record.run.meta = meta
+        try:
+            self._tracker.end_run(
+                status="failed",
+                error=RuntimeError(f"interrupted by {type(interrupt).__name__}"),
+            )
+        except Exception as exc:
+            interrupt.add_note(f"trackyard could not close the interrupted run: {exc}")
+
+    def _check_recorded(self, outcome: RunOutcome) -> None:
+        """consist swallows DB write failures; make sure the run's row really is there."""
+        from trackyard._store import lock_timeout, recorded_status, recovery_hint
+
+        db_path = getattr(self._tracker, "db_path", None)
+        if not db_path:
+            return
+        status = recorded_status(self._tracker, Path(db_path), outcome.run_id, lock_timeout())
+        if status != outcome.status:
+            raise StoreUnavailableError(
+                f"run {outcome.run_id} ({outcome.name!r}) finished {outcome.status!r} and its "
+                f"JSON snapshot was written, but the store {db_path} "
+                + ("has no row for it" if status is None else f"records it as {status!r}")
+                + f" (another process held the DB?); {recovery_hint(self.workspace)}"
+            )
 
     def _outcome(self, name: str, config: Mapping[str, Any], result: Any) -> RunOutcome:
         run = result.run
@@ -337,7 +445,18 @@ class DomainTracker:
         Runs without the metric, or with NaN, come last in both orders. Invalid metric names,
         orders and ``k`` raise ``QueryValidationError`` before any SQL runs.
         """
-        return _query.top_k(self._tracker, self.domain_name, metric, k, order)
+        from trackyard._store import lock_timeout
+
+        db_path = getattr(self._tracker, "db_path", None)
+        return _query.top_k(
+            self._tracker,
+            self.domain_name,
+            metric,
+            k,
+            order,
+            db_path=Path(db_path) if db_path else None,
+            timeout=lock_timeout(),
+        )
 
     # --- context manager ----------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ from trackyard.cli import demo as _demo  # noqa: E402,F401
 from trackyard.cli import doctor as _doctor  # noqa: E402,F401
 from trackyard.cli import domains as _domains  # noqa: E402,F401
 from trackyard.cli import info as _info  # noqa: E402,F401
+from trackyard.cli import install as _install  # noqa: E402,F401
 from trackyard.cli import new_plugin as _new_plugin  # noqa: E402,F401
 from trackyard.cli import run as _run  # noqa: E402,F401
 from trackyard.cli import runs as _runs  # noqa: E402,F401

@@ -1,0 +1,106 @@
+"""``trackyard install``, ``trackyard uninstall`` and ``trackyard plugins export``.
+
+pip runs as ``python -m pip`` of the interpreter trackyard runs in; its output is shown as a
+one-line progress status (the current pip line), never dumped. A failure is one line; ``--debug``
+adds pip's own output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+
+from trackyard.cli import app
+
+plugins_app = typer.Typer(
+    name="plugins",
+    help="Manage the installed plugin set (export a lock of it).",
+    no_args_is_help=True,
+)
+app.add_typer(plugins_app, name="plugins")
+
+
+@contextmanager
+def _status(title: str) -> Iterator[Callable[[str], None]]:
+    """A rich status spinner on stderr showing the latest pip line under ``title``."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(stderr=True)
+    with console.status(escape(title)) as status:
+
+        def update(line: str) -> None:
+            status.update(f"{escape(title)} [dim]{escape(line[:100])}[/dim]")
+
+        yield update
+
+
+@app.command("install")
+def install_command(
+    specs: list[str] = typer.Argument(  # noqa: B008
+        None,
+        help="Requirement (acme-transit>=2), local path, or first-party domain name (calibration).",
+        show_default=False,
+    ),
+    editable: bool = typer.Option(False, "--editable", "-e", help="Pass -e to pip for each SPEC."),
+    check: bool = typer.Option(
+        True, "--check/--no-check", help="Validate new plugins; roll back the ones that fail."
+    ),
+    requirements: Path | None = typer.Option(  # noqa: B008
+        None, "-r", "--requirement", help="A trackyard lock to restore, or a pip requirements file."
+    ),
+) -> None:
+    """Install domain plugins into this interpreter, then validate each new plugin."""
+    from trackyard.installer import install
+
+    with _status("Installing") as update:
+        report = install(
+            specs or [], check=check, editable=editable, requirements=requirements, progress=update
+        )
+    if not report.installed:
+        typer.echo("Nothing new was installed (everything requested is already installed).")
+    for dist in report.installed:
+        domains = ", ".join(dist.domains) or "no domains"
+        typer.echo(f"Installed {dist.name} {dist.version} ({domains})")
+    if report.domains_added:
+        added = ", ".join(sorted({d for d, _ in report.domains_added}))
+        checked = "validated" if check else "not validated (--no-check)"
+        typer.echo(f"Domains added: {added} [{checked}]")
+    for note in report.notes:
+        typer.echo(f"Note: {note}", err=True)
+
+
+@app.command("uninstall")
+def uninstall_command(
+    names: list[str] = typer.Argument(..., help="Domain names or plugin distribution names."),  # noqa: B008
+) -> None:
+    """Uninstall plugin distributions by domain or distribution name (never the core)."""
+    from trackyard.installer import uninstall
+
+    with _status("Uninstalling") as update:
+        report = uninstall(names, progress=update)
+    for dist in report.removed:
+        domains = ", ".join(dist.domains) or "no domains"
+        typer.echo(f"Uninstalled {dist.name} {dist.version} ({domains})")
+
+
+@plugins_app.command("export")
+def export_command(
+    output: Path | None = typer.Option(  # noqa: B008
+        None, "--output", "-o", help="Write the lock here instead of printing it."
+    ),
+) -> None:
+    """Write a TOML lock of the core and every plugin distribution, with the fingerprint."""
+    from trackyard.installer import export_lock
+
+    lock = export_lock(output)
+    if output is None:
+        typer.echo(lock.to_toml(), nl=False)
+    else:
+        typer.echo(
+            f"Wrote {output} ({len(lock.plugins)} plugin distribution(s), "
+            f"fingerprint {lock.fingerprint[:12]})"
+        )

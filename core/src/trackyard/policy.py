@@ -1,0 +1,279 @@
+"""Plugin policy: which discovered plugins may be imported, decided from metadata only.
+
+Every check here runs BEFORE a plugin module is imported (see docs/trust.md):
+
+1. allow/deny lists by domain name or distribution (``[tool.trackyard.plugins]`` ``allow``
+   and ``deny``; ``TRACKYARD_PLUGINS`` allows only the named ones;
+   ``TRACKYARD_DISABLE_PLUGIN_AUTOLOAD=1`` loads none unless named) -> status ``disabled``;
+2. location: the ``*.dist-info`` folder must sit in one of the interpreter's site-packages
+   folders or a configured ``trusted_paths`` entry -> else ``untrusted``;
+3. ownership: the entry point's top-level module must be shipped by its own distribution (its
+   ``RECORD``; for an editable install, a folder its ``.pth`` file adds, inside the project named
+   by ``direct_url.json``) -> else ``untrusted``;
+4. compatibility: the distribution's ``Requires-Dist: trackyard ...`` must accept the installed
+   core version -> else ``incompatible``.
+
+Strict mode (``TRACKYARD_STRICT=1`` or ``strict = true``) turns every refusal into an error at
+discovery.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import site
+import sysconfig
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import unquote, urlparse
+
+from trackyard.errors import ConfigValidationError
+from trackyard.settings import ProjectConfig
+
+if TYPE_CHECKING:
+    from importlib_metadata import EntryPoint
+
+PLUGINS_ENV = "TRACKYARD_PLUGINS"
+NO_AUTOLOAD_ENV = "TRACKYARD_DISABLE_PLUGIN_AUTOLOAD"
+STRICT_ENV = "TRACKYARD_STRICT"
+TRUSTED_ENV = "TRACKYARD_TRUSTED_PATHS"
+_POLICY_KEYS = ("allow", "deny", "strict", "trusted_paths")
+
+Refusal = Literal["disabled", "untrusted", "incompatible"]
+
+
+def _norm(name: str) -> str:
+    import re
+
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _truthy(raw: str | None) -> bool:
+    return (raw or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _names(raw: object, where: str) -> frozenset[str]:
+    if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+        raise ConfigValidationError(f"{where} must be a list of domain or distribution names")
+    return frozenset(_norm(x) for x in raw)
+
+
+def trusted_roots() -> list[Path]:
+    """The interpreter's own install folders: site-packages, purelib and platlib."""
+    roots = [Path(p) for p in site.getsitepackages()]
+    paths = sysconfig.get_paths()
+    roots += [Path(paths["purelib"]), Path(paths["platlib"])]
+    if site.ENABLE_USER_SITE:
+        roots.append(Path(site.getusersitepackages()))
+    return list(dict.fromkeys(_real(r) for r in roots))
+
+
+def _real(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except OSError:
+        return path.absolute()
+
+
+def _under(path: Path, roots: Iterable[Path]) -> bool:
+    return any(path == root or root in path.parents for root in roots)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The policy's answer for one entry point: ``status`` None means it may be imported."""
+
+    status: Refusal | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Resolved plugin policy (configuration + environment)."""
+
+    allow: frozenset[str] | None = None
+    deny: frozenset[str] = frozenset()
+    strict: bool = False
+    trusted_paths: tuple[Path, ...] = ()
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def resolve(cls, project: ProjectConfig, environ: Mapping[str, str]) -> Policy:
+        """Read ``[tool.trackyard.plugins]`` and the environment (environment wins)."""
+        table = project.table.get("plugins", {})
+        where = f"{project.path} [tool.trackyard.plugins]"
+        if not isinstance(table, dict):
+            raise ConfigValidationError(f"{where} must be a table")
+        unknown = sorted(set(table) - set(_POLICY_KEYS))
+        if unknown:
+            raise ConfigValidationError(
+                f"{where}: unknown key(s) {', '.join(unknown)}; valid keys: "
+                + ", ".join(_POLICY_KEYS)
+            )
+        sources: dict[str, str] = {}
+        allow = _names(table["allow"], f"{where} allow") if "allow" in table else None
+        if allow is not None:
+            sources["allow"] = where
+        deny = _names(table.get("deny", []), f"{where} deny")
+        if deny:
+            sources["deny"] = where
+        strict = table.get("strict", False)
+        if not isinstance(strict, bool):
+            raise ConfigValidationError(f"{where} strict must be true or false, got {strict!r}")
+        if strict:
+            sources["strict"] = where
+        base = project.path.parent if project.path else Path.cwd()
+        raw_trusted = table.get("trusted_paths", [])
+        if not isinstance(raw_trusted, list) or not all(isinstance(p, str) for p in raw_trusted):
+            raise ConfigValidationError(f"{where} trusted_paths must be a list of folders")
+        trusted = [_real(base / Path(p).expanduser()) for p in raw_trusted]
+
+        named = frozenset(_norm(x) for x in environ.get(PLUGINS_ENV, "").split(",") if x.strip())
+        if named:
+            allow = named
+            sources["allow"] = f"environment {PLUGINS_ENV}"
+        elif _truthy(environ.get(NO_AUTOLOAD_ENV)):
+            allow = frozenset()
+            sources["allow"] = f"environment {NO_AUTOLOAD_ENV}=1 (name plugins in {PLUGINS_ENV})"
+        if STRICT_ENV in environ:
+            strict = _truthy(environ[STRICT_ENV])
+            sources["strict"] = f"environment {STRICT_ENV}"
+        trusted += [
+            _real(Path(p).expanduser())
+            for p in environ.get(TRUSTED_ENV, "").split(os.pathsep)
+            if p.strip()
+        ]
+        return cls(allow, deny, strict, tuple(dict.fromkeys(trusted)), sources)
+
+    # --- the checks -----------------------------------------------------------------------------
+
+    def check(self, ep: EntryPoint, name: str, kind: str) -> Verdict:
+        """Decide, from metadata and the file system only, whether ``ep`` may be imported."""
+        dist = ep.dist
+        dist_name = dist.name if dist is not None else "<unknown>"
+        keys = {_norm(name), _norm(dist_name)}
+        what = f"{kind} {name!r} from distribution {dist_name!r}"
+        if keys & self.deny:
+            return Verdict(
+                "disabled", f"{what} is denied by {self.sources.get('deny')}; remove it from deny"
+            )
+        if self.allow is not None and not keys & self.allow:
+            return Verdict(
+                "disabled",
+                f"{what} is not allowed by {self.sources.get('allow')}; add {name!r} to the "
+                f"allow list or {PLUGINS_ENV}",
+            )
+        if dist is None:
+            return Verdict("untrusted", f"{what}: entry point has no distribution metadata")
+        return (
+            self._check_location(dist, what)
+            or self._check_target(ep, dist, what)
+            or self._check_compatible(dist, what)
+            or Verdict()
+        )
+
+    def _check_location(self, dist: Any, what: str) -> Verdict | None:
+        info = getattr(dist, "_path", None)
+        if info is None:
+            return Verdict("untrusted", f"{what}: its metadata has no location on disk")
+        folder = _real(Path(info)).parent
+        if _under(folder, trusted_roots()) or _under(folder, self.trusted_paths):
+            return None
+        return Verdict(
+            "untrusted",
+            f"{what} was found in {folder}, outside this interpreter's site-packages "
+            f"(an implicit sys.path entry such as the current folder?); it was not imported. "
+            f"Install it with pip, or trust the folder with [tool.trackyard.plugins] "
+            f"trusted_paths or {TRUSTED_ENV}",
+        )
+
+    def _check_target(self, ep: EntryPoint, dist: Any, what: str) -> Verdict | None:
+        top = ep.module.split(".")[0]
+        try:
+            # A top-level find_spec locates the module without executing any of its code.
+            spec = importlib.util.find_spec(top)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None or spec.origin in (None, "built-in", "frozen"):
+            origin = None
+        else:
+            origin = _real(Path(spec.origin))
+        if origin is not None and origin in _shipped_files(dist):
+            return None
+        if origin is not None and _under(origin, _editable_roots(dist)):
+            return None
+        return Verdict(
+            "untrusted",
+            f"{what} points at {ep.value!r}, but module {top!r} "
+            f"({origin or 'not found'}) is not shipped by {dist.name!r}; it was not imported",
+        )
+
+    def _check_compatible(self, dist: Any, what: str) -> Verdict | None:
+        from packaging.requirements import InvalidRequirement, Requirement
+        from packaging.version import Version
+
+        from trackyard import __version__
+
+        for raw in dist.requires or []:
+            try:
+                req = Requirement(raw)
+            except InvalidRequirement:
+                continue
+            if _norm(req.name) != "trackyard" or (req.marker and not req.marker.evaluate()):
+                continue
+            if not req.specifier.contains(Version(__version__), prereleases=True):
+                return Verdict(
+                    "incompatible",
+                    f"{what} requires trackyard{req.specifier} but trackyard {__version__} is "
+                    f"installed; install a release of {dist.name!r} built for trackyard "
+                    f"{Version(__version__).major}.x, or a trackyard that matches "
+                    f"{req.specifier}",
+                )
+        return None
+
+
+def _shipped_files(dist: Any) -> set[Path]:
+    files = dist.files or []
+    return {_real(Path(str(dist.locate_file(f)))) for f in files if str(f).endswith(".py")}
+
+
+def _editable_roots(dist: Any) -> list[Path]:
+    """Folders an editable install maps its modules to: its ``.pth`` entries inside the project
+    folder recorded in ``direct_url.json`` (the project folder itself without a ``.pth``)."""
+    raw = dist.read_text("direct_url.json")
+    if not raw:
+        return []
+    try:
+        data: Any = json.loads(raw)
+    except ValueError:
+        return []
+    if not (isinstance(data, dict) and (data.get("dir_info") or {}).get("editable")):
+        return []
+    url = urlparse(str(data.get("url", "")))
+    if url.scheme != "file":
+        return []
+    project = _real(Path(unquote(url.path)))
+    roots = []
+    for f in dist.files or []:
+        if str(f).endswith(".pth"):
+            try:
+                lines = Path(str(dist.locate_file(f))).read_text(encoding="utf-8").splitlines()
+            except OSError:
+                continue
+            for line in lines:
+                line = line.strip()
+                if line and not line.startswith(("#", "import ")):
+                    root = _real(Path(line))
+                    if _under(root, [project]):
+                        roots.append(root)
+    return roots or [project]
+
+
+def fingerprint(entries: Iterable[tuple[str, str, str, str]]) -> str:
+    """sha256 of the sorted (domain, distribution, version, entry point) tuples."""
+    payload = json.dumps(sorted([list(e) for e in entries]), separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()

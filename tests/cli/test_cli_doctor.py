@@ -23,6 +23,8 @@ def _broken_distribution(site: Path) -> None:
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: trackyard-broken\nVersion: 0.3\n")
     (info / "entry_points.txt").write_text("[trackyard.domains]\nbroken = trackyard_broken_mod\n")
     (site / "trackyard_broken_mod.py").write_text("raise ImportError('missing libfoo')\n")
+    # It ships its module (RECORD) from a trusted folder, so the plugin policy lets it load.
+    (info / "RECORD").write_text(f"trackyard_broken_mod.py,,\n{info.name}/METADATA,,\n")
 
 
 def test_doctor_passes_a_conforming_plugin(cli: Cli, tmp_path: Path) -> None:
@@ -43,7 +45,8 @@ def test_doctor_reports_a_broken_plugin_and_exits_non_zero(cli: Cli, tmp_path: P
     """A plugin whose import fails makes doctor print a readable FAIL line and exit 1."""
     site = tmp_path / "site"
     _broken_distribution(site)
-    result = cli("doctor", "broken", env={"PYTHONPATH": str(site)})
+    env = {"PYTHONPATH": str(site), "TRACKYARD_TRUSTED_PATHS": str(site)}
+    result = cli("doctor", "broken", env=env)
     assert result.returncode == 1
     assert "broken (trackyard-broken)" in result.stdout
     assert "FAIL" in result.stdout
@@ -81,3 +84,15 @@ def test_doctor_skips_clean_refusals_and_fails_crashes(tmp_path: Path) -> None:
     )
     assert results["verb crashes"] == ("FAIL", "ZeroDivisionError: division by zero")
     assert report.ok is False
+
+
+def test_doctor_reports_an_untrusted_plugin_without_importing_it(cli: Cli, tmp_path: Path) -> None:
+    """A plugin the policy refuses is a FAIL line with the reason, and its code never runs."""
+    site = tmp_path / "site"
+    _broken_distribution(site)
+    marker = tmp_path / "imported"
+    (site / "trackyard_broken_mod.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    result = cli("doctor", "broken", env={"PYTHONPATH": str(site)})
+    assert result.returncode == 1
+    assert "untrusted" in result.stdout and "FAIL" in result.stdout
+    assert not marker.exists()

@@ -58,6 +58,16 @@ def _is_record(value: Any) -> bool:
     return dataclasses.is_dataclass(value) and not isinstance(value, type)
 
 
+def _record_list(value: Any) -> list[Any] | None:
+    """``value`` as a list of records (a mapping of records gets its keys as a ``key`` column),
+    or None when it is not a collection of records."""
+    if isinstance(value, (list, tuple)) and value and all(_is_record(v) for v in value):
+        return list(value)
+    if isinstance(value, Mapping) and value and all(_is_record(v) for v in value.values()):
+        return [{"key": k, **_fields(v)} for k, v in value.items()]
+    return None
+
+
 def _records_table(records: list[Any], title: str | None = None) -> RenderableType:
     from rich.table import Table
 
@@ -82,6 +92,8 @@ def renderables(value: Any) -> list[RenderableType]:
         and all(_is_record(v) or isinstance(v, Mapping) for v in value)
     ):
         return [_records_table(list(value))]
+    if (records := _record_list(value)) is not None:
+        return [_records_table(records)]
     if isinstance(value, (list, tuple)) and not value:
         return ["(no results)"]
     if _is_record(value) or isinstance(value, Mapping):
@@ -89,9 +101,10 @@ def renderables(value: Any) -> list[RenderableType]:
         table = Table("field", "value", title=type(value).__name__ if _is_record(value) else None)
         nested: list[RenderableType] = []
         for key, item in items.items():
-            if isinstance(item, (list, tuple)) and item and all(_is_record(v) for v in item):
-                nested.append(_records_table(list(item), title=str(key)))
-                table.add_row(str(key), f"{len(item)} (below)")
+            records = _record_list(item)
+            if records is not None:
+                nested.append(_records_table(records, title=str(key)))
+                table.add_row(str(key), f"{len(records)} (below)")
             else:
                 table.add_row(str(key), _cell(to_jsonable(item)))
         return [table, *nested]

@@ -1,0 +1,59 @@
+"""Generate ``docs/cli.md`` from the CLI's own help: ``python -m trackyard.cli._docgen PATH``.
+
+A test regenerates the text and compares it with the file, so the reference never drifts.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HEADER = """# Command line
+
+The `trackyard` command is installed with the core distribution. Every command accepts
+`--help`; add `--debug` to any command to see the full traceback of an error (otherwise an
+error is one line, a hint, and exit status 1).
+
+This page is generated from the CLI's own help by `python -m trackyard.cli._docgen docs/cli.md`;
+a test fails when it is out of date.
+"""
+
+
+def help_text(*args: str) -> str:
+    """The output of ``trackyard ARGS --help``, exactly as the console script prints it."""
+    from typer.testing import CliRunner
+
+    from trackyard.cli import app
+
+    result = CliRunner().invoke(app, [*args, "--help"], prog_name="trackyard")
+    if result.exit_code != 0:
+        raise RuntimeError(f"trackyard {' '.join(args)} --help failed: {result.output}")
+    return result.output
+
+
+def command_names() -> list[str]:
+    import typer.main
+
+    from trackyard.cli import app
+
+    group = typer.main.get_group(app)
+    return list(group.commands)
+
+
+def render() -> str:
+    parts = [HEADER, "```text", help_text().rstrip(), "```", ""]
+    for name in command_names():
+        parts += [f"## trackyard {name}", "", "```text", help_text(name).rstrip(), "```", ""]
+    return "\n".join(parts)
+
+
+def main(argv: list[str]) -> None:
+    text = render()
+    if argv:
+        Path(argv[0]).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

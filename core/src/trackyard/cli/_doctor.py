@@ -1,0 +1,193 @@
+"""The checks behind ``trackyard doctor``: load, validate and exercise each domain plugin.
+
+Verbs are called with the tracker class's ``examples`` (``{"verb": {kwargs}}``) when it declares
+them, else with small invented arguments for their required parameters (short strings, empty
+dicts); a verb that cleanly rejects invented arguments (a ``TrackyardError`` or ``ValueError``)
+is skipped, not failed. Every domain is checked in its own temporary workspace.
+"""
+
+from __future__ import annotations
+
+import inspect
+import tempfile
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trackyard.cli._verbs import Verb, tracker_verbs
+from trackyard.errors import TrackyardError
+
+
+@dataclass
+class Check:
+    name: str
+    status: str  # "ok", "FAIL" or "skip"
+    detail: str = ""
+
+
+@dataclass
+class DomainReport:
+    domain: str
+    distribution: str
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.status != "FAIL" for c in self.checks)
+
+
+_INVENTED: dict[Any, Any] = {str: "doctor", int: 1, float: 0.5, bool: False}
+
+
+def _invent(param: inspect.Parameter, annotation: Any) -> Any:
+    """A harmless value for a required parameter, or raise ``LookupError``."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType) and type(None) in args:
+        return None
+    if origin is typing.Literal:
+        return args[0]
+    container = origin or annotation
+    if container in _INVENTED:
+        return _INVENTED[container]
+    if container in (dict, Mapping) or annotation is Any:
+        return {}
+    if container in (list, tuple):
+        return []
+    raise LookupError(f"cannot invent a value for parameter {param.name!r}")
+
+
+def verb_arguments(verb: Verb, examples: Mapping[str, Any] | None) -> dict[str, Any]:
+    if examples is not None:
+        return dict(examples)
+    out = {}
+    for param in verb.signature.parameters.values():
+        if param.default is inspect.Parameter.empty and param.kind not in (
+            inspect.Parameter.VAR_POSITIONAL,
+            inspect.Parameter.VAR_KEYWORD,
+        ):
+            out[param.name] = _invent(param, verb.hints.get(param.name, Any))
+    return out
+
+
+def _attempt(report: DomainReport, name: str, fn: Any, *args: Any) -> bool:
+    try:
+        fn(*args)
+    except Exception as exc:
+        report.checks.append(Check(name, "FAIL", f"{type(exc).__name__}: {exc}"))
+        return False
+    report.checks.append(Check(name, "ok"))
+    return True
+
+
+def check_domain(registry: Any, name: str, distribution: str) -> DomainReport:
+    from trackyard.testing import _checks
+
+    report = DomainReport(name, distribution)
+    with tempfile.TemporaryDirectory(prefix="trackyard-doctor-") as tmp:
+        try:
+            tracker = _checks.build(registry, name, Path(tmp), {})
+        except Exception as exc:
+            report.checks.append(Check("loads and builds", "FAIL", f"{type(exc).__name__}: {exc}"))
+            return report
+        report.checks.append(Check("loads and builds", "ok", type(tracker).__qualname__))
+        _attempt(report, "wiring declared", _checks.check_wiring_declared, tracker)
+        examples: Mapping[str, Mapping[str, Any]] = getattr(type(tracker), "examples", None) or {}
+        recording: list[tuple[str, dict[str, Any]]] = []
+        for verb_name, verb in tracker_verbs(tracker).items():
+            label = f"verb {verb_name}"
+            declared = examples.get(verb_name)
+            try:
+                kwargs = verb_arguments(verb, declared)
+            except LookupError as exc:
+                report.checks.append(Check(label, "skip", f"{exc}; declare examples"))
+                continue
+            try:
+                result = verb.fn(**kwargs)
+            except (TrackyardError, ValueError) as exc:
+                if declared is not None:
+                    report.checks.append(Check(label, "FAIL", f"{type(exc).__name__}: {exc}"))
+                else:  # a clean refusal of invented arguments is correct behaviour
+                    report.checks.append(
+                        Check(
+                            label, "skip", f"rejected invented arguments ({exc}); declare examples"
+                        )
+                    )
+                continue
+            except Exception as exc:
+                report.checks.append(Check(label, "FAIL", f"{type(exc).__name__}: {exc}"))
+                continue
+            outcomes = _checks.outcomes_in(result)
+            if not outcomes:
+                report.checks.append(Check(label, "ok", "returns no runs (a query)"))
+                continue
+            if not _attempt(
+                report, label, _checks.check_outputs_and_wiring, tracker, verb_name, outcomes
+            ):
+                continue
+            recording.append((verb_name, kwargs))
+            _attempt(
+                report,
+                f"{label}: repeat is a cache hit",
+                _checks.check_cache_hit,
+                tracker,
+                verb_name,
+                kwargs,
+                outcomes,
+            )
+            _attempt(
+                report,
+                f"{label}: metrics rankable",
+                _checks.check_metrics,
+                tracker,
+                verb_name,
+                outcomes,
+            )
+        if recording:
+            verb_name, kwargs = recording[0]
+            _attempt(
+                report,
+                f"verb {verb_name}: model error fails the run",
+                _checks.check_model_error,
+                tracker,
+                verb_name,
+                kwargs,
+            )
+        else:
+            report.checks.append(Check("runs recorded", "skip", "no verb recorded a run"))
+    return report
+
+
+def run_doctor(name: str | None) -> list[DomainReport]:
+    """Check every discovered domain (or only ``name``); returns one report per claim."""
+    from trackyard.registry import Registry
+
+    registry = Registry()
+    infos = registry.available_domains()
+    if name is not None:
+        infos = [i for i in infos if i.name == name]
+        if not infos:
+            import difflib
+
+            from trackyard.errors import UnknownDomainError
+
+            known = sorted({i.name for i in registry.available_domains()})
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            raise UnknownDomainError(name, known, close[0] if close else None)
+    reports = []
+    for info in infos:
+        if info.status == "disabled":  # a pin chose another claimant; that one is checked
+            continue
+        if info.status not in ("available", "loaded"):
+            # broken, conflict, untrusted, incompatible...: reported, never imported here
+            report = DomainReport(info.name, info.distribution)
+            report.checks.append(Check("discovery", "FAIL", f"{info.status}: {info.error}"))
+            reports.append(report)
+            continue
+        reports.append(check_domain(registry, info.name, info.distribution))
+    # Another part of trackyard adds `doctor --fix` here: reconcile() repairs the store and
+    # returns its own findings, which are appended to these reports.
+    return reports

@@ -1,0 +1,126 @@
+"""Render verb results (RunOutcome, sweep results, lists, rankings) as JSON or rich tables."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+
+# Fields that hold live objects (consist results), not data.
+_SKIP_FIELDS = {"result"}
+
+
+def _fields(value: Any) -> dict[str, Any]:
+    return {
+        f.name: getattr(value, f.name)
+        for f in dataclasses.fields(value)
+        if f.name not in _SKIP_FIELDS and not f.name.startswith("_")
+    }
+
+
+def to_jsonable(value: Any) -> Any:
+    """A JSON-ready copy of ``value``: dataclasses become objects, paths strings, NaN null."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: to_jsonable(v) for k, v in _fields(value).items()}
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if hasattr(value, "to_dict") and callable(value.to_dict):
+        return to_jsonable(value.to_dict())
+    return str(value)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}={_cell(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)) and not any(_is_record(v) for v in value):
+        return ", ".join(_cell(v) for v in value)
+    if value is None:
+        return ""
+    return str(value)
+
+
+def _is_record(value: Any) -> bool:
+    return dataclasses.is_dataclass(value) and not isinstance(value, type)
+
+
+def _record_list(value: Any) -> list[Any] | None:
+    """``value`` as a list of records (a mapping of records gets its keys as a ``key`` column),
+    or None when it is not a collection of records."""
+    if isinstance(value, (list, tuple)) and value and all(_is_record(v) for v in value):
+        return list(value)
+    if isinstance(value, Mapping) and value and all(_is_record(v) for v in value.values()):
+        return [{"key": k, **_fields(v)} for k, v in value.items()]
+    return None
+
+
+def _records_table(records: list[Any], title: str | None = None) -> RenderableType:
+    from rich.table import Table
+
+    rows = [_fields(r) if _is_record(r) else dict(r) for r in records]
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    table = Table(*columns, title=title)
+    for row in rows:
+        table.add_row(*(_cell(to_jsonable(row.get(c))) for c in columns))
+    return table
+
+
+def renderables(value: Any) -> list[RenderableType]:
+    """Tables for a verb's result: a list of records is one table, one record a key/value table
+    (its lists of records become tables of their own)."""
+    from rich.table import Table
+
+    if value is None:
+        return []
+    if (
+        isinstance(value, (list, tuple))
+        and value
+        and all(_is_record(v) or isinstance(v, Mapping) for v in value)
+    ):
+        return [_records_table(list(value))]
+    if (records := _record_list(value)) is not None:
+        return [_records_table(records)]
+    if isinstance(value, (list, tuple)) and not value:
+        return ["(no results)"]
+    if _is_record(value) or isinstance(value, Mapping):
+        items = _fields(value) if _is_record(value) else dict(value)
+        table = Table("field", "value", title=type(value).__name__ if _is_record(value) else None)
+        nested: list[RenderableType] = []
+        for key, item in items.items():
+            records = _record_list(item)
+            if records is not None:
+                nested.append(_records_table(records, title=str(key)))
+                table.add_row(str(key), f"{len(records)} (below)")
+            else:
+                table.add_row(str(key), _cell(to_jsonable(item)))
+        return [table, *nested]
+    return [_cell(to_jsonable(value))]
+
+
+def print_result(value: Any, *, as_json: bool, console: Console | None = None) -> None:
+    import json
+
+    if as_json:
+        import typer
+
+        typer.echo(json.dumps(to_jsonable(value), indent=2))
+        return
+    from rich.console import Console
+
+    console = console or Console()
+    for item in renderables(value):
+        console.print(item)

@@ -1,0 +1,298 @@
+"""A domain tracker's verbs, read from type-annotated signatures, and parsing values for them.
+
+Verbs are the public methods a tracker class defines itself (anything below ``DomainTracker`` in
+its class hierarchy) plus the verbs plugins register through ``register_verbs``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import tomllib
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trackyard.errors import ConfigValidationError
+from trackyard.tracker import DomainTracker
+
+
+@dataclass(frozen=True)
+class Verb:
+    """One verb: its name, the callable, its parameters and their resolved annotations."""
+
+    name: str
+    fn: Callable[..., Any]
+    signature: inspect.Signature
+    hints: Mapping[str, Any]
+    doc: str
+    source: str
+
+    def describe(self) -> str:
+        params = [
+            _param_text(p, self.hints.get(p.name, p.annotation))
+            for p in self.signature.parameters.values()
+        ]
+        return f"{self.name}({', '.join(params)})"
+
+
+def _type_name(annotation: Any) -> str:
+    if annotation is inspect.Parameter.empty:
+        return "Any"
+    if isinstance(annotation, type) and not typing.get_args(annotation):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "").replace("collections.abc.", "")
+
+
+def _param_text(param: inspect.Parameter, annotation: Any) -> str:
+    text = f"{param.name}: {_type_name(annotation)}"
+    if param.default is not inspect.Parameter.empty:
+        text += f" = {param.default!r}"
+    return text
+
+
+def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    target = inspect.unwrap(getattr(fn, "func", fn))
+    try:
+        return typing.get_type_hints(target)
+    except Exception:  # unresolvable annotations: fall back to the raw ones
+        return dict(getattr(target, "__annotations__", {}))
+
+
+def class_verbs(cls: type[DomainTracker]) -> dict[str, tuple[Callable[..., Any], str]]:
+    """Public methods defined by ``cls`` or its bases below ``DomainTracker``, except overrides
+    of the base class's own methods (``setup``)."""
+    out: dict[str, tuple[Callable[..., Any], str]] = {}
+    for klass in reversed(cls.__mro__):
+        if not issubclass(klass, DomainTracker) or klass is DomainTracker:
+            continue
+        for name, member in vars(klass).items():
+            if name.startswith("_") or not inspect.isfunction(member):
+                continue
+            if hasattr(DomainTracker, name):  # an override of a base hook such as setup()
+                continue
+            out[name] = (member, klass.__qualname__)
+    return dict(sorted(out.items()))
+
+
+def tracker_verbs(tracker: DomainTracker) -> dict[str, Verb]:
+    """Every verb of a built tracker: class methods, then plugin-registered verbs."""
+    out: dict[str, Verb] = {}
+    for name, (fn, owner) in class_verbs(type(tracker)).items():
+        bound = getattr(tracker, name)
+        out[name] = Verb(
+            name, bound, inspect.signature(bound), _hints(fn), inspect.getdoc(fn) or "", owner
+        )
+    for name, fn in sorted(tracker.verbs.items()):
+        func = getattr(fn, "func", fn)
+        out[name] = Verb(
+            name,
+            fn,
+            inspect.signature(fn),
+            _hints(fn),
+            inspect.getdoc(func) or "",
+            f"plugin verb {getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', '?')}",
+        )
+    return out
+
+
+def get_verb(tracker: DomainTracker, name: str) -> Verb:
+    verbs = tracker_verbs(tracker)
+    if name not in verbs:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(verbs), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigValidationError(
+            f"domain {tracker.domain_name!r} has no verb {name!r} "
+            f"(verbs: {', '.join(verbs) or 'none'}).{hint}"
+        )
+    return verbs[name]
+
+
+# --- values -------------------------------------------------------------------------------------
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _structured(raw: str) -> Any:
+    """JSON first, then a TOML inline value (``{a = 1}``, ``[1, 2]``, ``'text'``)."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        pass
+    return tomllib.loads(f"value = {raw}")["value"]
+
+
+def _loose(raw: str) -> Any:
+    """A value without a useful annotation: JSON/TOML when it parses, else the text itself."""
+    try:
+        return _structured(raw)
+    except ValueError:
+        return raw
+
+
+def parse_text(raw: str, annotation: Any) -> Any:
+    """Parse command-line text for a parameter annotated ``annotation``; ``ValueError`` if bad."""
+    if annotation is inspect.Parameter.empty or annotation is Any:
+        return _loose(raw)
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        if type(None) in args and raw.strip().lower() in {"none", "null"}:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return parse_text(raw, arg)
+            except (ValueError, TypeError) as exc:
+                errors.append(str(exc))
+        raise ValueError("; ".join(errors))
+    if origin is typing.Literal:
+        for choice in args:
+            if str(choice) == raw:
+                return choice
+        raise ValueError(f"expected one of {', '.join(map(repr, args))}")
+    if annotation is bool:
+        lowered = raw.strip().lower()
+        if lowered in _TRUE | _FALSE:
+            return lowered in _TRUE
+        raise ValueError("expected true or false")
+    if annotation is int:
+        return int(raw)
+    if annotation is float:
+        return float(raw)
+    if annotation is str:
+        return raw
+    if annotation is Path or (isinstance(annotation, type) and issubclass(annotation, Path)):
+        return Path(raw)
+    container = origin or annotation
+    if container in (dict, list, tuple, set, Mapping) or (
+        isinstance(container, type) and issubclass(container, (Mapping, list, tuple))
+    ):
+        value = _structured(raw)
+        return check_value(value, annotation)
+    return _loose(raw)
+
+
+def check_value(value: Any, annotation: Any) -> Any:
+    """Check an already-typed value (from TOML) against ``annotation``; ``TypeError`` if bad."""
+    if annotation is inspect.Parameter.empty or annotation is Any:
+        return value
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return check_value(value, arg)
+            except (TypeError, ValueError):
+                continue
+        raise TypeError(f"expected {_type_name(annotation)}, got {type(value).__name__}")
+    if origin is typing.Literal:
+        if value in args:
+            return value
+        raise ValueError(f"expected one of {', '.join(map(repr, args))}")
+    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if annotation is Path and isinstance(value, str):
+        return Path(value)
+    container = origin or annotation
+    if container is Mapping:
+        container = dict
+    if isinstance(container, type):
+        if container is int and isinstance(value, bool):
+            raise TypeError("expected int, got bool")
+        if container is tuple and isinstance(value, list):
+            return tuple(value)
+        if container is Path and isinstance(value, Path):
+            return value
+        if not isinstance(value, container):
+            raise TypeError(f"expected {_type_name(annotation)}, got {type(value).__name__}")
+    return value
+
+
+def _parameter(verb: Verb, name: str, domain: str) -> inspect.Parameter:
+    params = verb.signature.parameters
+    if name not in params or params[name].kind in (
+        inspect.Parameter.VAR_POSITIONAL,
+        inspect.Parameter.VAR_KEYWORD,
+    ):
+        raise ConfigValidationError(
+            f"verb {domain}.{verb.name} has no parameter {name!r} "
+            f"(parameters: {', '.join(params) or 'none'}); usage: {verb.describe()}"
+        )
+    return params[name]
+
+
+def _bad(verb: Verb, name: str, raw: Any, exc: Exception) -> ConfigValidationError:
+    annotation = _type_name(verb.hints.get(name, inspect.Parameter.empty))
+    return ConfigValidationError(
+        f"bad value {raw!r} for parameter {name!r} of verb {verb.name} "
+        f"(expected {annotation}): {exc}"
+    )
+
+
+def build_arguments(
+    verb: Verb, domain: str, file_values: Mapping[str, Any], settings: list[str]
+) -> dict[str, Any]:
+    """Keyword arguments for ``verb`` from a TOML file's values and ``--set key=value`` items.
+
+    ``--set`` wins over the file. ``--set config.seed=3`` sets one key inside a dict parameter.
+    Every missing required parameter and every bad value is an error naming the parameter.
+    """
+    kwargs: dict[str, Any] = {}
+    for name, value in file_values.items():
+        _parameter(verb, name, domain)
+        try:
+            kwargs[name] = check_value(value, verb.hints.get(name, inspect.Parameter.empty))
+        except (TypeError, ValueError) as exc:
+            raise _bad(verb, name, value, exc) from None
+    for item in settings:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigValidationError(
+                f"--set {item!r}: expected key=value, e.g. --set run_name=baseline"
+            )
+        name, dot, subkey = key.partition(".")
+        _parameter(verb, name, domain)
+        annotation = verb.hints.get(name, inspect.Parameter.empty)
+        if dot:
+            current = kwargs.get(name) or {}
+            if not isinstance(current, dict):
+                raise ConfigValidationError(
+                    f"--set {key}=...: parameter {name!r} of verb {verb.name} is not a table"
+                )
+            node = current = dict(current)
+            *parents, leaf = subkey.split(".")
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = _loose(raw)
+            try:
+                kwargs[name] = check_value(current, annotation)
+            except (TypeError, ValueError) as exc:
+                raise _bad(verb, name, key, exc) from None
+            continue
+        try:
+            kwargs[name] = parse_text(raw, annotation)
+        except (TypeError, ValueError) as exc:
+            raise _bad(verb, name, raw, exc) from None
+    missing = [
+        p.name
+        for p in verb.signature.parameters.values()
+        if p.default is inspect.Parameter.empty
+        and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        and p.name not in kwargs
+    ]
+    if missing:
+        raise ConfigValidationError(
+            f"verb {domain}.{verb.name} needs {', '.join(repr(m) for m in missing)}; pass "
+            f"--set {missing[0]}=VALUE or put it in --config FILE.toml; usage: {verb.describe()}"
+        )
+    return kwargs

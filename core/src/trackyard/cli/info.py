@@ -1,0 +1,91 @@
+"""``trackyard info NAME``: a domain's verbs, merged default wiring and settings."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from trackyard.cli import app
+
+
+def describe_domain(name: str) -> dict[str, Any]:
+    """Everything ``info`` shows, as plain data.
+
+    The tracker is built in a throw-away workspace (so ``info`` writes nothing where you are);
+    settings and their sources are resolved as ``get_tracker(name)`` would resolve them here.
+    """
+    from trackyard import explain, get_tracker
+    from trackyard.cli._render import to_jsonable
+    from trackyard.cli._verbs import tracker_verbs
+    from trackyard.settings import resolve_settings
+
+    explanation = explain(name)
+    with tempfile.TemporaryDirectory(prefix="trackyard-info-") as tmp:
+        tracker = get_tracker(name, workspace=Path(tmp))
+        verbs = tracker_verbs(tracker)
+        wiring = tracker.wiring.as_dict()
+        cls = type(tracker)
+    settings = resolve_settings(name, cls.Options, {})
+    winner = explanation.winner
+    return {
+        "domain": name,
+        "distribution": winner.distribution if winner else None,
+        "version": winner.version if winner else None,
+        "entry_point": winner.entry_point if winner else None,
+        "tracker_class": f"{cls.__module__}.{cls.__qualname__}",
+        "doc": (cls.__doc__ or "").strip(),
+        "verbs": [
+            {"name": v.name, "signature": v.describe(), "doc": v.doc, "source": v.source}
+            for v in verbs.values()
+        ],
+        "wiring": to_jsonable(wiring),
+        "settings": {
+            "workspace": str(settings.workspace),
+            "db_path": str(settings.db_path),
+            "run_dir": str(settings.run_dir),
+            "cache_epoch": settings.cache_epoch,
+            "options": to_jsonable(settings.options),
+        },
+        "sources": dict(settings.sources),
+    }
+
+
+@app.command("info")
+def info(
+    name: str = typer.Argument(..., help="The domain to describe."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show a domain's verbs (signatures and docstrings), merged default wiring, and settings
+    with the source of each value. Imports the domain's plugin."""
+    data = describe_domain(name)
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(
+        f"[bold]{name}[/bold] from {data['distribution']} {data['version']} "
+        f"({data['entry_point']}): {data['tracker_class']}"
+    )
+    if data["doc"]:
+        console.print(data["doc"])
+    verbs = Table("verb", "signature", "doc", title="verbs")
+    for verb in data["verbs"]:
+        verbs.add_row(verb["name"], verb["signature"], verb["doc"])
+    console.print(verbs)
+    wiring = Table("field", "value", title="default wiring (merged)")
+    for key, value in data["wiring"].items():
+        wiring.add_row(key, json.dumps(value))
+    console.print(wiring)
+    table = Table("setting", "value", "source", title="settings")
+    for key in ("workspace", "db_path", "run_dir", "cache_epoch"):
+        table.add_row(key, str(data["settings"][key]), data["sources"].get(key, ""))
+    for key, value in (data["settings"]["options"] or {}).items():
+        table.add_row(key, json.dumps(value), data["sources"].get(key, "default"))
+    console.print(table)

@@ -1,0 +1,36 @@
+"""``trackyard new-plugin NAME``: scaffold an installable domain plugin package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from trackyard.cli import app
+
+
+@app.command("new-plugin")
+def new_plugin(
+    name: str = typer.Argument(..., help="The domain name, e.g. traffic or land_use."),
+    directory: Annotated[
+        Path | None,
+        typer.Option("--dir", help="The folder to create (default: ./trackyard-NAME)."),
+    ] = None,
+) -> None:
+    """Write a complete plugin package for domain NAME: pyproject.toml with the
+    trackyard.domains entry point, plugin module with its hooks, a tracker class with one verb,
+    a tiny model, a README and conformance tests. Then:
+
+      pip install -e "./trackyard-NAME[test]" && pytest ./trackyard-NAME
+    """
+    from trackyard.cli._scaffold import write_plugin
+
+    root, written = write_plugin(name, directory)
+    typer.echo(f"Created {root}:")
+    for path in written:
+        typer.echo(f"  {path.relative_to(root)}")
+    typer.echo(
+        f'Next: python -m pip install -e "{root}[test]" && python -m pytest {root}'
+        f"\n      trackyard domains   # lists {name!r}"
+    )

@@ -1,0 +1,81 @@
+"""``trackyard runs DOMAIN``: recorded runs of a domain, or the best ones by a metric."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from trackyard.cli import app
+from trackyard.cli.run import WORKSPACE_HELP, build_tracker
+
+_RUNS_SQL = """
+SELECT id,
+       json_extract_string(meta, '$.trackyard.run_name') AS name,
+       status,
+       strftime(created_at, '%Y-%m-%d %H:%M:%S') AS created_at,
+       json_extract_string(meta, '$.cache_source') AS cache_source,
+       CAST(json_extract(meta, '$.metrics') AS VARCHAR) AS metrics
+FROM run
+WHERE json_extract_string(meta, '$.trackyard.domain') = :domain
+ORDER BY created_at, id
+"""
+
+
+@dataclass(frozen=True)
+class RecordedRun:
+    """One recorded run of a domain, as ``trackyard runs`` lists it."""
+
+    run_id: str
+    name: str | None
+    status: str
+    created_at: str
+    cache_hit: bool
+    metrics: dict[str, Any]
+
+
+def recorded_runs(tracker: Any, limit: int | None) -> list[RecordedRun]:
+    from sqlalchemy import text
+
+    rows = tracker.tracker.run_query(text(_RUNS_SQL).bindparams(domain=tracker.domain_name))
+    out = [
+        RecordedRun(
+            str(r[0]), r[1], str(r[2]), str(r[3]), r[4] is not None, json.loads(r[5] or "{}")
+        )
+        for r in rows
+    ]
+    return out[-limit:] if limit else out
+
+
+@app.command("runs")
+def runs(
+    domain: str = typer.Argument(..., help="The domain whose runs to list."),
+    top: str | None = typer.Option(None, "--top", help="Rank executed runs by this metric."),
+    k: int | None = typer.Option(None, "--k", help="How many runs (default: 5 with --top)."),
+    order: str = typer.Option("asc", "--order", help="asc (smallest first) or desc."),
+    workspace: Annotated[
+        Path | None, typer.Option("--workspace", "-w", help=WORKSPACE_HELP)
+    ] = None,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List the runs recorded for DOMAIN, or with --top METRIC the best runs by that metric.
+
+    Ranking puts runs without the metric (or with NaN) last in both orders; cache hits are not
+    ranked twice.
+    """
+    from trackyard.cli._render import print_result
+
+    if k is not None and k < 1:
+        from trackyard.errors import QueryValidationError
+
+        raise QueryValidationError(f"--k must be a positive integer, got {k}")
+    tracker = build_tracker(domain, workspace)
+    result: list[Any]
+    if top is not None:
+        result = list(tracker.top_k(top, k=5 if k is None else k, order=order))
+    else:
+        result = list(recorded_runs(tracker, k))
+    print_result(result, as_json=as_json)

@@ -1,0 +1,101 @@
+"""The plugin author's testing kit.
+
+- :class:`DomainConformance`: subclass it in your plugin's tests, set ``domain`` and a small
+  argument set per verb, and pytest runs the trackyard contract checks against a temporary
+  workspace.
+- pytest fixtures (registered through the ``pytest11`` entry point, so they are available as
+  soon as trackyard is installed): ``trackyard_workspace``, ``trackyard_sandbox`` and
+  ``trackyard_isolated``; see ``trackyard.testing.pytest_plugin``.
+- :class:`PluginSandbox` and :func:`isolated_registry`, the registries behind those fixtures.
+
+Importing this module imports neither pytest nor consist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from trackyard.registry import Registry
+from trackyard.testing import _checks
+from trackyard.testing._checks import ConformanceFailure, ConformanceModelError
+from trackyard.testing._sandbox import PluginSandbox, class_plugin, isolated_registry
+from trackyard.tracker import DomainTracker, RunOutcome
+
+__all__ = [
+    "ConformanceFailure",
+    "ConformanceModelError",
+    "DomainConformance",
+    "PluginSandbox",
+    "class_plugin",
+    "isolated_registry",
+]
+
+
+class DomainConformance:
+    """Base class of a domain's conformance tests; pytest collects your ``Test*`` subclass.
+
+    Set ``domain`` (the entry-point name) and ``verbs``: for each verb that records runs, the
+    keyword arguments of one small, fast call. ``options`` are passed to ``get_tracker``;
+    override ``make_registry`` to test against a ``PluginSandbox`` registry::
+
+        class TestTraffic(DomainConformance):
+            domain = "traffic"
+            verbs = {"run_once": {"name": "small", "config": {"steps": 3}}}
+
+    Every test builds the tracker in pytest's ``tmp_path``; nothing touches your workspace.
+    """
+
+    domain: ClassVar[str] = ""
+    verbs: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    options: ClassVar[Mapping[str, Any]] = {}
+
+    def make_registry(self) -> Registry:
+        """The registry the checks build through (default: real installed entry points)."""
+        return Registry()
+
+    def build(self, workspace: Path) -> DomainTracker:
+        if not self.domain:
+            raise ConformanceFailure(f"{type(self).__name__} must set domain = '<name>'")
+        if not self.verbs:
+            raise ConformanceFailure(
+                f"{type(self).__name__} must set verbs = {{'<verb>': {{...keyword arguments}}}}"
+            )
+        return _checks.build(self.make_registry(), self.domain, workspace, self.options)
+
+    def _each_verb(self, workspace: Path) -> list[tuple[DomainTracker, str, list[RunOutcome]]]:
+        tracker = self.build(workspace)
+        return [
+            (tracker, verb, _checks.call_verb(tracker, verb, kwargs))
+            for verb, kwargs in self.verbs.items()
+        ]
+
+    def test_builds_through_the_registry(self, tmp_path: Path) -> None:
+        """The domain is discovered through its entry point and its tracker builds."""
+        self.build(tmp_path)
+
+    def test_wiring_is_declared(self, tmp_path: Path) -> None:
+        """The merged wiring names a model and the output keys every run records."""
+        _checks.check_wiring_declared(self.build(tmp_path))
+
+    def test_each_verb_records_a_run_with_its_declared_outputs(self, tmp_path: Path) -> None:
+        """Every verb records completed runs carrying the wiring and every declared output."""
+        for tracker, verb, outcomes in self._each_verb(tmp_path):
+            _checks.check_outputs_and_wiring(tracker, verb, outcomes)
+
+    def test_repeating_a_verb_is_a_cache_hit(self, tmp_path: Path) -> None:
+        """Calling a verb again with the same arguments is a cache hit with the same outputs."""
+        for tracker, verb, outcomes in self._each_verb(tmp_path):
+            _checks.check_cache_hit(tracker, verb, self.verbs[verb], outcomes)
+
+    def test_metrics_are_recorded_and_rankable(self, tmp_path: Path) -> None:
+        """Each verb's runs record metrics that read back and rank with top_k."""
+        for tracker, verb, outcomes in self._each_verb(tmp_path):
+            _checks.check_metrics(tracker, verb, outcomes)
+
+    def test_model_error_surfaces_and_fails_the_run(self, tmp_path: Path) -> None:
+        """A model that raises reaches the caller as that exception and leaves a failed run."""
+        tracker = self.build(tmp_path)
+        for verb, kwargs in self.verbs.items():
+            _checks.check_model_error(tracker, verb, kwargs)

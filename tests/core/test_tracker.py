@@ -214,3 +214,31 @@ def test_existing_workspace_skips_schema_setup(workdir: Path) -> None:
     second = Registry().get_tracker("calibration", workspace=workdir / "ws")
     hit = second.evaluate(run_name="base2", config={"population": 2000})
     assert hit.cache_hit and hit.cache_source == outcome.run_id
+
+
+def test_two_models_in_one_module_never_share_cached_results(
+    workdir: Path, fake_dist: FakeDist, tracker_module: Source
+) -> None:
+    """Same module, same model name, same config: the second function still runs itself."""
+    extra = """
+def other_model(config):
+    from pathlib import Path
+    import consist
+    out = Path(consist.output_path("table", "csv"))
+    out.write_text("other\\n")
+    return {"table": out}
+
+Tracker.go_other = lambda self, name, config: self._run(other_model, name=name, config=config)
+"""
+    fake_dist(
+        "acme-dist",
+        {"trackyard.domains": {"acme": "{mod}plugin"}},
+        {"{mod}plugin": tracker_module("acme", extra)},
+    )
+    tracker = Registry().get_tracker("acme")
+    first = tracker.go(name="first", config={"x": 1})
+    other = tracker.go_other(name="other", config={"x": 1})
+    assert not other.cache_hit
+    assert other.output("table").read_text() == "other\n"
+    assert first.output("table").read_text() == "x\n1\n"
+    assert tracker.go_other(name="other-again", config={"x": 1}).cache_hit

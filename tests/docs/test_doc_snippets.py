@@ -1,4 +1,5 @@
-"""Every ```python block in docs/*.md runs, on its own, as a script in a fresh temporary folder."""
+"""Every ```python block in docs/*.md and README.md runs, on its own, as a script in a fresh
+temporary folder."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ FENCE = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTA
 
 def _blocks() -> list[tuple[str, str]]:
     found = []
-    for page in sorted(DOCS.glob("*.md")):
+    for page in [*sorted(DOCS.glob("*.md")), DOCS.parent / "README.md"]:
         text = page.read_text(encoding="utf-8")
         for match in FENCE.finditer(text):
             line = text.count("\n", 0, match.start()) + 1

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from trackyard._validate import check_config, check_run_name, decode_metric
 from trackyard.errors import ConfigValidationError, TrackyardError
 from trackyard.registry import default_registry
-from trackyard.tracker import RunOutcome, _wrap_model
+from trackyard.tracker import RunOutcome, _wrap_model, model_identity
 
 if TYPE_CHECKING:
     from trackyard.tracker import DomainTracker
@@ -150,11 +150,8 @@ def _cache_keys(dt: DomainTracker, fn: Callable[..., Any], items: list[_Item]) -
     """
     identity = dt.tracker.identity
     wired = dt.wiring
-    digests = (
-        identity.compute_hash_inputs_digests(list(wired.identity_inputs))
-        if wired.identity_inputs
-        else None
-    )
+    identity_inputs: list[Any] = [*wired.identity_inputs, *model_identity(fn)]
+    digests = identity.compute_hash_inputs_digests(identity_inputs) if identity_inputs else None
     epoch = wired.cache_epoch or dt.settings.cache_epoch
     keys: dict[str, str] = {}
     for item in items:

@@ -24,7 +24,14 @@ from typing import Any
 
 from trackyard.errors import StoreUnavailableError
 
-__all__ = ["AuditReport", "ReconcileReport", "audit", "rebuild", "reconcile"]
+__all__ = [
+    "AuditReport",
+    "ReconcileReport",
+    "audit",
+    "rebuild",
+    "reconcile",
+    "recorded_plugin_sets",
+]
 
 _TIME_FIELDS = ("started_at", "ended_at", "created_at", "updated_at")
 
@@ -120,6 +127,25 @@ def _is_stale(run: dict[str, Any]) -> bool:
     except PermissionError:
         return False
     return False
+
+
+def recorded_plugin_sets(workspace: str | os.PathLike[str]) -> dict[str, int]:
+    """How many runs of ``workspace`` recorded each plugin-set fingerprint (most used first);
+    compare with ``trackyard.plugin_set_fingerprint()``. Read-only; ``{}`` without a DB."""
+    from trackyard._store import lock_timeout, read_only_query
+
+    db_path, _ = _locations(workspace)
+    if not db_path.exists():
+        return {}
+    rows = read_only_query(
+        db_path,
+        "SELECT json_extract_string(meta, '$.trackyard.plugin_set') AS fp, count(*) AS n "
+        "FROM run WHERE fp IS NOT NULL GROUP BY fp ORDER BY n DESC, fp",
+        [],
+        timeout=lock_timeout(),
+        what="plugin-set check",
+    )
+    return {str(r[0]): int(r[1]) for r in rows}
 
 
 def audit(workspace: str | os.PathLike[str]) -> AuditReport:

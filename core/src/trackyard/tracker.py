@@ -204,6 +204,23 @@ def _code_identity(fn: Callable[..., Any], requested: str | None) -> str:
     return "callable_source"
 
 
+def model_identity(fn: Callable[..., Any]) -> tuple[tuple[str, Path], ...]:
+    """An identity input naming the model function itself.
+
+    consist's code identity hashes the FILE that defines the model, not which function in it
+    runs: two models in one module, called with the same config under the same model name,
+    would share a cache key and one would be served the other's results. The label
+    ``model:<module>.<qualname>`` (pointing at that file) keeps them apart.
+    """
+    target = inspect.unwrap(fn)
+    code = getattr(target, "__code__", None)
+    filename = code.co_filename if code is not None else None
+    if not filename or not Path(filename).is_file():
+        return ()
+    name = f"{getattr(target, '__module__', '?')}.{getattr(target, '__qualname__', '?')}"
+    return ((f"model:{name}", Path(filename)),)
+
+
 def _accepted_kwargs(fn: Callable[..., Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
     params = inspect.signature(fn).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
@@ -371,7 +388,7 @@ class DomainTracker:
                 model=wired.model,
                 config=config,
                 inputs=dict(inputs) if inputs else None,
-                identity_inputs=list(wired.identity_inputs) or None,
+                identity_inputs=[*wired.identity_inputs, *model_identity(fn)] or None,
                 outputs=list(wired.outputs) or None,
                 tags=list(dict.fromkeys((*wired.tags, *tags))) or None,
                 facet={**wired.facets, **(facets or {})} or None,

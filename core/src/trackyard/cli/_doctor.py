@@ -24,7 +24,7 @@ from trackyard.errors import TrackyardError
 @dataclass
 class Check:
     name: str
-    status: str  # "ok", "FAIL" or "skip"
+    status: str  # "ok", "FAIL", "warn" or "skip"; only FAIL fails doctor
     detail: str = ""
 
 
@@ -188,6 +188,52 @@ def run_doctor(name: str | None) -> list[DomainReport]:
             reports.append(report)
             continue
         reports.append(check_domain(registry, info.name, info.distribution))
-    # Another part of trackyard adds `doctor --fix` here: reconcile() repairs the store and
-    # returns its own findings, which are appended to these reports.
     return reports
+
+
+def check_workspace(workspace: Path, fix: bool) -> DomainReport | None:
+    """Audit a workspace's store against its JSON snapshots (repairing it with ``fix``) and
+    compare the plugin set its runs recorded with the installed one. ``None`` when the
+    workspace holds no store."""
+    import trackyard
+    from trackyard import recovery
+
+    if not (workspace / "provenance.duckdb").exists() and not (workspace / "runs").is_dir():
+        return None
+    report = DomainReport("workspace", str(workspace))
+    if fix:
+        try:
+            changes = recovery.reconcile(workspace)
+        except Exception as exc:
+            report.checks.append(Check("reconcile", "FAIL", f"{type(exc).__name__}: {exc}"))
+        else:
+            status = "FAIL" if changes.errors else "ok"
+            report.checks.append(Check("reconcile", status, str(changes)))
+    try:
+        found = recovery.audit(workspace)
+    except Exception as exc:
+        report.checks.append(Check("store audit", "FAIL", f"{type(exc).__name__}: {exc}"))
+        return report
+    hint = "" if found.ok else "\nrun `trackyard doctor --fix` to repair it from the snapshots"
+    report.checks.append(Check("store audit", "ok" if found.ok else "FAIL", str(found) + hint))
+    installed = trackyard.plugin_set_fingerprint()
+    recorded = recovery.recorded_plugin_sets(workspace)
+    other = {fp: n for fp, n in recorded.items() if fp != installed}
+    if not recorded:
+        report.checks.append(Check("plugin set", "skip", "no run records a plugin set yet"))
+    elif not other:
+        report.checks.append(
+            Check("plugin set", "ok", f"all {sum(recorded.values())} runs used the installed set")
+        )
+    else:
+        listed = ", ".join(f"{fp[:12]} ({n} runs)" for fp, n in other.items())
+        report.checks.append(
+            Check(
+                "plugin set",
+                "warn",
+                f"runs were recorded with other plugin sets: {listed}; installed set is "
+                f"{installed[:12]}. Restore the recorded set from its lock with "
+                "`trackyard install -r LOCK` to reproduce them exactly",
+            )
+        )
+    return report

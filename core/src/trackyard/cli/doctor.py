@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from pathlib import Path
 
 import typer
 
@@ -14,16 +15,28 @@ from trackyard.cli import app
 def doctor(
     name: str | None = typer.Argument(None, help="Check only this domain."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    workspace: Path | None = typer.Option(
+        None, "--workspace", help="Workspace to audit (default: the configured one)."
+    ),
+    fix: bool = typer.Option(
+        False, "--fix", help="Repair the workspace's store from its JSON run snapshots."
+    ),
 ) -> None:
     """Load each domain plugin (or NAME), validate its contract and run the conformance checks
     (build, wiring, outputs, cache hit, metrics, model error) in a temporary workspace.
 
     Exits with status 1 when any check fails. Verbs run with the tracker class's 'examples'
-    when it declares them, else with small invented arguments.
+    when it declares them, else with small invented arguments. When the workspace holds a
+    store, doctor also audits it against the JSON run snapshots (--fix repairs it: stale
+    'running' runs marked interrupted, missing rows and statuses restored) and compares the
+    plugin set its runs recorded with the installed one.
     """
-    from trackyard.cli._doctor import run_doctor
+    from trackyard.cli._doctor import check_workspace, run_doctor
+    from trackyard.settings import NoOptions, resolve_settings
 
-    reports = run_doctor(name)
+    ws = workspace or resolve_settings("*", NoOptions, {}).workspace
+    store = check_workspace(ws.absolute(), fix)
+    reports = run_doctor(name) + ([store] if store is not None else [])
     ok = all(r.ok for r in reports)
     if as_json:
         typer.echo(json.dumps([{**asdict(r), "ok": r.ok} for r in reports], indent=2))
@@ -37,14 +50,16 @@ def doctor(
                 "check", "result", "detail", title=f"{report.domain} ({report.distribution})"
             )
             for check in report.checks:
-                style = {"ok": "green", "FAIL": "bold red", "skip": "yellow"}[check.status]
+                style = {"ok": "green", "FAIL": "bold red", "skip": "yellow", "warn": "yellow"}[
+                    check.status
+                ]
                 table.add_row(check.name, f"[{style}]{check.status}[/{style}]", check.detail)
             console.print(table)
         failed = [r.domain for r in reports if not r.ok]
         if failed:
             console.print(f"[bold red]doctor: problems in {', '.join(failed)}[/bold red]")
         elif reports:
-            console.print(f"doctor: {len(reports)} domain(s) OK")
+            console.print(f"doctor: {len(reports)} report(s) OK")
         else:
             console.print("doctor: no domains installed")
     if not ok:

@@ -40,7 +40,7 @@ def _status(title: str) -> Iterator[Callable[[str], None]]:
 
 @app.command("install")
 def install_command(
-    specs: list[str] = typer.Argument(  # noqa: B008
+    specs: list[str] = typer.Argument(
         None,
         help="Requirement (acme-transit>=2), local path, or first-party domain name (calibration).",
         show_default=False,
@@ -49,7 +49,7 @@ def install_command(
     check: bool = typer.Option(
         True, "--check/--no-check", help="Validate new plugins; roll back the ones that fail."
     ),
-    requirements: Path | None = typer.Option(  # noqa: B008
+    requirements: Path | None = typer.Option(
         None, "-r", "--requirement", help="A trackyard lock to restore, or a pip requirements file."
     ),
 ) -> None:
@@ -75,7 +75,7 @@ def install_command(
 
 @app.command("uninstall")
 def uninstall_command(
-    names: list[str] = typer.Argument(..., help="Domain names or plugin distribution names."),  # noqa: B008
+    names: list[str] = typer.Argument(..., help="Domain names or plugin distribution names."),
 ) -> None:
     """Uninstall plugin distributions by domain or distribution name (never the core)."""
     from trackyard.installer import uninstall
@@ -89,7 +89,7 @@ def uninstall_command(
 
 @plugins_app.command("export")
 def export_command(
-    output: Path | None = typer.Option(  # noqa: B008
+    output: Path | None = typer.Option(
         None, "--output", "-o", help="Write the lock here instead of printing it."
     ),
 ) -> None:

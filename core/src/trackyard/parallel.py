@@ -434,13 +434,16 @@ class _Progress:
         show = sys.stderr.isatty() if enabled is None else enabled
         self._bar: Any = None
         if show and total:
+            from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+            # On stderr, the stream whose terminal-ness decides whether the bar is shown.
             self._bar = Progress(
                 TextColumn("[bold]sweep"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("{task.description}"),
+                console=Console(stderr=True),
                 transient=False,
             )
             self._task = self._bar.add_task(self._text(), total=total)

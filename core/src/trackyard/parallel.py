@@ -271,11 +271,21 @@ def _merge_db(path: Path) -> Any:
 
 
 class _Merger:
-    """Merges shard DBs into the main store (``consist db merge --conflict skip``)."""
+    """Merges shard DBs into the main store, skipping rows it already holds.
+
+    Equivalent to ``consist db merge SHARD --conflict skip`` for our shards, which are copies
+    of a template made by the same consist (so every table has the main store's columns and
+    primary keys) and hold no ingested ``global_tables``: one DuckDB connection that ATTACHes
+    the shard and runs ``INSERT OR IGNORE`` per table in one transaction (~30 ms, against
+    ~200 ms for consist's merge, which opens ~30 connections; on 2 cores the driver's merges
+    compete with the workers for CPU). A shard with anything else goes through consist's
+    merge.
+    """
 
     def __init__(self, dt: DomainTracker) -> None:
         from consist.core.maintenance import DatabaseMaintenance
 
+        self._main = Path(dt.settings.db_path)
         self._maintenance = DatabaseMaintenance(
             db=_merge_db(dt.settings.db_path), run_dir=dt.settings.run_dir
         )
@@ -286,11 +296,51 @@ class _Merger:
             return True
         for attempt in range(attempts):
             try:
-                self._maintenance.merge(shard, conflict="skip", include_snapshots=False)
+                if not self._merge_sql(shard):
+                    self._maintenance.merge(shard, conflict="skip", include_snapshots=False)
                 return True
             except Exception:  # a worker holds the shard's lock: try again shortly
                 time.sleep(0.2 * (attempt + 1))
         return False
+
+    def _merge_sql(self, shard: Path) -> bool:
+        """The one-connection merge; False (nothing written) when the shard needs consist's."""
+        import duckdb
+
+        literal = "'" + str(shard).replace("'", "''") + "'"
+        with duckdb.connect(str(self._main)) as con:
+            con.execute(f"ATTACH {literal} AS shard (READ_ONLY)")
+            try:
+                columns: dict[tuple[str, str, str], list[str]] = {}
+                for db, schema, table, column in con.execute(
+                    "SELECT database_name, schema_name, table_name, column_name "
+                    "FROM duckdb_columns() WHERE database_name IN ('shard', current_database()) "
+                    "AND (database_name, schema_name, table_name) IN "
+                    "(SELECT (database_name, schema_name, table_name) FROM duckdb_tables()) "
+                    "ORDER BY column_index"
+                ).fetchall():
+                    key = ("shard" if db == "shard" else "main", schema, table)
+                    columns.setdefault(key, []).append(column)
+                shard_tables = {(s, t): c for (d, s, t), c in columns.items() if d == "shard"}
+                if any(
+                    schema != "main" or columns.get(("main", schema, table)) != cols
+                    for (schema, table), cols in shard_tables.items()
+                ):
+                    return False
+                con.execute("BEGIN TRANSACTION")
+                for (_schema, table), cols in sorted(shard_tables.items()):
+                    names = ", ".join('"' + c.replace('"', '""') + '"' for c in cols)
+                    quoted = '"' + table.replace('"', '""') + '"'
+                    con.execute(
+                        f"INSERT OR IGNORE INTO main.{quoted} ({names}) "
+                        f"SELECT {names} FROM shard.main.{quoted}"
+                    )
+                con.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
+                raise
+        return True
 
 
 def _remove_shard(shard: Path) -> None:

@@ -112,7 +112,10 @@ def main() -> None:
         / n
     )
     miss_b = (
-        timed(lambda: [w.evaluate(f"m{i}", {"x": i}, bench_models.trivial) for i in range(n)]) / n
+        timed(
+            lambda: [w.evaluate(f"m{i}", {"x": i}, bench_models.trivial_pattern) for i in range(n)]
+        )
+        / n
     )
     hit_o = (
         timed(
@@ -121,7 +124,10 @@ def main() -> None:
         / n
     )
     hit_b = (
-        timed(lambda: [w.evaluate(f"h{i}", {"x": i}, bench_models.trivial) for i in range(n)]) / n
+        timed(
+            lambda: [w.evaluate(f"h{i}", {"x": i}, bench_models.trivial_pattern) for i in range(n)]
+        )
+        / n
     )
     rows.append(
         (
@@ -152,35 +158,43 @@ def main() -> None:
         )
     )
 
-    # 4. 16-config sweep of a ~1 s CPU model
-    items = [(f"s{i}", {"x": i, "seconds": 1.0}) for i in range(16)]
+    # 4. 16-config sweep of a ~1 s CPU model: CalibrationTracker.sweep vs the pattern's loop
+    grid = {"x": list(range(16)), "seconds": [1.0]}
+    configs = [{"x": x, "seconds": 1.0} for x in grid["x"]]
     w4 = PatternWrapper(root / "pw4")
-    base = timed(lambda: [w4.evaluate(name, c, bench_models.burn) for name, c in items])
+    base = timed(lambda: [w4.evaluate(f"s{c['x']}", c, bench_models.burn_pattern) for c in configs])
     t4 = trackyard.get_tracker("calibration", workspace=root / "ws4", model="bench_models:burn")
     res: dict[str, Any] = {}
-    ours = timed(
-        lambda: res.setdefault(
-            "r",
-            t4._run_many(
-                bench_models.burn, items, executor="processes", max_workers=2, progress=False
-            ),
-        )
-    )
-    assert res["r"].ran == 16, res["r"].summary()
+
+    def sweep(key: str, tracker: Any, **kw: Any) -> None:
+        res[key] = tracker.sweep(grid=grid, progress=False, **kw)
+
+    ours = timed(lambda: sweep("p", t4, executor="processes", max_workers=2))
+    assert res["p"].ran == 16, res["p"].summary()
     rows.append(
         (
-            "16 x 1 s sweep: processes (2) vs serial loop",
+            "16 x 1 s sweep: sweep(executor='processes', 2 workers) vs serial loop",
             f"{ours:.1f} s",
             f"{base:.1f} s",
             f"{base / ours:.2f}x faster",
         )
     )
-    base_c = timed(lambda: [w4.evaluate(name, c, bench_models.burn) for name, c in items])
-    ours_c = timed(
-        lambda: t4._run_many(
-            bench_models.burn, items, executor="processes", max_workers=2, progress=False
+    t4s = trackyard.get_tracker("calibration", workspace=root / "ws4s", model="bench_models:burn")
+    ours_s = timed(lambda: sweep("s", t4s))
+    assert res["s"].ran == 16, res["s"].summary()
+    rows.append(
+        (
+            "16 x 1 s sweep: sweep(executor='serial') vs serial loop",
+            f"{ours_s:.1f} s",
+            f"{base:.1f} s",
+            f"{ours_s / base:.3f} (time ratio)",
         )
     )
+    base_c = timed(
+        lambda: [w4.evaluate(f"s{c['x']}", c, bench_models.burn_pattern) for c in configs]
+    )
+    ours_c = timed(lambda: sweep("c", t4, executor="processes", max_workers=2))
+    assert res["c"].cached == 16, res["c"].summary()
     rows.append(
         (
             "same sweep re-run (all cached)",

@@ -65,10 +65,12 @@ def test_a_failed_evaluation_executes_again_on_retry(
 
 
 def test_sweep_rejects_an_unknown_executor_naming_it(workspace: Path) -> None:
-    """Only the serial executor exists for now; another value is refused before any run."""
+    """An executor other than serial, processes or a Dask Client is refused before any run."""
     cal = trackyard.get_tracker("calibration", workspace=workspace)
-    with pytest.raises(ConfigValidationError, match="executor 'processes' is not supported"):
-        cal.sweep({"a": FAST}, executor="processes")
+    with pytest.raises(ConfigValidationError, match="executor 'threads' is not supported"):
+        cal.sweep({"a": FAST}, executor="threads")
+    with pytest.raises(ConfigValidationError, match="max_workers must be a positive integer"):
+        cal.sweep({"a": FAST}, executor="processes", max_workers=0)
     assert cal.query_top_k() == []
 
 

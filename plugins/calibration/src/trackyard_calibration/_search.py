@@ -7,6 +7,7 @@ with the same seed proposes the same configs and replays finished trials from th
 
 from __future__ import annotations
 
+import collections
 import itertools
 import math
 import random
@@ -38,6 +39,17 @@ class CalibrationResult:
     cached: int = 0
     failed: int = 0
     failures: dict[str, str] = field(default_factory=dict)
+    metric: str = ""
+
+    def summary(self) -> str:
+        """One line of counts and the best value, then one line per failed trial."""
+        total = self.ran + self.cached + self.failed
+        lines = [
+            f"{total} trials: {self.ran} ran, {self.cached} from cache, {self.failed} failed; "
+            f"best {self.metric or 'value'} = {self.best_value:.6g} with {self.best_config}"
+        ]
+        lines += [f"  failed {name}: {message}" for name, message in self.failures.items()]
+        return "\n".join(lines)
 
 
 Range = tuple[float, float] | tuple[int, int]
@@ -175,17 +187,20 @@ class OptunaProposer:
                 self._dists[key] = optuna.distributions.FloatDistribution(
                     float(value[0]), float(value[1])
                 )
-        self._trial: Any = None
+        self._open: collections.deque[Any] = collections.deque()
 
     def ask(self) -> dict[str, Any]:
-        self._trial = self._study.ask(self._dists)
-        return dict(self._trial.params)
+        """A new trial; several may be open at once (a batch), told in the order asked."""
+        trial = self._study.ask(self._dists)
+        self._open.append(trial)
+        return dict(trial.params)
 
     def tell(self, value: float | None) -> None:
+        trial = self._open.popleft()
         if value is None or math.isnan(value):
-            self._study.tell(self._trial, state=self._optuna.trial.TrialState.FAIL)
+            self._study.tell(trial, state=self._optuna.trial.TrialState.FAIL)
         else:
-            self._study.tell(self._trial, value)
+            self._study.tell(trial, value)
 
 
 def check_method(method: object) -> str:
@@ -213,47 +228,64 @@ def trial_name(method: str, seed: int, index: int) -> str:
     return re.sub(r"[^A-Za-z0-9_.\-]+", "-", f"calibrate-{method}-s{seed}-t{index:03d}")
 
 
+class BatchResult(Protocol):
+    """What running a batch of trials gives back (the engine's ``ManyResult``)."""
+
+    outcomes: dict[str, RunOutcome]
+    failures: dict[str, str]
+
+
 def search(
     proposer: Proposer,
     *,
     n_trials: int,
     metric: str,
     base_config: Mapping[str, Any],
-    evaluate: Callable[[str, dict[str, Any]], RunOutcome],
+    run_batch: Callable[[list[tuple[str, dict[str, Any]]]], BatchResult],
     name_for: Callable[[int], str],
-    advance: Callable[[str], None],
+    batch_size: int,
 ) -> CalibrationResult:
-    """Ask, evaluate (cached), tell; a failing trial is recorded and the search goes on."""
+    """Ask up to ``batch_size`` trials, run them together (cached), tell each in order.
+
+    A failing trial is recorded and the search goes on. With ``batch_size >= n_trials`` (grid,
+    random) every trial is one batch; optuna samplers learn between batches.
+    """
     trials: list[RunOutcome] = []
     failures: dict[str, str] = {}
     best: tuple[float, dict[str, Any], str] | None = None
     ran = cached = 0
-    for index in range(n_trials):
-        params = proposer.ask()
-        if params is None:
+    index = 0
+    exhausted = False
+    while index < n_trials and not exhausted:
+        batch: list[tuple[str, dict[str, Any]]] = []
+        while len(batch) < batch_size and index < n_trials:
+            params = proposer.ask()
+            if params is None:
+                exhausted = True
+                break
+            batch.append((name_for(index), {**base_config, **params}))
+            index += 1
+        if not batch:
             break
-        config = {**base_config, **params}
-        name = name_for(index)
-        try:
-            outcome = evaluate(name, config)
-        except Exception as error:
-            failures[name] = f"{type(error).__name__}: {error}"
-            proposer.tell(None)
-            advance(name)
-            continue
-        trials.append(outcome)
-        cached += outcome.cache_hit
-        ran += not outcome.cache_hit
-        value = outcome.metrics.get(metric)
-        if value is None and metric not in outcome.metrics:
-            raise ConfigValidationError(
-                f"the model recorded no metric {metric!r}; it recorded: "
-                f"{', '.join(sorted(outcome.metrics)) or 'none'}"
-            )
-        proposer.tell(value)
-        if value is not None and not math.isnan(value) and (best is None or value < best[0]):
-            best = (value, config, outcome.cache_source or outcome.run_id)
-        advance(name)
+        result = run_batch(batch)
+        for name, config in batch:
+            outcome = result.outcomes.get(name)
+            if outcome is None:
+                failures[name] = result.failures.get(name, "the trial did not finish")
+                proposer.tell(None)
+                continue
+            trials.append(outcome)
+            cached += outcome.cache_hit
+            ran += not outcome.cache_hit
+            value = outcome.metrics.get(metric)
+            if value is None and metric not in outcome.metrics:
+                raise ConfigValidationError(
+                    f"the model recorded no metric {metric!r}; it recorded: "
+                    f"{', '.join(sorted(outcome.metrics)) or 'none'}"
+                )
+            proposer.tell(value)
+            if value is not None and not math.isnan(value) and (best is None or value < best[0]):
+                best = (value, config, outcome.cache_source or outcome.run_id)
     if best is None:
         raise ConfigValidationError(
             f"no calibration trial produced a finite {metric!r}; failures: "
@@ -268,4 +300,5 @@ def search(
         cached=cached,
         failed=len(failures),
         failures=failures,
+        metric=metric,
     )

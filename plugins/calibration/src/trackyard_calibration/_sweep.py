@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -14,7 +15,7 @@ from typing import Any
 from trackyard import RunOutcome
 from trackyard.errors import ConfigValidationError
 
-EXECUTORS = ("serial",)
+EXECUTORS = ("serial", "processes")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
 
@@ -39,13 +40,33 @@ class SweepResult:
         return "\n".join(lines)
 
 
-def check_executor(executor: object) -> str:
-    """Only ``serial`` exists for now; anything else is refused before anything runs."""
-    if executor not in EXECUTORS:
+def is_dask_client(executor: object) -> bool:
+    """A ``distributed.Client`` (checked by module, so dask is only imported by its users)."""
+    return type(executor).__module__.split(".")[0] == "distributed" and hasattr(executor, "submit")
+
+
+def check_executor(executor: object, max_workers: object = None) -> None:
+    """``serial``, ``processes`` or a Dask ``Client``; anything else is refused before a run."""
+    if executor not in EXECUTORS and not is_dask_client(executor):
         raise ConfigValidationError(
-            f"executor {executor!r} is not supported; use one of: {', '.join(EXECUTORS)}"
+            f"executor {executor!r} is not supported; use 'serial', 'processes' or a "
+            "dask.distributed Client"
         )
-    return str(executor)
+    if max_workers is not None and (
+        isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1
+    ):
+        raise ConfigValidationError(f"max_workers must be a positive integer, got {max_workers!r}")
+
+
+def worker_count(executor: Any, max_workers: int | None) -> int:
+    """How many runs the executor runs at once: ``max_workers``, else cores or Dask workers."""
+    if max_workers is not None:
+        return max_workers
+    if executor == "serial":
+        return 1
+    if is_dask_client(executor):
+        return max(1, len(executor.scheduler_info().get("workers", {})))
+    return os.cpu_count() or 1
 
 
 def check_label(label: object) -> str:
@@ -128,54 +149,53 @@ def want_progress(progress: bool | None) -> bool:
 
 
 @contextmanager
-def progress_bar(total: int, enabled: bool, description: str) -> Iterator[Callable[[str], None]]:
-    """Yield ``advance(label)``; draws a rich bar on stderr when enabled."""
+def counts_bar(total: int, enabled: bool, description: str) -> Iterator[Callable[..., None]]:
+    """Yield ``show(cached=, running=, done=, failed=)``; draws a rich bar on stderr if enabled.
+
+    The same columns as the engine's bar, for searches that run in several batches (one bar
+    for the whole search rather than one per batch).
+    """
     if not enabled:
-        yield lambda label: None
+        yield lambda **counts: None
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    state = {"cached": 0, "running": 0, "done": 0, "failed": 0}
     with Progress(
-        TextColumn("{task.description}"),
+        TextColumn(f"[bold]{description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[label]}"),
+        TextColumn("{task.description}"),
         console=Console(stderr=True),
         transient=False,
     ) as bar:
-        task = bar.add_task(description, total=total, label="")
+        task = bar.add_task("", total=total)
 
-        def advance(label: str) -> None:
-            bar.update(task, advance=1, label=label)
+        def show(**counts: int) -> None:
+            state.update(counts)
+            bar.update(
+                task,
+                completed=state["cached"] + state["done"] + state["failed"],
+                description=" · ".join(f"{k} {v}" for k, v in state.items()),
+            )
 
-        yield advance
+        show()
+        yield show
 
 
-def run_all(
-    configs: Mapping[str, dict[str, Any]],
-    evaluate: Callable[[str, dict[str, Any]], RunOutcome],
-    *,
-    progress: bool | None,
-    description: str = "sweep",
-) -> SweepResult:
-    """Evaluate every config in order; an exception fails that label only."""
-    outcomes: dict[str, RunOutcome] = {}
-    failures: dict[str, str] = {}
-    ran = cached = 0
-    with progress_bar(len(configs), want_progress(progress), description) as advance:
-        for label, config in configs.items():
-            try:
-                outcome = evaluate(label, config)
-            except Exception as error:  # one failing config must not stop the others
-                failures[label] = f"{type(error).__name__}: {error}"
-            else:
-                outcomes[label] = outcome
-                if outcome.cache_hit:
-                    cached += 1
-                else:
-                    ran += 1
-            advance(label)
+def print_summary(text: str, enabled: bool) -> None:
+    """The end-of-run summary, on stderr under the progress bar (only when a bar is shown)."""
+    if enabled:
+        print(text, file=sys.stderr)
+
+
+def sweep_result(many: Any, labels: Mapping[str, str]) -> SweepResult:
+    """The engine's result (keyed by run name) keyed by sweep label, in the sweep's order."""
     return SweepResult(
-        outcomes=outcomes, failures=failures, ran=ran, cached=cached, failed=len(failures)
+        outcomes={labels[name]: outcome for name, outcome in many.outcomes.items()},
+        failures={labels[name]: many.failures[name] for name in labels if name in many.failures},
+        ran=many.ran,
+        cached=many.cached,
+        failed=len(many.failures),
     )

@@ -16,6 +16,7 @@ from trackyard import DomainTracker, RankedRun, RunOutcome, Wiring
 from trackyard.errors import QueryValidationError
 from trackyard_calibration._resolve import resolve_callable
 from trackyard_calibration._search import (
+    BUILTIN_METHODS,
     CalibrationResult,
     check_method,
     check_space,
@@ -27,10 +28,12 @@ from trackyard_calibration._sweep import (
     SweepResult,
     check_config,
     check_executor,
-    progress_bar,
+    counts_bar,
+    print_summary,
     resolve_configs,
-    run_all,
+    sweep_result,
     want_progress,
+    worker_count,
 )
 
 DEMO_CONFIG_DIR = Path(str(resources.files("trackyard_calibration") / "data"))
@@ -75,22 +78,33 @@ class CalibrationTracker(DomainTracker):
         configs_by_label: Mapping[str, Mapping[str, Any]] | None = None,
         *,
         grid: Mapping[str, list[Any]] | None = None,
-        executor: str = "serial",
+        executor: Any = "serial",
+        max_workers: int | None = None,
         progress: bool | None = None,
     ) -> SweepResult:
         """Evaluate many configs, each as run ``sweep_<label>``; one failure stops nothing.
 
         Pass ``configs_by_label`` or a ``grid`` of parameter values (every combination is
-        evaluated). Every label and config is validated before the first run. ``progress``:
-        ``None`` shows a bar only when stderr is a terminal.
+        evaluated). Every label and config is validated before the first run; configs already
+        in the store are found by one query and run nothing. ``executor``: ``"serial"``
+        (default), ``"processes"`` (``max_workers`` local processes, default the core count)
+        or a ``dask.distributed.Client``; the results and provenance are the same whichever
+        runs them (see ``docs/scaling.md``). ``progress``: ``None`` shows a bar with
+        cached / running / done / failed counts and a summary only when stderr is a terminal.
         """
-        check_executor(executor)
+        check_executor(executor, max_workers)
         configs = resolve_configs(configs_by_label, grid)
-        return run_all(
-            configs,
-            lambda label, config: self.evaluate(run_name=f"sweep_{label}", config=config),
+        labels = {f"sweep_{label}": label for label in configs}
+        many = self._run_many(
+            self._model,
+            [(name, configs[label]) for name, label in labels.items()],
+            executor=executor,
+            max_workers=max_workers,
             progress=progress,
         )
+        result = sweep_result(many, labels)
+        print_summary(result.summary(), want_progress(progress))
+        return result
 
     def calibrate(
         self,
@@ -100,18 +114,23 @@ class CalibrationTracker(DomainTracker):
         n_trials: int = 20,
         method: str = "grid",
         seed: int = 0,
-        executor: str = "serial",
+        executor: Any = "serial",
+        max_workers: int | None = None,
         base_config: Mapping[str, Any] | None = None,
         progress: bool | None = None,
     ) -> CalibrationResult:
         """Search ``space`` for the config minimising ``metric``; every trial is cached.
 
-        ``method``: ``grid``, ``random`` (seeded), ``tpe`` or ``optuna:<SamplerClass>`` (these
+        ``method``: ``grid``, ``random`` (seeded) or ``tpe`` / ``optuna:<SamplerClass>`` (these
         need ``pip install 'trackyard-calibration[optuna]'``). ``base_config`` holds fixed
         parameters merged under each trial's. Re-running with the same seed replays finished
-        trials from the cache and continues.
+        trials from the cache and continues. ``executor`` and ``max_workers`` as in
+        :meth:`sweep`: grid and random trials run as one batch; optuna samplers ask
+        ``max_workers`` trials at a time (default 1 for ``"serial"``, else the worker count),
+        run them together and tell each result, so the same ``max_workers`` gives the same
+        trials whichever executor runs them.
         """
-        check_executor(executor)
+        check_executor(executor, max_workers)
         method = check_method(method)
         checked = check_space(space)
         if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
@@ -121,16 +140,37 @@ class CalibrationTracker(DomainTracker):
         base = check_config("base_config", base_config or {})
         self.top_k(metric, k=1)  # validates the metric name before anything runs
         proposer = make_proposer(method, checked, n_trials, seed)
-        with progress_bar(n_trials, want_progress(progress), f"calibrate ({method})") as advance:
+        batched = method in BUILTIN_METHODS  # proposals do not depend on results
+        batch_size = n_trials if batched else worker_count(executor, max_workers)
+        shown = want_progress(progress)
+        with counts_bar(n_trials, shown and not batched, f"calibrate ({method})") as show:
+            totals = {"cached": 0, "done": 0, "failed": 0}
+
+            def run_batch(batch: list[tuple[str, dict[str, Any]]]) -> Any:
+                show(running=min(len(batch), worker_count(executor, max_workers)))
+                many = self._run_many(
+                    self._model,
+                    batch,
+                    executor=executor,
+                    max_workers=max_workers,
+                    progress=progress if batched else False,
+                )
+                totals["cached"] += many.cached
+                totals["done"] += many.ran
+                totals["failed"] += len(many.failures)
+                show(running=0, **totals)
+                return many
+
             result = search(
                 proposer,
                 n_trials=n_trials,
                 metric=metric,
                 base_config=base,
-                evaluate=lambda name, config: self.evaluate(run_name=name, config=config),
+                run_batch=run_batch,
                 name_for=lambda index: trial_name(method, seed, index),
-                advance=advance,
+                batch_size=batch_size,
             )
+        print_summary(result.summary(), shown)
         return replace(result, best_run_id=self._executing_run(result.best_run_id))
 
     # --- queries ------------------------------------------------------------------------------

@@ -1,0 +1,18 @@
+"""Make the executor tests' model importable by reference in worker processes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture
+def models_on_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Put this folder on sys.path and PYTHONPATH (inherited by workers); chdir into tmp_path."""
+    monkeypatch.syspath_prepend(str(HERE))
+    monkeypatch.setenv("PYTHONPATH", str(HERE))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

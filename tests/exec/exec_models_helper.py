@@ -1,0 +1,33 @@
+"""A tiny calibration model for the executor tests; importable by reference in workers."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import consist
+
+
+def model(config: dict[str, Any]) -> dict[str, Any]:
+    """Write persons, trips and metrics files; fail for a negative ``coeff``.
+
+    ``sleep`` slows a run down; ``log`` names a file that gets one line per execution (it
+    travels in the config because worker processes may predate an environment change).
+    """
+    coeff = float(config["coeff"])
+    if coeff < 0:
+        raise ValueError(f"cannot run coeff={coeff}")
+    time.sleep(float(config.get("sleep", 0)))
+    error = (coeff - 0.5) ** 2
+    outputs: dict[str, Any] = {}
+    for key in ("persons", "trips"):
+        outputs[key] = Path(consist.output_path(key, "csv"))
+        outputs[key].write_text(f"{key},coeff\n1,{coeff}\n", encoding="utf-8")
+    outputs["metrics"] = Path(consist.output_path("metrics", "json"))
+    outputs["metrics"].write_text(json.dumps({"coeff": coeff, "error": error}), encoding="utf-8")
+    if config.get("log"):
+        with open(config["log"], "a", encoding="utf-8") as handle:
+            handle.write(f"{config['label']}\n")
+    return {**outputs, "mode_share_error": error}

@@ -111,6 +111,27 @@ def test_plugin_built_for_another_major_is_incompatible(fake_site: Path) -> None
     assert not marker.exists()
 
 
+@pytest.mark.parametrize(
+    ("requires", "status"),
+    [
+        ("trackyard>=0.1,<1", "available"),
+        ("trackyard (>=0.1)", "available"),
+        ("Trackyard[dask]>=0.1", "available"),
+        ("trackyard>=2", "incompatible"),
+        ("trackyard==0.0.9", "incompatible"),
+        ("trackyard>=2; python_version < '3'", "available"),  # marker excludes it here
+        ("trackyard>=2; python_version >= '3'", "incompatible"),
+        ('trackyard[dask]>=2; extra == "dask"', "available"),  # only with an optional extra
+        ("trackyard-simulation>=9", "available"),  # another distribution, not the core
+    ],
+)
+def test_core_requirement_forms(fake_site: Path, requires: str, status: str) -> None:
+    """Every form of a Requires-Dist on trackyard is judged like pip would judge it."""
+    write_dist(fake_site, "forms-dist", "forms", requires=(requires,))
+    reg = trackyard.Registry(environ={"TRACKYARD_TRUSTED_PATHS": str(fake_site)})
+    assert _status(reg, "forms").status == status
+
+
 def test_strict_mode_fails_discovery(
     fake_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -6,17 +6,31 @@ neither consist nor any plugin module.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trackyard import errors
 from trackyard.hookspecs import hookimpl
-from trackyard.recovery import AuditReport, ReconcileReport, audit, reconcile
 from trackyard.registry import DomainInfo, Explanation, Registry, default_registry
 from trackyard.settings import Settings
 from trackyard.tracker import DomainTracker, RankedRun, RunCall, RunOutcome
 from trackyard.wiring import Wiring
 
+if TYPE_CHECKING:
+    from trackyard.recovery import AuditReport, ReconcileReport, audit, reconcile
+
 __version__ = "0.1.0"
+
+# Recovery is for repair tools, not every import: loaded on first use (keeps listing light).
+_LAZY = {"AuditReport", "ReconcileReport", "audit", "reconcile"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from trackyard import recovery
+
+        return getattr(recovery, name)
+    raise AttributeError(f"module 'trackyard' has no attribute {name!r}")
+
 
 __all__ = [
     "AuditReport",

@@ -23,6 +23,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import site
 import sysconfig
 from collections.abc import Iterable, Mapping
@@ -213,27 +214,61 @@ class Policy:
         )
 
     def _check_compatible(self, dist: Any, what: str) -> Verdict | None:
-        from packaging.requirements import InvalidRequirement, Requirement
-        from packaging.version import Version
-
         from trackyard import __version__
 
         for raw in dist.requires or []:
-            try:
-                req = Requirement(raw)
-            except InvalidRequirement:
+            if not _ON_CORE.match(raw):
+                continue  # not a requirement on trackyard: no parsing needed
+            specifier = _core_specifier(raw)
+            if specifier is None:
                 continue
-            if _norm(req.name) != "trackyard" or (req.marker and not req.marker.evaluate()):
-                continue
-            if not req.specifier.contains(Version(__version__), prereleases=True):
+            from packaging.version import Version
+
+            if not specifier.contains(Version(__version__), prereleases=True):
                 return Verdict(
                     "incompatible",
-                    f"{what} requires trackyard{req.specifier} but trackyard {__version__} is "
+                    f"{what} requires trackyard{specifier} but trackyard {__version__} is "
                     f"installed; install a release of {dist.name!r} built for trackyard "
                     f"{Version(__version__).major}.x, or a trackyard that matches "
-                    f"{req.specifier}",
+                    f"{specifier}",
                 )
         return None
+
+
+# A requirement line naming the core: "trackyard", then not more of a longer name.
+_ON_CORE = re.compile(r"\s*trackyard(?![A-Za-z0-9_.-]*[A-Za-z0-9])", re.IGNORECASE)
+# The common form with no environment marker: "trackyard[extra] (>=0.1,<1)".
+_PLAIN = re.compile(r"\s*trackyard\s*(?:\[[^\]]*\])?\s*\(?([^;()@]*)\)?\s*$", re.IGNORECASE)
+
+
+_EXTRA_ONLY = re.compile(r";.*\bextra\s*==")
+
+
+def _core_specifier(raw: str) -> Any:
+    """The version specifier of a requirement on trackyard, or None when it does not apply.
+
+    The plain form is read with ``packaging.specifiers`` alone; a requirement with a marker
+    takes the full (slower to import) ``packaging.requirements`` parser.
+    """
+    plain = _PLAIN.match(raw)
+    if plain is None and _EXTRA_ONLY.search(raw):
+        return None  # needed only with an optional extra, e.g. trackyard[dask]; extra == "dask"
+    if plain is not None:
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+        try:
+            return SpecifierSet(plain.group(1).strip())
+        except InvalidSpecifier:
+            return None
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        req = Requirement(raw)
+    except InvalidRequirement:
+        return None
+    if _norm(req.name) != "trackyard" or (req.marker and not req.marker.evaluate()):
+        return None
+    return req.specifier
 
 
 def _shipped_files(dist: Any) -> set[Path]:

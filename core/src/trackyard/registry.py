@@ -104,10 +104,22 @@ class _Loaded:
     plugin: object
 
 
-def _read_entry_points(group: str) -> Iterable[EntryPoint]:
-    from importlib_metadata import entry_points
+def _entry_point_reader() -> Callable[[str], Iterable[EntryPoint]]:
+    """Read every installed distribution's entry points once, then select by group.
 
-    return entry_points(group=group)
+    ``entry_points(group=...)`` walks all distributions on each call; discovery needs two groups.
+    """
+    found: list[Any] = []
+
+    def read(group: str) -> Iterable[EntryPoint]:
+        if not found:
+            from importlib_metadata import entry_points
+
+            found.append(entry_points())
+        selected: Iterable[EntryPoint] = found[0].select(group=group)
+        return selected
+
+    return read
 
 
 def _claims(eps: Iterable[EntryPoint], group: str) -> list[_Claim]:
@@ -152,7 +164,7 @@ class Registry:
         entry_points: Callable[[str], Iterable[EntryPoint]] | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
-        self._read = entry_points or _read_entry_points
+        self._read = entry_points or _entry_point_reader()
         self._environ = environ
         self._scanned: dict[str, list[_Claim]] | None = None
         self._states: dict[tuple[str, str], tuple[Status, str | None]] = {}

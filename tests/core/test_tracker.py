@@ -74,6 +74,8 @@ def test_metrics_are_recorded_exactly_and_hits_report_the_source_metrics(
     assert first.metrics == {"score": 0.1000001}
     assert hit.cache_hit and hit.metrics == {"score": 0.1000001}
     assert acme.metrics(hit.run_id) == {"score": 0.1000001}
+    # The hit's own row carries them, so a later hit matched against it needs no chain walk.
+    assert acme.tracker.get_run(hit.run_id).meta["metrics"] == {"score": 0.1000001}
 
 
 def test_top_k_orders_by_precision_with_nan_and_missing_last(acme: DomainTracker) -> None:

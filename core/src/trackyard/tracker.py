@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 import os
 import socket
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -204,6 +206,36 @@ def _code_identity(fn: Callable[..., Any], requested: str | None) -> str:
     return "callable_source"
 
 
+class _WriteFailureWatch(logging.Handler):
+    """Notices the warnings consist logs when it swallows a failed DB write during a run.
+
+    consist logs "Database sync failed" and the like from its persistence layer and carries
+    on; seeing such a warning (from this thread) is what makes ``_run`` pay for a read-back of
+    the run's row. When the root logger drops warnings, nothing can be seen, and every run is
+    read back.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self._thread = threading.get_ident()
+        self._failed = False
+        self._blind = not logging.getLogger().isEnabledFor(logging.WARNING)
+        logging.getLogger().addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        path = record.pathname.replace("\\", "/")
+        if record.thread == self._thread and "/consist/" in path:
+            self._failed = self._failed or path.endswith(("persistence.py", "db_runtime.py"))
+
+    @property
+    def suspect(self) -> bool:
+        return self._failed or self._blind
+
+    def close(self) -> None:
+        logging.getLogger().removeHandler(self)
+        super().close()
+
+
 def model_identity(fn: Callable[..., Any]) -> tuple[tuple[str, Path], ...]:
     """An identity input naming the model function itself.
 
@@ -259,7 +291,6 @@ class DomainTracker:
         self._active: Any = None
         self._verbs: dict[str, Callable[..., Any]] = {}
         tracker.on_run_start(self._stamp_run)
-        tracker.on_run_complete(self._carry_cached_metrics)
         self.setup()
 
     # --- extension points -------------------------------------------------------------------
@@ -307,25 +338,23 @@ class DomainTracker:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute or verb {name!r}")
 
     def _stamp_run(self, run: Run) -> None:
-        meta = run.meta if run.meta is not None else {}
-        meta["trackyard"] = {**self._provenance, **self._current}
-        run.meta = meta
+        """Stamp provenance on every run as it starts (hits included), before it is written.
 
-    def _carry_cached_metrics(self, run: Run, *_: Any) -> None:
-        """On a cache hit, copy the reused run's metrics onto the hit, from memory.
-
-        consist has the reused run loaded (``current_consist.cached_run``); reading its metrics
-        here saves a ``get_run`` round trip per hit. The hit row is still excluded from rankings
-        (it has ``cache_source``).
+        A cache hit also gets the reused run's metrics, which consist has in memory
+        (``current_consist.cached_run``): hits then report their metrics without a query, and
+        a later hit that consist matches against an earlier hit finds them there too, so no
+        chain of hits is ever walked. Hit rows stay out of rankings (they have
+        ``cache_source``). A reused run without metrics gives ``{}``.
         """
         meta = run.meta if run.meta is not None else {}
-        if not meta.get("cache_source") or meta.get("metrics") is not None:
-            return
-        cached = getattr(self._tracker.current_consist, "cached_run", None)
-        metrics = (cached.meta or {}).get("metrics") if cached is not None else None
-        if metrics is not None:
-            meta["metrics"] = dict(metrics)
-            run.meta = meta
+        meta["trackyard"] = {**self._provenance, **self._current}
+        if meta.get("cache_source") and meta.get("metrics") is None:
+            cached = getattr(self._tracker.current_consist, "cached_run", None)
+            if cached is not None and (cached.meta or {}).get("metrics") is not None:
+                meta["metrics"] = dict(cached.meta["metrics"])
+            elif cached is not None and not (cached.meta or {}).get("cache_source"):
+                meta["metrics"] = {}  # the executing run recorded none
+        run.meta = meta
 
     # --- running ------------------------------------------------------------------------------
 
@@ -381,6 +410,7 @@ class DomainTracker:
         self._observer.before_run(call)
         runtime = _accepted_kwargs(fn, {**wired.runtime_kwargs, **(runtime_kwargs or {})})
         self._current = {"run_name": name, "pid": os.getpid(), "host": socket.gethostname()}
+        writes = _WriteFailureWatch()
         try:
             result = self._tracker.run(
                 fn=_wrap_model(fn, tuple(wired.outputs)),
@@ -409,8 +439,10 @@ class DomainTracker:
             raise
         finally:
             self._current = {}
+            writes.close()
         outcome = self._outcome(name, config, result)
-        self._check_recorded(outcome)
+        if writes.suspect:
+            self._check_recorded(outcome)
         self._observer.after_run(call, outcome)
         return outcome
 

@@ -38,6 +38,9 @@ def test_doctor_passes_a_conforming_plugin(cli: Cli, tmp_path: Path) -> None:
     assert checks["verb evaluate: repeat is a cache hit"] == "ok"
     assert checks["verb evaluate: metrics rankable"] == "ok"
     assert checks["verb evaluate: model error fails the run"] == "ok"
+    # The many-run verbs run with the tracker's declared examples.
+    assert checks["verb sweep: repeat is a cache hit"] == "ok"
+    assert checks["verb calibrate: metrics rankable"] == "ok"
     assert not (tmp_path / ".trackyard").exists()
 
 

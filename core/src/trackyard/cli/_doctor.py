@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trackyard import RunOutcome
 from trackyard.cli._verbs import Verb, tracker_verbs
 from trackyard.errors import TrackyardError
 
@@ -97,6 +98,7 @@ def check_domain(registry: Any, name: str, distribution: str) -> DomainReport:
         _attempt(report, "wiring declared", _checks.check_wiring_declared, tracker)
         examples: Mapping[str, Mapping[str, Any]] = getattr(type(tracker), "examples", None) or {}
         recording: list[tuple[str, dict[str, Any]]] = []
+        singles: list[tuple[str, dict[str, Any]]] = []
         for verb_name, verb in tracker_verbs(tracker).items():
             label = f"verb {verb_name}"
             declared = examples.get(verb_name)
@@ -128,7 +130,12 @@ def check_domain(registry: Any, name: str, distribution: str) -> DomainReport:
                 report, label, _checks.check_outputs_and_wiring, tracker, verb_name, outcomes
             ):
                 continue
+            # The model-error check wants a verb that returns one run and so lets the model's
+            # error through; many-run verbs (sweeps, searches) record failures and go on.
+            single = isinstance(result, RunOutcome)
             recording.append((verb_name, kwargs))
+            if single:
+                singles.append((verb_name, kwargs))
             _attempt(
                 report,
                 f"{label}: repeat is a cache hit",
@@ -147,7 +154,7 @@ def check_domain(registry: Any, name: str, distribution: str) -> DomainReport:
                 outcomes,
             )
         if recording:
-            verb_name, kwargs = recording[0]
+            verb_name, kwargs = (singles or recording)[0]
             _attempt(
                 report,
                 f"verb {verb_name}: model error fails the run",

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from trackyard import DomainTracker, RankedRun, RunOutcome, Wiring
 from trackyard.errors import QueryValidationError
@@ -61,6 +61,16 @@ class CalibrationTracker(DomainTracker):
 
     Options = CalibrationOptions
     wiring = Wiring(model="mode_choice", outputs=("persons", "trips", "metrics"))
+    # Small, fast calls `trackyard doctor` makes to exercise the many-run verbs.
+    examples: ClassVar[dict[str, dict[str, Any]]] = {
+        "sweep": {"configs_by_label": {"small": {"population": 2000}}, "progress": False},
+        "calibrate": {
+            "space": {"mode_choice_coeff": [0.4, 1.2]},
+            "n_trials": 2,
+            "base_config": {"population": 2000},
+            "progress": False,
+        },
+    }
 
     def setup(self) -> None:
         self._model = resolve_callable(self.options.model, option="model")

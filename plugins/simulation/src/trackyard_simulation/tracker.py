@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from trackyard import DomainTracker, RankedRun, RunOutcome, Wiring
 from trackyard.errors import ConfigValidationError
@@ -64,6 +64,10 @@ class SimulationTracker(DomainTracker):
 
     Options = SimulationOptions
     wiring = Wiring(model="predator_prey")
+    # A small, fast call `trackyard doctor` makes to exercise the multi-year verb.
+    examples: ClassVar[dict[str, dict[str, Any]]] = {
+        "run_years": {"name": "doctor-years", "years": [2025, 2030], "config": {}},
+    }
 
     def setup(self) -> None:
         model = self.options.model

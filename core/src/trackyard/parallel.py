@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from trackyard._validate import check_config, check_run_name, decode_metric
 from trackyard.errors import ConfigValidationError, TrackyardError
 from trackyard.registry import default_registry
-from trackyard.tracker import RunOutcome, _wrap_model, model_identity
+from trackyard.tracker import RunOutcome, _code_identity, _wrap_model, model_identity
 
 if TYPE_CHECKING:
     from trackyard.tracker import DomainTracker
@@ -198,8 +198,9 @@ def _precheck(
 
     identity = dt.tracker.identity
     wired = dt.wiring
+    # The same mode _run chooses (a model without a source file falls back to its source).
     code = identity.resolve_code_identity(
-        mode=wired.code_identity or "callable_module", func=_wrap_model(fn)
+        mode=_code_identity(fn, wired.code_identity), func=_wrap_model(fn)
     ).digest
     no_inputs = identity.compute_input_hash([])
     query = text(_LOOKUP_SQL).bindparams(

@@ -27,7 +27,7 @@ from trackyard.errors import (
     UnknownDomainError,
 )
 from trackyard.policy import Policy, Verdict, fingerprint
-from trackyard.settings import project_config, resolve_settings
+from trackyard.settings import ProjectConfig, project_config, resolve_settings
 from trackyard.tracker import DomainTracker, RunCall, RunOutcome
 from trackyard.wiring import Wiring
 
@@ -172,6 +172,7 @@ class Registry:
         self._pm: pluggy.PluginManager | None = None
         self._cross: list[tuple[str, object]] | None = None
         self._policy: Policy | None = None
+        self._projects: dict[str, ProjectConfig] = {}
         self._verdicts: dict[tuple[str, str], Verdict] = {}
 
     # --- discovery (metadata only) ------------------------------------------------------------
@@ -201,10 +202,18 @@ class Registry:
                     )
         return self._scanned
 
+    def _project(self) -> ProjectConfig:
+        """The ``[tool.trackyard]`` table seen from the current folder, read once per folder,
+        so that the policy and the provider pins of this registry come from the same read."""
+        cwd = os.getcwd()
+        if cwd not in self._projects:
+            self._projects[cwd] = project_config()
+        return self._projects[cwd]
+
     def policy(self) -> Policy:
         """The plugin policy (``[tool.trackyard.plugins]`` + environment), read once."""
         if self._policy is None:
-            self._policy = Policy.resolve(project_config(), self.environ)
+            self._policy = Policy.resolve(self._project(), self.environ)
         return self._policy
 
     def _verdict(self, claim: _Claim) -> Verdict:
@@ -245,7 +254,7 @@ class Registry:
     def pins(self) -> dict[str, tuple[str, str]]:
         """Provider pins: domain -> (distribution, where the pin was set). Environment wins."""
         pins: dict[str, tuple[str, str]] = {}
-        project = project_config()
+        project = self._project()
         table = project.table.get("providers", {})
         if not isinstance(table, dict):
             raise ConfigValidationError(

@@ -28,7 +28,7 @@ from trackyard.errors import (
     StoreUnavailableError,
 )
 from trackyard.settings import NoOptions, Settings
-from trackyard.wiring import Wiring
+from trackyard.wiring import CodeIdentity, Wiring
 
 if TYPE_CHECKING:
     from consist import Tracker
@@ -178,7 +178,7 @@ def _wrap_model(fn: Callable[..., Any], declared: tuple[str, ...] = ()) -> Calla
     return model
 
 
-def _code_identity(fn: Callable[..., Any], requested: str | None) -> str:
+def _code_identity(fn: Callable[..., Any], requested: CodeIdentity | None) -> CodeIdentity:
     """The code identity mode for ``fn``; explain the fix when its code cannot be identified.
 
     consist hashes the file that defines the model. A model defined in ``python -c``, stdin or
@@ -186,7 +186,7 @@ def _code_identity(fn: Callable[..., Any], requested: str | None) -> str:
     read it (a notebook cell, an IPython session), else the run is refused before anything is
     written.
     """
-    mode = requested or "callable_module"
+    mode: CodeIdentity = requested or "callable_module"
     if mode != "callable_module":
         return mode
     target = inspect.unwrap(fn)
@@ -427,7 +427,7 @@ class DomainTracker:
                 parent_run_id=parent_run_id,
                 cache_options=CacheOptions(
                     cache_epoch=wired.cache_epoch or self.settings.cache_epoch,
-                    code_identity=code_identity,  # type: ignore[arg-type]
+                    code_identity=code_identity,
                 ),
                 execution_options=ExecutionOptions(runtime_kwargs=runtime or None),
             )

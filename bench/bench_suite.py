@@ -107,7 +107,7 @@ def main() -> None:
     n = 8
     miss_o = (
         timed(
-            lambda: [t._run(bench_models.trivial, name=f"m{i}", config={"x": i}) for i in range(n)]
+            lambda: [t.run(bench_models.trivial, name=f"m{i}", config={"x": i}) for i in range(n)]
         )
         / n
     )
@@ -119,7 +119,7 @@ def main() -> None:
     )
     hit_o = (
         timed(
-            lambda: [t._run(bench_models.trivial, name=f"h{i}", config={"x": i}) for i in range(n)]
+            lambda: [t.run(bench_models.trivial, name=f"h{i}", config={"x": i}) for i in range(n)]
         )
         / n
     )
@@ -146,12 +146,11 @@ def main() -> None:
         )
     )
     batch = (
-        timed(lambda: t._run_many(bench_models.trivial, [(f"h{i}", {"x": i}) for i in range(n)]))
-        / n
+        timed(lambda: t.run_many(bench_models.trivial, [(f"h{i}", {"x": i}) for i in range(n)])) / n
     )
     rows.append(
         (
-            "cached config via _run_many pre-check (per config)",
+            "cached config via run_many pre-check (per config)",
             f"{batch * 1e3:.1f} ms",
             f"{hit_b * 1e3:.0f} ms",
             f"{batch / hit_b:.3f}",
@@ -206,7 +205,7 @@ def main() -> None:
 
     # 5. top_k over 10,000 runs
     t5 = trackyard.get_tracker("calibration", workspace=root / "ws5", model="bench_models:trivial")
-    seed = t5._run(bench_models.trivial, name="seed", config={"x": 0})
+    seed = t5.run(bench_models.trivial, name="seed", config={"x": 0})
     import duckdb
 
     db = str(t5.settings.db_path)
@@ -230,7 +229,7 @@ def main() -> None:
     ours = timed(lambda: t5.top_k("score", k=5), 5)
 
     def pandas_way() -> Any:
-        frame = t5.tracker.run_set(model="mode_choice").to_frame()
+        frame = t5.consist.run_set(model="mode_choice").to_frame()
         return frame
 
     try:

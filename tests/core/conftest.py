@@ -114,7 +114,7 @@ class Tracker(DomainTracker):
     wiring = Wiring(model="acme_model", outputs=("table",), tags=("acme",))
 
     def go(self, *, name: str, config: dict) -> object:
-        return self._run(model, name=name, config=config)
+        return self.run(model, name=name, config=config)
 
 @hookimpl
 def register_domains(register):

@@ -262,7 +262,7 @@ def test_before_run_can_veto_and_failing_observer_keeps_model_error(
 def bad(config):
     raise ArithmeticError("model diverged")
 
-Tracker.fail = lambda self, name: self._run(bad, name=name, config={})
+Tracker.fail = lambda self, name: self.run(bad, name=name, config={})
 """
     _domain(fake_dist, tracker_module("acme", extra))
     fake_dist("site-gate", {"trackyard.plugins": {"gate": "{mod}gate"}}, {"{mod}gate": GATE_PLUGIN})
@@ -274,7 +274,7 @@ Tracker.fail = lambda self, name: self._run(bad, name=name, config={})
         tracker.go(name="vetoed", config={"x": 11})
     from sqlalchemy import text
 
-    assert tracker.tracker.run_query(text("SELECT count(*) FROM run"))[0][0] == 0
+    assert tracker.consist.run_query(text("SELECT count(*) FROM run"))[0][0] == 0
     with pytest.raises(ArithmeticError, match="model diverged") as info:
         tracker.fail("diverges")
     assert any("pager unreachable" in note for note in info.value.__notes__)

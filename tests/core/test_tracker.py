@@ -57,12 +57,12 @@ def test_run_records_domain_distribution_and_core_version(acme: DomainTracker) -
     hit_source = acme.go(name="p", config={"x": 4})
     hit = acme.go(name="p2", config={"x": 4})
     for outcome in (hit_source, hit):
-        meta = acme.tracker.get_run(outcome.run_id).meta["trackyard"]
+        meta = acme.consist.get_run(outcome.run_id).meta["trackyard"]
         assert meta["domain"] == "acme"
         assert meta["distribution"] == "acme-dist"
         assert meta["version"] == "2.5"
         assert meta["core_version"] == trackyard.__version__
-    assert acme.tracker.get_run(hit.run_id).meta["trackyard"]["run_name"] == "p2"
+    assert acme.consist.get_run(hit.run_id).meta["trackyard"]["run_name"] == "p2"
 
 
 def test_metrics_are_recorded_exactly_and_hits_report_the_source_metrics(
@@ -75,7 +75,7 @@ def test_metrics_are_recorded_exactly_and_hits_report_the_source_metrics(
     assert hit.cache_hit and hit.metrics == {"score": 0.1000001}
     assert acme.metrics(hit.run_id) == {"score": 0.1000001}
     # The hit's own row carries them, so a later hit matched against it needs no chain walk.
-    assert acme.tracker.get_run(hit.run_id).meta["metrics"] == {"score": 0.1000001}
+    assert acme.consist.get_run(hit.run_id).meta["metrics"] == {"score": 0.1000001}
 
 
 def test_top_k_orders_by_precision_with_nan_and_missing_last(acme: DomainTracker) -> None:
@@ -121,8 +121,8 @@ def test_top_k_rejects_bad_requests_before_sql(
 ) -> None:
     """Injection attempts and bad k or order raise QueryValidationError and run no SQL."""
     ran: list[object] = []
-    original = acme.tracker.run_query
-    acme.tracker.run_query = lambda q: ran.append(q) or original(q)  # type: ignore[method-assign]
+    original = acme.consist.run_query
+    acme.consist.run_query = lambda q: ran.append(q) or original(q)  # type: ignore[method-assign]
     with pytest.raises(QueryValidationError, match=match.replace("(", r"\(").replace(")", r"\)")):
         acme.top_k(metric, k=k, order=order)  # type: ignore[arg-type]
     assert ran == []
@@ -137,7 +137,7 @@ def bad(config):
     raise ValueError("negative coefficient " + str(config["c"]))
 
 def fail(self, *, name, config):
-    return self._run(bad, name=name, config=config)
+    return self.run(bad, name=name, config=config)
 
 Tracker.fail = fail
 """
@@ -153,7 +153,7 @@ Tracker.fail = fail
         tracker.fail(name="boom", config={"c": -1})
     from sqlalchemy import text
 
-    rows = tracker.tracker.run_query(text("SELECT status FROM run ORDER BY created_at"))
+    rows = tracker.consist.run_query(text("SELECT status FROM run ORDER BY created_at"))
     assert [r[0] for r in rows] == ["failed", "failed"]
 
 
@@ -174,7 +174,7 @@ def test_bad_run_names_are_refused_before_anything_is_written(
         acme.go(name=name, config={"x": 1})
     from sqlalchemy import text
 
-    assert acme.tracker.run_query(text("SELECT count(*) FROM run"))[0][0] == 0
+    assert acme.consist.run_query(text("SELECT count(*) FROM run"))[0][0] == 0
 
 
 @pytest.mark.parametrize(
@@ -202,7 +202,7 @@ def test_context_manager_makes_it_consists_active_tracker(acme: DomainTracker) -
 
     with acme as active:
         assert active is acme
-        assert consist.current_tracker() is acme.tracker
+        assert consist.current_tracker() is acme.consist
     with pytest.raises(RuntimeError):
         consist.current_tracker()
 
@@ -230,7 +230,7 @@ def other_model(config):
     out.write_text("other\\n")
     return {"table": out}
 
-Tracker.go_other = lambda self, name, config: self._run(other_model, name=name, config=config)
+Tracker.go_other = lambda self, name, config: self.run(other_model, name=name, config=config)
 """
     fake_dist(
         "acme-dist",

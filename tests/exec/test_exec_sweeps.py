@@ -26,7 +26,7 @@ def _view(cal: Any, result: Any) -> dict[str, Any]:
     """What a user compares: statuses, metrics, output contents, config, provenance, failures."""
     out: dict[str, Any] = {"failures": dict(result.failures)}
     for label, outcome in result.outcomes.items():
-        run = cal.tracker.get_run(outcome.cache_source or outcome.run_id)
+        run = cal.consist.get_run(outcome.cache_source or outcome.run_id)
         # pid identifies the executing process (used to detect stale runs), so it differs.
         prov = {k: v for k, v in run.meta["trackyard"].items() if k != "pid"}
         files = {key: outcome.output(key).read_text() for key in ("persons", "trips", "metrics")}
@@ -42,7 +42,7 @@ def _view(cal: Any, result: Any) -> dict[str, Any]:
 
 
 def _failed_run_names(cal: Any) -> list[str]:
-    failed = cal.tracker.find_runs(status="failed", model="mode_choice")
+    failed = cal.consist.find_runs(status="failed", model="mode_choice")
     return sorted(r.meta["trackyard"]["run_name"] for r in failed)
 
 

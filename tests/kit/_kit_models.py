@@ -25,7 +25,7 @@ class GoodTracker(DomainTracker):
 
     def go(self, *, name: str, config: dict[str, Any]) -> RunOutcome:
         """Run the good model."""
-        return self._run(good_model, name=name, config=config)
+        return self.run(good_model, name=name, config=config)
 
 
 class UnwiredTracker(GoodTracker):
@@ -38,7 +38,7 @@ class ClockTracker(GoodTracker):
     """Puts the time into the config, so nothing is ever a cache hit."""
 
     def go(self, *, name: str, config: dict[str, Any]) -> RunOutcome:
-        return self._run(good_model, name=name, config={**config, "t": time.time_ns()})
+        return self.run(good_model, name=name, config={**config, "t": time.time_ns()})
 
 
 class SwallowingTracker(GoodTracker):
@@ -46,7 +46,7 @@ class SwallowingTracker(GoodTracker):
 
     def go(self, *, name: str, config: dict[str, Any]) -> RunOutcome:
         try:
-            return self._run(good_model, name=name, config=config)
+            return self.run(good_model, name=name, config=config)
         except RuntimeError:
             return None  # type: ignore[return-value]
 
@@ -61,4 +61,4 @@ class SilentTracker(GoodTracker):
     """Records no metrics."""
 
     def go(self, *, name: str, config: dict[str, Any]) -> RunOutcome:
-        return self._run(quiet_model, name=name, config=config)
+        return self.run(quiet_model, name=name, config=config)

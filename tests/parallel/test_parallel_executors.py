@@ -1,4 +1,4 @@
-"""The serial, process and Dask executors of DomainTracker._run_many give the same results."""
+"""The serial, process and Dask executors of DomainTracker.run_many give the same results."""
 
 from __future__ import annotations
 
@@ -24,14 +24,14 @@ def _sweep(workspace: Path, executor: Any, **kw: Any) -> Any:
     import parallel_models_helper as helper
 
     tracker = trackyard.get_tracker("calibration", workspace=workspace, model=MODEL)
-    return tracker, tracker._run_many(helper.model, ITEMS, executor=executor, **kw)
+    return tracker, tracker.run_many(helper.model, ITEMS, executor=executor, **kw)
 
 
 def _view(tracker: Any, result: Any) -> dict[str, Any]:
     """What a user compares: statuses, metrics, output contents, provenance, failures."""
     out: dict[str, Any] = {"failures": {k: v for k, v in result.failures.items()}}
     for name, outcome in result.outcomes.items():
-        run = tracker.tracker.get_run(outcome.cache_source or outcome.run_id)
+        run = tracker.consist.get_run(outcome.cache_source or outcome.run_id)
         # pid identifies the executing process (used to detect stale runs), so it differs.
         prov = {k: v for k, v in run.meta["trackyard"].items() if k != "pid"}
         out[name] = (
@@ -47,7 +47,7 @@ def _view(tracker: Any, result: Any) -> dict[str, Any]:
 def _failed_rows(tracker: Any) -> list[str]:
     from sqlalchemy import text
 
-    rows = tracker.tracker.run_query(
+    rows = tracker.consist.run_query(
         text(
             "SELECT json_extract_string(meta, '$.trackyard.run_name') FROM run "
             "WHERE status = 'failed'"
@@ -66,7 +66,7 @@ def test_processes_match_serial_and_rerun_is_all_cached(models_on_path: Path) ->
     assert _failed_rows(proc_t) == _failed_rows(serial_t) == ["broken"]
     for outcome in proc.outcomes.values():
         assert outcome.output("metrics").is_relative_to(models_on_path / "p" / "runs")
-    again = proc_t._run_many(
+    again = proc_t.run_many(
         __import__("parallel_models_helper").model, ITEMS, executor="processes", max_workers=2
     )
     assert (again.ran, again.cached, again.failed) == (0, 3, 1)
@@ -97,7 +97,7 @@ def test_local_function_is_rejected_for_processes(models_on_path: Path) -> None:
         return {"score": 1.0}
 
     with pytest.raises(ConfigValidationError, match="cannot be sent to worker processes"):
-        tracker._run_many(local, [("a", {"x": 1})], executor="processes")
+        tracker.run_many(local, [("a", {"x": 1})], executor="processes")
     assert tracker.top_k("score") == []
 
 
@@ -107,7 +107,7 @@ def test_unknown_executor_is_rejected(models_on_path: Path) -> None:
 
     tracker = trackyard.get_tracker("calibration", workspace=models_on_path, model=MODEL)
     with pytest.raises(ConfigValidationError, match="executor must be 'serial', 'processes'"):
-        tracker._run_many(helper.model, [("a", {"x": 1})], executor="threads")
+        tracker.run_many(helper.model, [("a", {"x": 1})], executor="threads")
 
 
 def test_worker_with_other_plugin_set_fails_its_tasks(models_on_path: Path) -> None:
@@ -131,7 +131,7 @@ def test_worker_with_other_plugin_set_fails_its_tasks(models_on_path: Path) -> N
         (info / "entry_points.txt").write_text("[trackyard.domains]\nlate = late_plugin_for_test\n")
         (info / "RECORD").write_text(f"late_plugin_for_test.py,,\n{info.name}/METADATA,,\n")
         module.write_text("")
-        result = tracker._run_many(
+        result = tracker.run_many(
             helper.model, [("a", {"x": 1})], executor="processes", max_workers=1
         )
     finally:

@@ -22,7 +22,7 @@ if __name__ == "__main__":
         "calibration", workspace="ws", model="parallel_models_helper:model"
     )
     items = [(f"r{i}", {"x": i, "sleep": 0.6, "log": %r}) for i in range(%d)]
-    tracker._run_many(helper.model, items, executor="processes", max_workers=2)
+    tracker.run_many(helper.model, items, executor="processes", max_workers=2)
 """
 
 
@@ -50,7 +50,7 @@ def test_killed_sweep_resumes_with_only_unfinished_configs(models_on_path: Path)
         "calibration", workspace="ws", model="parallel_models_helper:model"
     )
     items = [(f"r{i}", {"x": i, "sleep": 0.6, "log": str(log)}) for i in range(N)]
-    result = tracker._run_many(helper.model, items, executor="processes", max_workers=2)
+    result = tracker.run_many(helper.model, items, executor="processes", max_workers=2)
     after = log.read_text().split()[len(before) :]
     assert result.failed == 0
     assert result.cached + result.ran == N
@@ -62,7 +62,7 @@ def test_killed_sweep_resumes_with_only_unfinished_configs(models_on_path: Path)
     assert len(after) == result.ran
     from sqlalchemy import text
 
-    rows = tracker.tracker.run_query(
+    rows = tracker.consist.run_query(
         text(
             "SELECT json_extract_string(meta, '$.trackyard.run_name'), count(*) FROM run "
             "WHERE status = 'completed' AND json_extract(meta, '$.cache_source') IS NULL "

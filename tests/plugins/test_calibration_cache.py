@@ -92,10 +92,10 @@ def test_code_identity_is_the_users_module_not_trackyards(
     import importlib
 
     outcome = user_calibration.evaluate(run_name="u", config={"coeff": 0.1})
-    run = user_calibration.tracker.get_run(outcome.run_id)
-    identity = user_calibration.tracker.identity
+    run = user_calibration.consist.get_run(outcome.run_id)
+    identity = user_calibration.consist.identity
     user_fn = importlib.import_module(user_model["module"]).model
     assert run.git_hash == identity.compute_callable_hash(user_fn, strategy="module")
     assert run.git_hash != identity.compute_callable_hash(
-        trackyard.DomainTracker._run, strategy="module"
+        trackyard.DomainTracker.run, strategy="module"
     )

@@ -66,7 +66,7 @@ def test_random_calibration_is_reproducible_by_seed(
     assert again.best_config == first.best_config and again.best_value == first.best_value
     third = user_calibration.calibrate(space=SPACE, n_trials=3, method="random", seed=11)
     assert third.best_run_id == again.best_run_id == first.best_run_id
-    assert not user_calibration.tracker.get_run(third.best_run_id).meta.get("cache_source")
+    assert not user_calibration.consist.get_run(third.best_run_id).meta.get("cache_source")
     assert _params(other) != _params(first) and other.ran == 3
 
 

@@ -45,7 +45,7 @@ def test_a_failing_config_is_recorded_failed_and_the_sweep_goes_on(
     assert set(result.outcomes) == {"low", "high"}
     assert result.failures == {"bad": "ValueError: cannot run coeff=-1.0"}
     assert "failed bad: ValueError: cannot run coeff=-1.0" in result.summary()
-    failed = user_calibration.tracker.find_runs(status="failed", model="mode_choice")
+    failed = user_calibration.consist.find_runs(status="failed", model="mode_choice")
     assert [r.meta["trackyard"]["run_name"] for r in failed] == ["sweep_bad"]
     assert "cannot run coeff=-1.0" in str(failed[0].meta)
 

@@ -34,14 +34,14 @@ def test_run_years_chains_each_year_on_the_previous_output(workspace: Path) -> N
     assert [r.name for r in runs] == ["base-2025", "base-2030", "base-2035"]
     assert not any(r.cache_hit for r in runs)
     for before, after in itertools.pairwise(runs):
-        inputs = sim.tracker.get_run_inputs(after.run_id)
+        inputs = sim.consist.get_run_inputs(after.run_id)
         assert [a.id for a in inputs.values()] == [before.result.outputs["results"].id]
         last = pd.read_parquet(before.output("results")).iloc[-1]
         first = pd.read_parquet(after.output("results")).iloc[0]
         assert (first["prey"], first["predator"]) == (last["prey"], last["predator"])
-    parents = {sim.tracker.get_run(r.run_id).parent_run_id for r in runs}
+    parents = {sim.consist.get_run(r.run_id).parent_run_id for r in runs}
     assert len(parents) == 1
-    header = sim.tracker.get_run(parents.pop())
+    header = sim.consist.get_run(parents.pop())
     assert "scenario_header" in header.tags and header.status == "completed"
 
 
@@ -93,6 +93,6 @@ def test_simulation_options_set_outputs_tags_and_config_dir(
         "simulation", workspace=workspace, config_dir=config_dir, tags=["nightly"]
     )
     first = sim.run_model(name="s", config={"seed": 1})
-    assert "nightly" in sim.tracker.get_run(first.run_id).tags
+    assert "nightly" in sim.consist.get_run(first.run_id).tags
     (config_dir / "params.txt").write_text("v2")
     assert not sim.run_model(name="s", config={"seed": 1}).cache_hit

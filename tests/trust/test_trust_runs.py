@@ -73,7 +73,7 @@ def test_bad_configs_are_refused_before_writing(
     """A config that is not plain finite JSON raises ConfigValidationError and records nothing."""
     before = len(_snapshots(shared.workspace))
     with pytest.raises(ConfigValidationError, match=match):
-        shared._run(trust_models.good, name="bad", config=config)
+        shared.run(trust_models.good, name="bad", config=config)
     assert len(_snapshots(shared.workspace)) == before
 
 
@@ -85,7 +85,7 @@ def test_overdeep_config_is_refused(shared: trackyard.DomainTracker) -> None:
         node["n"] = {}
         node = node["n"]
     with pytest.raises(ConfigValidationError, match="nested deeper than 32 levels"):
-        shared._run(trust_models.good, name="deep", config=deep)
+        shared.run(trust_models.good, name="deep", config=deep)
 
 
 @pytest.mark.parametrize(
@@ -102,14 +102,14 @@ def test_bad_run_names_are_refused(shared: trackyard.DomainTracker, name: str, m
     """Run names that are empty, too long or escape the workspace are refused before writing."""
     before = len(_snapshots(shared.workspace))
     with pytest.raises(ConfigValidationError, match=match):
-        shared._run(trust_models.good, name=name, config={})
+        shared.run(trust_models.good, name=name, config={})
     assert len(_snapshots(shared.workspace)) == before
 
 
 def test_missing_input_file_is_refused(shared: trackyard.DomainTracker, tmp_path: Path) -> None:
     """A missing input file is named in a ConfigValidationError before any run is recorded."""
     with pytest.raises(ConfigValidationError, match=r"input 'data' of run 'in' does not exist"):
-        shared._run(trust_models.good, name="in", inputs={"data": tmp_path / "nope.csv"})
+        shared.run(trust_models.good, name="in", inputs={"data": tmp_path / "nope.csv"})
 
 
 def test_workspace_file_and_db_folder_are_refused(tmp_path: Path) -> None:
@@ -136,7 +136,7 @@ def test_missing_outputs_fail_the_run(
     name = model.__name__
     for _ in range(2):  # the retry executes again: a failed run is never a cache hit
         with pytest.raises(OutputMissingError, match=match):
-            shared._run(model, name=name, config={"m": name})
+            shared.run(model, name=name, config={"m": name})
     runs = [r for r in _snapshots(shared.workspace) if r["meta"]["trackyard"]["run_name"] == name]
     assert [r["status"] for r in runs] == ["failed", "failed"]
     assert trackyard.audit(shared.workspace).ok
@@ -168,7 +168,7 @@ def test_interrupt_leaves_tracker_usable_and_rerun_executes(
     keeps working, and the same config executes again (not served from cache)."""
     config = {"how": how}
     with pytest.raises((KeyboardInterrupt, SystemExit)):
-        shared._run(trust_models.interrupt, name=f"int-{how}", config=config)
+        shared.run(trust_models.interrupt, name=f"int-{how}", config=config)
     run = [
         r
         for r in _snapshots(shared.workspace)
@@ -176,7 +176,7 @@ def test_interrupt_leaves_tracker_usable_and_rerun_executes(
     ]
     assert run[0]["status"] == "failed"
     assert run[0]["meta"]["trackyard"]["interrupted"] in {"KeyboardInterrupt", "SystemExit"}
-    outcome = shared._run(trust_models.good, name=f"after-{how}", config={"x": 1, "how": how})
+    outcome = shared.run(trust_models.good, name=f"after-{how}", config={"x": 1, "how": how})
     assert outcome.status == "completed" and not outcome.cache_hit
     assert trackyard.audit(shared.workspace).ok
 
@@ -223,6 +223,6 @@ def test_kill_9_sweep_is_reconciled_and_resumed(tmp_path: Path) -> None:
 
 def test_run_records_plugin_set_fingerprint(shared: trackyard.DomainTracker) -> None:
     """Every run's metadata carries the fingerprint trackyard.plugin_set_fingerprint() gives."""
-    outcome = shared._run(trust_models.good, name="fp", config={"fp": 1})
-    meta = shared.tracker.get_run(outcome.run_id).meta
+    outcome = shared.run(trust_models.good, name="fp", config={"fp": 1})
+    meta = shared.consist.get_run(outcome.run_id).meta
     assert meta["trackyard"]["plugin_set"] == trackyard.plugin_set_fingerprint()

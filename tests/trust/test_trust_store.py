@@ -73,7 +73,7 @@ def test_damaged_db_names_file_and_recovery(tmp_path: Path, damage: str) -> None
     """A corrupt or truncated DB gives StoreUnavailableError naming it and the recovery command;
     rebuilding from the snapshots restores every run."""
     ws = tmp_path / "ws"
-    _with_runs(ws).tracker  # noqa: B018
+    _with_runs(ws).consist  # noqa: B018
     db = ws / "provenance.duckdb"
     data = db.read_bytes()
     db.write_bytes(os.urandom(len(data)) if damage == "garbage" else data[: len(data) // 2 + 100])

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from trackyard import errors
 from trackyard.hookspecs import hookimpl
+from trackyard.parallel import ManyResult
 from trackyard.registry import DomainInfo, Explanation, Registry, default_registry
 from trackyard.settings import Settings
 from trackyard.tracker import DomainTracker, RankedRun, RunCall, RunOutcome
@@ -38,6 +39,7 @@ __all__ = [
     "DomainInfo",
     "DomainTracker",
     "Explanation",
+    "ManyResult",
     "RankedRun",
     "Registry",
     "RunCall",

@@ -1,6 +1,6 @@
 """Running many configs of one model: serially, in local processes, or on a Dask cluster.
 
-The driver (the process that called ``DomainTracker._run_many``) does all the bookkeeping:
+The driver (the process that called ``DomainTracker.run_many``) does all the bookkeeping:
 
 1. it merges shards left behind by a killed sweep into the main store;
 2. it checks the cache for EVERY config in one query (no consist run per cached config), so
@@ -149,7 +149,7 @@ def _cache_keys(dt: DomainTracker, fn: Callable[..., Any], items: list[_Item]) -
     Items with ``inputs`` are left out: their input hash needs consist's artifact lookups, so
     they always go through a real ``run`` (which checks the cache itself).
     """
-    identity = dt.tracker.identity
+    identity = dt.consist.identity
     wired = dt.wiring
     identity_inputs: list[Any] = [*wired.identity_inputs, *model_identity(fn)]
     digests = identity.compute_hash_inputs_digests(identity_inputs) if identity_inputs else None
@@ -196,9 +196,9 @@ def _precheck(
         return {}
     from sqlalchemy import bindparam, text
 
-    identity = dt.tracker.identity
+    identity = dt.consist.identity
     wired = dt.wiring
-    # The same mode _run chooses (a model without a source file falls back to its source).
+    # The mode DomainTracker.run chooses (a model without a source file falls back to its source).
     code = identity.resolve_code_identity(
         mode=_code_identity(fn, wired.code_identity), func=_wrap_model(fn)
     ).digest
@@ -210,7 +210,7 @@ def _precheck(
         hashes=sorted(set(keys.values())),
     )
     found: dict[str, tuple[str, Mapping[str, Any]]] = {}
-    for run_id, config_hash, _status, meta in dt.tracker.run_query(query):
+    for run_id, config_hash, _status, meta in dt.consist.run_query(query):
         if config_hash not in found:
             found[config_hash] = (str(run_id), _as_mapping(meta))
     if not found:
@@ -218,8 +218,8 @@ def _precheck(
     ids = sorted({run_id for run_id, _ in found.values()})
     outputs: dict[str, dict[str, Path]] = {}
     out_query = text(_OUTPUTS_SQL).bindparams(bindparam("ids", expanding=True), ids=ids)
-    for run_id, key, uri in dt.tracker.run_query(out_query):
-        outputs.setdefault(str(run_id), {})[str(key)] = Path(dt.tracker.resolve_uri(uri))
+    for run_id, key, uri in dt.consist.run_query(out_query):
+        outputs.setdefault(str(run_id), {})[str(key)] = Path(dt.consist.resolve_uri(uri))
     hits: dict[str, RunOutcome] = {}
     for item in items:
         match = found.get(keys.get(item.name, ""))
@@ -504,7 +504,7 @@ def _execute(task: _Task) -> _Done:
     tracker, shard = _task_tracker(task)
     fn = _resolve_reference(*task.fn)
     try:
-        outcome = tracker._run(fn, name=task.name, config=task.config, inputs=task.inputs)
+        outcome = tracker.run(fn, name=task.name, config=task.config, inputs=task.inputs)
     except Exception as exc:
         return _Done(task.name, str(shard), None, f"{type(exc).__name__}: {exc}")
     return _Done(task.name, str(shard), dataclasses.replace(outcome, result=None), None)
@@ -588,7 +588,7 @@ def run_many(
     max_workers: int | None = None,
     progress: bool | None = None,
 ) -> ManyResult:
-    """Run ``fn`` once per item; see ``DomainTracker._run_many``."""
+    """Run ``fn`` once per item; see ``DomainTracker.run_many``."""
     checked = _check_items(items)
     dask = _is_dask_client(executor)
     if not dask and executor not in ("serial", "processes"):
@@ -632,7 +632,7 @@ def _serial(
     for item in todo:
         bar.update(running=1)
         try:
-            outcome = dt._run(fn, name=item.name, config=item.config, inputs=item.inputs)
+            outcome = dt.run(fn, name=item.name, config=item.config, inputs=item.inputs)
         except Exception as exc:
             result.failures[item.name] = f"{type(exc).__name__}: {exc}"
         else:
@@ -756,7 +756,7 @@ def _parallel(
         shutil.rmtree(sweep_dir, ignore_errors=True)
     for item in later:
         try:
-            outcome = dt._run(_resolve_reference(*reference), name=item.name, config=item.config)
+            outcome = dt.run(_resolve_reference(*reference), name=item.name, config=item.config)
         except Exception as exc:
             result.failures[item.name] = f"{type(exc).__name__}: {exc}"
         else:

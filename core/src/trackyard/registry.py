@@ -550,7 +550,7 @@ class Registry:
         }
         instance = loaded.cls(
             settings=settings,
-            tracker=tracker,
+            consist=tracker,
             wiring=wiring,
             provenance=provenance,
             observer=_Observer(self, name, participants),

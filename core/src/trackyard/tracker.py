@@ -1,7 +1,7 @@
 """``DomainTracker``: the base class a domain plugin subclasses.
 
 A domain tracker owns one ``consist.Tracker``, fixes the wiring every run needs, and exposes
-domain verbs. Verbs are plain methods that call :meth:`DomainTracker._run`, which applies the
+domain verbs. Verbs are plain methods that call :meth:`DomainTracker.run`, which applies the
 merged wiring on every call. consist is imported only when a tracker is built or used.
 """
 
@@ -210,7 +210,7 @@ class _WriteFailureWatch(logging.Handler):
     """Notices the warnings consist logs when it swallows a failed DB write during a run.
 
     consist logs "Database sync failed" and the like from its persistence layer and carries
-    on; seeing such a warning (from this thread) is what makes ``_run`` pay for a read-back of
+    on; seeing such a warning (from this thread) is what makes ``run`` pay for a read-back of
     the run's row. When the root logger drops warnings, nothing can be seen, and every run is
     read back.
     """
@@ -265,7 +265,7 @@ class DomainTracker:
 
     Subclasses set ``wiring`` (their fixed run wiring), optionally ``Options`` (a dataclass of
     domain options, validated by ``get_tracker``), override :meth:`setup` instead of
-    ``__init__``, and write verbs that call :meth:`_run`. Build trackers with
+    ``__init__``, and write verbs that call :meth:`run`. Build trackers with
     ``trackyard.get_tracker(name)``, not by calling the class.
     """
 
@@ -276,7 +276,7 @@ class DomainTracker:
         self,
         *,
         settings: Settings,
-        tracker: Tracker,
+        consist: Tracker,
         wiring: Wiring,
         provenance: Mapping[str, str] | None = None,
         observer: RunObserver | None = None,
@@ -284,13 +284,13 @@ class DomainTracker:
         self.settings = settings
         self.options: Any = settings.options
         self.wiring = wiring
-        self._tracker = tracker
+        self._consist = consist
         self._observer: RunObserver = observer or _NoObserver()
         self._provenance = {"domain": settings.domain, **(provenance or {})}
         self._current: dict[str, Any] = {}
         self._active: Any = None
         self._verbs: dict[str, Callable[..., Any]] = {}
-        tracker.on_run_start(self._stamp_run)
+        consist.on_run_start(self._stamp_run)
         self.setup()
 
     # --- extension points -------------------------------------------------------------------
@@ -305,9 +305,15 @@ class DomainTracker:
         return self.settings.domain
 
     @property
+    def consist(self) -> Tracker:
+        """The ``consist.Tracker`` this domain tracker owns, for direct consist calls
+        (``get_run``, ``find_runs``, ``run_query``, ``scenario``...)."""
+        return self._consist
+
+    @property
     def tracker(self) -> Tracker:
-        """The underlying ``consist.Tracker`` (for direct consist calls)."""
-        return self._tracker
+        """The old name of :attr:`consist`, kept working for code written against 0.1."""
+        return self._consist
 
     @property
     def workspace(self) -> Path:
@@ -349,7 +355,7 @@ class DomainTracker:
         meta = run.meta if run.meta is not None else {}
         meta["trackyard"] = {**self._provenance, **self._current}
         if meta.get("cache_source") and meta.get("metrics") is None:
-            cached = getattr(self._tracker.current_consist, "cached_run", None)
+            cached = getattr(self._consist.current_consist, "cached_run", None)
             if cached is not None and (cached.meta or {}).get("metrics") is not None:
                 meta["metrics"] = dict(cached.meta["metrics"])
             elif cached is not None and not (cached.meta or {}).get("cache_source"):
@@ -358,7 +364,7 @@ class DomainTracker:
 
     # --- running ------------------------------------------------------------------------------
 
-    def _run(
+    def run(
         self,
         fn: Callable[..., Any],
         *,
@@ -412,7 +418,7 @@ class DomainTracker:
         self._current = {"run_name": name, "pid": os.getpid(), "host": socket.gethostname()}
         writes = _WriteFailureWatch()
         try:
-            result = self._tracker.run(
+            result = self._consist.run(
                 fn=_wrap_model(fn, tuple(wired.outputs)),
                 name=name,
                 model=wired.model,
@@ -449,14 +455,14 @@ class DomainTracker:
     def _end_interrupted(self, interrupt: BaseException) -> None:
         """Close the run an interrupt left open: recorded ``failed`` and flagged interrupted,
         so this tracker accepts further runs and the config is never served from cache."""
-        record = getattr(self._tracker, "current_consist", None)
+        record = getattr(self._consist, "current_consist", None)
         if record is None:
             return
         meta = dict(record.run.meta or {})
         meta["trackyard"] = {**meta.get("trackyard", {}), "interrupted": type(interrupt).__name__}
         record.run.meta = meta
         try:
-            self._tracker.end_run(
+            self._consist.end_run(
                 status="failed",
                 error=RuntimeError(f"interrupted by {type(interrupt).__name__}"),
             )
@@ -467,10 +473,10 @@ class DomainTracker:
         """consist swallows DB write failures; make sure the run's row really is there."""
         from trackyard._store import lock_timeout, recorded_status, recovery_hint
 
-        db_path = getattr(self._tracker, "db_path", None)
+        db_path = getattr(self._consist, "db_path", None)
         if not db_path:
             return
-        status = recorded_status(self._tracker, Path(db_path), outcome.run_id, lock_timeout())
+        status = recorded_status(self._consist, Path(db_path), outcome.run_id, lock_timeout())
         if status != outcome.status:
             raise StoreUnavailableError(
                 f"run {outcome.run_id} ({outcome.name!r}) finished {outcome.status!r} and its "
@@ -479,7 +485,7 @@ class DomainTracker:
                 + f" (another process held the DB?); {recovery_hint(self.workspace)}"
             )
 
-    def _run_many(
+    def run_many(
         self,
         fn: Callable[..., Any],
         items: Sequence[Any],
@@ -492,7 +498,7 @@ class DomainTracker:
 
         Configs already in the store are found by ONE cache query and never run again (their
         outcome reuses the recorded run; no new row is written). ``executor``: ``"serial"``
-        (a loop over :meth:`_run`), ``"processes"`` (``max_workers`` local processes, default
+        (a loop over :meth:`run`), ``"processes"`` (``max_workers`` local processes, default
         the core count) or a ``dask.distributed.Client``; each worker records into its own
         shard, merged into this store as results arrive. An exception in one run is recorded
         in ``failures`` and the others go on. See ``docs/scaling.md``.
@@ -527,7 +533,7 @@ class DomainTracker:
 
     def metrics(self, run_id: str) -> dict[str, float | None]:
         """The metrics recorded by run ``run_id`` (or by the run a cache hit reused)."""
-        run = self._tracker.get_run(run_id)
+        run = self._consist.get_run(run_id)
         if run is None:
             raise LookupError(f"no run {run_id!r} in {self.settings.db_path}")
         meta = run.meta or {}
@@ -543,9 +549,9 @@ class DomainTracker:
         """
         from trackyard._store import lock_timeout
 
-        db_path = getattr(self._tracker, "db_path", None)
+        db_path = getattr(self._consist, "db_path", None)
         return _query.top_k(
-            self._tracker,
+            self._consist,
             self.domain_name,
             metric,
             k,
@@ -559,7 +565,7 @@ class DomainTracker:
     def __enter__(self) -> DomainTracker:
         import consist
 
-        self._active = consist.use_tracker(self._tracker)
+        self._active = consist.use_tracker(self._consist)
         self._active.__enter__()
         return self
 

@@ -40,7 +40,7 @@ class RecordedRun:
 def recorded_runs(tracker: Any, limit: int | None) -> list[RecordedRun]:
     from sqlalchemy import text
 
-    rows = tracker.tracker.run_query(text(_RUNS_SQL).bindparams(domain=tracker.domain_name))
+    rows = tracker.consist.run_query(text(_RUNS_SQL).bindparams(domain=tracker.domain_name))
     out = [
         RecordedRun(
             str(r[0]), r[1], str(r[2]), str(r[3]), r[4] is not None, json.loads(r[5] or "{}")

@@ -89,7 +89,7 @@ def call_verb(tracker: DomainTracker, verb: str, kwargs: Mapping[str, Any]) -> l
     if not outcomes:
         raise _fail(
             f"verb {tracker.domain_name}.{verb} returned no RunOutcome; a verb that records "
-            "runs must return the RunOutcome of self._run(...) (or a result holding them)"
+            "runs must return the RunOutcome of self.run(...) (or a result holding them)"
         )
     return outcomes
 
@@ -107,13 +107,13 @@ def check_outputs_and_wiring(tracker: DomainTracker, verb: str, outcomes: list[R
         for key, path in outcome.outputs.items():
             if not Path(path).exists():
                 raise _fail(f"{where}: output {key!r} points at a missing file {path}")
-        run = tracker.tracker.get_run(outcome.run_id)
+        run = tracker.consist.get_run(outcome.run_id)
         if run is None:
             raise _fail(f"{where}: the run is not in the provenance database")
         if tracker.wiring.model and run.model_name != tracker.wiring.model:
             raise _fail(
                 f"{where}: recorded model {run.model_name!r}, wiring says "
-                f"{tracker.wiring.model!r}; call self._run(...) so the wiring is applied"
+                f"{tracker.wiring.model!r}; call self.run(...) so the wiring is applied"
             )
         missing_tags = set(tracker.wiring.tags) - set(run.tags or [])
         if missing_tags:
@@ -180,7 +180,7 @@ def check_metrics(tracker: DomainTracker, verb: str, outcomes: list[RunOutcome])
 
 def check_model_error(tracker: DomainTracker, verb: str, kwargs: Mapping[str, Any]) -> None:
     """A model that raises: the caller gets the original exception; the run is ``failed``."""
-    original_run = tracker._run
+    original_run = tracker.run
     error = ConformanceModelError(f"injected by the conformance check of {verb}")
 
     def broken_model(*args: Any, **kw: Any) -> Any:
@@ -189,7 +189,7 @@ def check_model_error(tracker: DomainTracker, verb: str, kwargs: Mapping[str, An
     def run_with_broken_model(fn: Callable[..., Any], **options: Any) -> RunOutcome:
         return original_run(broken_model, **options)
 
-    tracker._run = run_with_broken_model  # type: ignore[method-assign]
+    tracker.run = run_with_broken_model  # type: ignore[method-assign]
     try:
         getattr(tracker, verb)(**dict(kwargs))
     except ConformanceModelError as raised:
@@ -205,10 +205,10 @@ def check_model_error(tracker: DomainTracker, verb: str, kwargs: Mapping[str, An
             f"verb {tracker.domain_name}.{verb} swallowed the model's error; let it propagate"
         )
     finally:
-        del tracker._run
+        del tracker.run
     from sqlalchemy import text
 
-    rows = tracker.tracker.run_query(
+    rows = tracker.consist.run_query(
         text(
             "SELECT status FROM run WHERE json_extract_string(meta, '$.trackyard.domain') = :d "
             "ORDER BY created_at DESC, id DESC LIMIT 1"

@@ -79,7 +79,7 @@ class CalibrationTracker(DomainTracker):
 
     def evaluate(self, *, run_name: str, config: Mapping[str, Any]) -> RunOutcome:
         """Run one evaluation of the model with ``config`` (served from cache when seen)."""
-        return self._run(self._model, name=run_name, config=config)
+        return self.run(self._model, name=run_name, config=config)
 
     # --- many runs ----------------------------------------------------------------------------
 
@@ -105,7 +105,7 @@ class CalibrationTracker(DomainTracker):
         check_executor(executor, max_workers)
         configs = resolve_configs(configs_by_label, grid)
         labels = {f"sweep_{label}": label for label in configs}
-        many = self._run_many(
+        many = self.run_many(
             self._model,
             [(name, configs[label]) for name, label in labels.items()],
             executor=executor,
@@ -158,7 +158,7 @@ class CalibrationTracker(DomainTracker):
 
             def run_batch(batch: list[tuple[str, dict[str, Any]]]) -> Any:
                 show(running=min(len(batch), worker_count(executor, max_workers)))
-                many = self._run_many(
+                many = self.run_many(
                     self._model,
                     batch,
                     executor=executor,
@@ -202,14 +202,14 @@ class CalibrationTracker(DomainTracker):
     def _executing_run(self, run_id: str) -> str:
         """Follow cache hits (which may point at earlier hits) to the run that executed."""
         seen = {run_id}
-        run = self.tracker.get_run(run_id)
+        run = self.consist.get_run(run_id)
         while run is not None and (run.meta or {}).get("cache_source") not in (None, *seen):
             run_id = run.meta["cache_source"]
             seen.add(run_id)
-            run = self.tracker.get_run(run_id)
+            run = self.consist.get_run(run_id)
         return run_id
 
     def run_config(self, run_id: str) -> dict[str, Any]:
         """The config run ``run_id`` was called with."""
-        config = self.tracker.get_run_config(run_id, allow_missing=True) or {}
+        config = self.consist.get_run_config(run_id, allow_missing=True) or {}
         return {k: v for k, v in config.items() if not k.startswith("__consist")}

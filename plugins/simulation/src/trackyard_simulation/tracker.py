@@ -86,7 +86,7 @@ class SimulationTracker(DomainTracker):
             )
         self._model = model
         # A scenario's header run carries no metrics: keep it out of rankings.
-        self.tracker.on_run_start(self._unrank_header)
+        self.consist.on_run_start(self._unrank_header)
 
     def _unrank_header(self, run: Any) -> None:
         if SCENARIO_TAG in (run.tags or []):
@@ -104,7 +104,7 @@ class SimulationTracker(DomainTracker):
         inputs: Mapping[str, Path] | None = None,
     ) -> RunOutcome:
         """Run one scenario with the domain's fixed wiring."""
-        return self._run(self._model, name=name, config=config, inputs=inputs)
+        return self.run(self._model, name=name, config=config, inputs=inputs)
 
     def run_years(
         self, *, name: str, years: Sequence[int], config: Mapping[str, Any]
@@ -122,7 +122,7 @@ class SimulationTracker(DomainTracker):
         key = self.wiring.outputs[0]
         header = f"{name}-{uuid.uuid4().hex[:8]}"
         outcomes: list[RunOutcome] = []
-        with self.tracker.scenario(
+        with self.consist.scenario(
             name,
             run_id=header,
             model=f"{self.wiring.model or 'simulation'}_scenario",
@@ -131,7 +131,7 @@ class SimulationTracker(DomainTracker):
         ):
             previous: Path | None = None
             for year in checked:
-                outcome = self._run(
+                outcome = self.run(
                     self._model,
                     name=f"{name}-{year}",
                     config=config,
@@ -167,12 +167,12 @@ class SimulationTracker(DomainTracker):
         ids = [r.run_id if isinstance(r, RunOutcome) else r for r in (run_a, run_b)]
         configs = []
         for run_id in ids:
-            if self.tracker.get_run(run_id) is None:
+            if self.consist.get_run(run_id) is None:
                 raise ConfigValidationError(
                     f"no run {run_id!r} in {self.settings.db_path}; pass a run id from "
                     "run_model, run_years or find_best"
                 )
-            raw = self.tracker.get_run_config(run_id, allow_missing=True) or {}
+            raw = self.consist.get_run_config(run_id, allow_missing=True) or {}
             configs.append({k: v for k, v in raw.items() if not k.startswith("__consist")})
         metrics = [self.metrics(run_id) for run_id in ids]
         return Comparison(

@@ -1,4 +1,5 @@
-"""``RunCall`` and ``RunOutcome``: what a run was asked to do and what it produced.
+"""``RunCall`` and ``RunOutcome``: what a run was asked to do and what it produced; ``Runner``:
+what the many-run engine needs of a tracker.
 
 Public as ``trackyard.RunCall`` / ``trackyard.RunOutcome`` (and ``trackyard.tracker``); defined
 here, below ``tracker``, so the many-run engine can build outcomes without importing it.
@@ -6,11 +7,12 @@ here, below ``tracker``, so the many-run engine can build outcomes without impor
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from trackyard.settings import Settings
 from trackyard.wiring import Wiring
 
 
@@ -54,3 +56,29 @@ class RunOutcome:
             raise KeyError(
                 f"run {self.run_id} has no output {key!r}; outputs: {sorted(self.outputs)}"
             ) from None
+
+
+class Runner(Protocol):
+    """A domain tracker as the many-run engine sees it (``DomainTracker`` is one).
+
+    Declared here so that ``_sweep``, ``_shards`` and ``_precheck`` never import ``tracker``,
+    which sits above them.
+    """
+
+    settings: Settings
+    wiring: Wiring
+
+    @property
+    def consist(self) -> Any: ...
+    @property
+    def workspace(self) -> Path: ...
+    @property
+    def domain_name(self) -> str: ...
+    def run(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str,
+        config: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Any] | None = None,
+    ) -> RunOutcome: ...

@@ -9,16 +9,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from trackyard import _queries
 from trackyard._layout import METRICS
 from trackyard._model import code_identity, model_identity, wrap_model
-from trackyard._outcome import RunOutcome
+from trackyard._outcome import Runner, RunOutcome
 from trackyard._validate import decode_metric
-
-if TYPE_CHECKING:
-    from trackyard.tracker import DomainTracker
 
 
 class Keyed(Protocol):
@@ -32,7 +29,7 @@ class Keyed(Protocol):
     def inputs(self) -> dict[str, Any] | None: ...
 
 
-def cache_keys(dt: DomainTracker, fn: Callable[..., Any], items: Sequence[Keyed]) -> dict[str, str]:
+def cache_keys(dt: Runner, fn: Callable[..., Any], items: Sequence[Keyed]) -> dict[str, str]:
     """Each input-free item's consist config hash, computed exactly as ``Tracker.run`` does.
 
     Items with ``inputs`` are left out: their input hash needs consist's artifact lookups, so
@@ -62,7 +59,7 @@ def cache_keys(dt: DomainTracker, fn: Callable[..., Any], items: Sequence[Keyed]
 
 
 def precheck(
-    dt: DomainTracker, fn: Callable[..., Any], items: Sequence[Keyed], keys: Mapping[str, str]
+    dt: Runner, fn: Callable[..., Any], items: Sequence[Keyed], keys: Mapping[str, str]
 ) -> dict[str, RunOutcome]:
     """Outcomes of the items whose config already ran (``keys`` from :func:`cache_keys`)."""
     if not keys:

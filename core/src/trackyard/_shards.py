@@ -8,8 +8,11 @@ into the main store as its task finishes (:class:`Merger`), and merges whatever 
 left behind before the next sweep starts (:func:`recover`).
 
 Workers check that their plugin set has the driver's fingerprint and fail the task otherwise.
-Workers build trackers with ``trackyard.get_tracker``: imported inside the worker-side
-functions, because the registry sits above this module.
+
+Trackers are built, and the plugin set read, through the public facade (``trackyard.get_tracker``
+and ``trackyard.plugin_set_fingerprint``). The facade and the registry sit above this module,
+so they are named (``BUILDER``, ``FINGERPRINT``) and resolved when first called, never
+imported here: a worker process loads them on its first task.
 """
 
 from __future__ import annotations
@@ -25,16 +28,17 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from trackyard import _queries
 from trackyard._layout import DRIVER_FILE, SHARDS_DIR, TEMPLATE_DB, WAL_SUFFIX
-from trackyard._outcome import RunOutcome
+from trackyard._model import resolve_callable
+from trackyard._outcome import Runner, RunOutcome
 from trackyard._store import pid_alive, schema_marker
 from trackyard.errors import PluginSetMismatchError
 
-if TYPE_CHECKING:
-    from trackyard.tracker import DomainTracker
+BUILDER = "trackyard:get_tracker"
+FINGERPRINT = "trackyard:plugin_set_fingerprint"
 
 # --- tasks and the worker side ------------------------------------------------------------------
 
@@ -63,7 +67,7 @@ class Done:
     error: str | None
 
 
-def worker_options(dt: DomainTracker) -> dict[str, Any]:
+def worker_options(dt: Runner) -> dict[str, Any]:
     """The keywords that rebuild this tracker's settings in a worker (shard DB aside)."""
     settings = dt.settings
     options = {
@@ -78,16 +82,18 @@ def worker_options(dt: DomainTracker) -> dict[str, Any]:
 
 
 def plugin_set_fingerprint() -> str:
-    """The installed plugin set's fingerprint, as the default registry computes it."""
-    from trackyard.registry import default_registry  # the registry sits above this module
+    """The installed plugin set's fingerprint, as ``trackyard.plugin_set_fingerprint`` says."""
+    return str(resolve_callable(FINGERPRINT)())
 
-    return default_registry().plugin_set_fingerprint()
+
+def build_tracker(domain: str, **options: Any) -> Runner:
+    """``trackyard.get_tracker(domain, **options)``: the default registry's tracker."""
+    tracker: Runner = resolve_callable(BUILDER)(domain, **options)
+    return tracker
 
 
 def execute(task: Task) -> Done:
     """Run one config in a worker (module-level, so processes and Dask can pickle it)."""
-    from trackyard._model import resolve_callable
-
     found = plugin_set_fingerprint()
     if found != task.fingerprint:
         raise PluginSetMismatchError(
@@ -104,20 +110,18 @@ def execute(task: Task) -> Done:
     return Done(task.name, str(shard), dataclasses.replace(outcome, result=None), None)
 
 
-def _task_tracker(task: Task) -> tuple[DomainTracker, Path]:
+def _task_tracker(task: Task) -> tuple[Runner, Path]:
     """A tracker on a fresh shard for this one task (a copy of the worker's template).
 
     One shard per task: once the task is done nobody writes to it again, so the driver can
     merge it without lock contention and without ever copying a half-finished run.
     """
-    import trackyard  # the package facade sits above this module
-
     folder = _worker_folder(task)
     template = _worker_template(task, folder)
     shard = folder / f"{task.name}-{uuid.uuid4().hex[:8]}.duckdb"
     shutil.copyfile(template, shard)
     shutil.copyfile(schema_marker(template), schema_marker(shard))
-    return trackyard.get_tracker(task.domain, db_path=shard, **task.options), shard
+    return build_tracker(task.domain, db_path=shard, **task.options), shard
 
 
 def _worker_folder(task: Task) -> Path:
@@ -135,9 +139,7 @@ def _worker_template(task: Task, folder: Path) -> Path:
         return shared
     template = folder / TEMPLATE_DB
     if not template.is_file():
-        import trackyard  # the package facade sits above this module
-
-        trackyard.get_tracker(task.domain, db_path=template, **task.options)
+        build_tracker(task.domain, db_path=template, **task.options)
     return template
 
 
@@ -156,22 +158,19 @@ def template_is_current(template: Path) -> bool:
         return False
 
 
-def make_template(dt: DomainTracker) -> None:
+def make_template(dt: Runner) -> None:
     """Make ``<workspace>/shards/template.duckdb``, an empty initialised store workers copy.
 
     Built once per workspace (and consist version) by the driver, so no worker pays consist's
     schema set-up (~0.5 s); written under a temporary name and renamed, so a worker never
     copies a half-made one (a worker that finds none makes its own).
     """
-    import trackyard  # the package facade sits above this module
-
     template = dt.workspace / SHARDS_DIR / TEMPLATE_DB
     if template_is_current(template):
         return
     template.parent.mkdir(parents=True, exist_ok=True)
     temporary = template.with_name(f".{uuid.uuid4().hex[:8]}-{TEMPLATE_DB}")
-    with trackyard.get_tracker(dt.domain_name, db_path=temporary, **worker_options(dt)):
-        pass
+    build_tracker(dt.domain_name, db_path=temporary, **worker_options(dt))  # initialises it
     Path(f"{temporary}{WAL_SUFFIX}").unlink(missing_ok=True)
     os.replace(temporary, template)
     os.replace(schema_marker(temporary), schema_marker(template))
@@ -180,7 +179,7 @@ def make_template(dt: DomainTracker) -> None:
 # --- sweeps -------------------------------------------------------------------------------------
 
 
-def open_sweep(dt: DomainTracker) -> Path:
+def open_sweep(dt: Runner) -> Path:
     """A new sweep folder, marked with this driver's host and pid."""
     sweep = dt.workspace / SHARDS_DIR / f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     sweep.mkdir(parents=True, exist_ok=True)
@@ -188,7 +187,7 @@ def open_sweep(dt: DomainTracker) -> Path:
     return sweep
 
 
-def has_sweeps(dt: DomainTracker) -> bool:
+def has_sweeps(dt: Runner) -> bool:
     return (dt.workspace / SHARDS_DIR).is_dir()
 
 
@@ -220,7 +219,7 @@ def _close_interrupted(shard: Path) -> None:
         con.execute(_queries.MARK_INTERRUPTED_SQL)
 
 
-def recover(dt: DomainTracker, merger: Merger) -> None:
+def recover(dt: Runner, merger: Merger) -> None:
     """Merge every shard of a killed sweep into the main store, then remove it."""
     for sweep in _stale_sweeps(dt.workspace / SHARDS_DIR):
         ok = True
@@ -264,7 +263,7 @@ class Merger:
     merge.
     """
 
-    def __init__(self, dt: DomainTracker) -> None:
+    def __init__(self, dt: Runner) -> None:
         from consist.core.maintenance import DatabaseMaintenance  # heavy; only when merging
 
         self._main = Path(dt.settings.db_path)

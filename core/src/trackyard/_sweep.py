@@ -20,17 +20,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from trackyard import _shards
 from trackyard._model import function_reference
-from trackyard._outcome import RunOutcome
+from trackyard._outcome import Runner, RunOutcome
 from trackyard._precheck import cache_keys, precheck
 from trackyard._validate import check_config, check_run_name, worker_count
 from trackyard.errors import ConfigValidationError
-
-if TYPE_CHECKING:
-    from trackyard.tracker import DomainTracker
 
 __all__ = ["ManyResult", "ProgressBar", "run_many"]
 
@@ -117,7 +114,7 @@ class ProgressBar:
 
 
 def run_many(
-    dt: DomainTracker,
+    dt: Runner,
     fn: Callable[..., Any],
     items: Sequence[Any],
     *,
@@ -169,7 +166,7 @@ def check_items(items: Sequence[Any]) -> list[Item]:
     return out
 
 
-def _recover(dt: DomainTracker, *, parallel: bool) -> None:
+def _recover(dt: Runner, *, parallel: bool) -> None:
     """Before a parallel sweep, or when shards exist: merge what a killed sweep left."""
     if parallel or _shards.has_sweeps(dt):
         _shards.recover(dt, _shards.Merger(dt))
@@ -229,7 +226,7 @@ def _in_order(result: ManyResult, items: list[Item]) -> ManyResult:
 
 
 def _submitter(
-    dt: DomainTracker, fn: Callable[..., Any], executor: Any, max_workers: int | None
+    dt: Runner, fn: Callable[..., Any], executor: Any, max_workers: int | None
 ) -> _Serial | _Pool:
     """The submitter for ``executor``, checked (executor, worker count, model reference)."""
     slots = worker_count(executor, max_workers)
@@ -243,7 +240,7 @@ class _Serial:
 
     slots = 1
 
-    def __init__(self, dt: DomainTracker, fn: Callable[..., Any]) -> None:
+    def __init__(self, dt: Runner, fn: Callable[..., Any]) -> None:
         self._dt, self._fn = dt, fn
 
     def __call__(self, items: list[Item]) -> Iterator[Finished]:
@@ -262,7 +259,7 @@ class _Pool:
     """Runs items in worker processes or on a Dask cluster, each task on its own shard,
     merged into the main store as it finishes."""
 
-    def __init__(self, dt: DomainTracker, reference: str, executor: Any, slots: int) -> None:
+    def __init__(self, dt: Runner, reference: str, executor: Any, slots: int) -> None:
         self._dt, self._reference, self._executor = dt, reference, executor
         self.slots = slots
         self._merger = _shards.Merger(dt)

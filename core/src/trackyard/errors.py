@@ -28,10 +28,7 @@ to fix it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from trackyard.installer import InstallReport
+from typing import Any
 
 __all__ = [
     "ConfigValidationError",
@@ -147,6 +144,6 @@ class InstallRejectedError(InstallError):
     """A newly installed plugin failed validation and the install was rolled back; ``report``
     says what was installed, what failed and what was removed or restored."""
 
-    def __init__(self, report: InstallReport, message: str) -> None:
+    def __init__(self, report: Any, message: str) -> None:  # report: installer.InstallReport
         super().__init__(message)
         self.report = report

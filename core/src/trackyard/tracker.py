@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from trackyard import _queries, _sweep
-from trackyard._layout import CACHE_SOURCE, INTERRUPTED, METRICS, RUN_NAME, STAMP
+from trackyard._layout import CACHE_SOURCE, HOST, INTERRUPTED, METRICS, PID, RUN_NAME, STAMP
 from trackyard._model import (
     accepted_kwargs,
     code_identity,
@@ -295,7 +295,7 @@ class DomainTracker:
 
         wired = call.wiring
         runtime = accepted_kwargs(fn, {**wired.runtime_kwargs, **runtime_kwargs})
-        self._current = {RUN_NAME: call.name, "pid": os.getpid(), "host": socket.gethostname()}
+        self._current = {RUN_NAME: call.name, PID: os.getpid(), HOST: socket.gethostname()}
         writes = _WriteFailureWatch()
         try:
             result = self._consist.run(

@@ -244,3 +244,29 @@ Tracker.go_other = lambda self, name, config: self.run(other_model, name=name, c
     assert other.output("table").read_text() == "other\n"
     assert first.output("table").read_text() == "x\n1\n"
     assert tracker.go_other(name="other-again", config={"x": 1}).cache_hit
+
+
+def test_model_references_resolve_both_ways_through_one_resolver() -> None:
+    """A callable stays itself; "module:qualname" imports (nested names too); bad references
+    raise ConfigValidationError naming the option (and the domain when given)."""
+    import os.path
+
+    from trackyard._model import function_reference, resolve_callable
+
+    assert resolve_callable(len) is len
+    assert resolve_callable("os.path:join") is os.path.join
+    assert resolve_callable("pathlib:Path.cwd") == Path.cwd
+    assert resolve_callable(function_reference(os.path.join)) is os.path.join
+    with pytest.raises(ConfigValidationError, match="option 'model' of domain 'x': cannot import"):
+        resolve_callable("no_such_module_xyz:fn", domain="x")
+    with pytest.raises(ConfigValidationError, match="option 'm' must be a callable or"):
+        resolve_callable("no-colon", option="m")
+    with pytest.raises(ConfigValidationError, match="is not callable"):
+        resolve_callable("os:sep")
+
+
+def test_tracker_resolves_model_options_and_names_its_domain(acme: DomainTracker) -> None:
+    """DomainTracker.resolve_callable is the public way for plugins to read a model option."""
+    assert acme.resolve_callable("math:sqrt")(4.0) == 2.0
+    with pytest.raises(ConfigValidationError, match="option 'model' of domain 'acme'"):
+        acme.resolve_callable("math:no_such_function")

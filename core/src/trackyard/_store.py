@@ -7,7 +7,10 @@
 * lock waits are bounded by ``TRACKYARD_LOCK_TIMEOUT`` seconds (default 30);
 * queries use a short-lived read-only DuckDB connection with external access disabled, opened
   and closed around each query (never held across a consist call: DuckDB refuses consist's own
-  connections to the file while one with another configuration is open in the process).
+  connections to the file while one with another configuration is open in the process);
+* whether a recorded process is still alive (stale runs and sweeps).
+
+The workspace's file names are in ``_layout``; SQL against consist's tables is in ``_queries``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from trackyard._layout import DB_FILE, RUNS_DIR, SCHEMA_MARKER_SUFFIX, SNAPSHOT_DIR
 from trackyard.errors import ConfigValidationError, StoreUnavailableError
 from trackyard.settings import Settings
 
@@ -26,10 +30,8 @@ if TYPE_CHECKING:
     from consist import Tracker
     from consist.models.run import Run
 
-SCHEMA_MARKER_SUFFIX = ".trackyard-schema"
 LOCK_TIMEOUT_ENV = "TRACKYARD_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT = 30.0
-SNAPSHOT_DIR = "consist_runs"
 # DuckDB files are 3 header blocks of 4 KiB followed by whole 256 KiB blocks.
 _HEADER_BYTES = 3 * 4096
 _BLOCK_BYTES = 256 * 1024
@@ -47,6 +49,27 @@ def recovery_hint(settings_or_workspace: Settings | Path) -> str:
         f"run `trackyard doctor --fix` or "
         f"`python -c \"import trackyard; print(trackyard.reconcile('{ws}'))\"`"
     )
+
+
+def schema_marker(db_path: Path) -> Path:
+    """The file beside a store that records the consist version that initialised it."""
+    return Path(f"{db_path}{SCHEMA_MARKER_SUFFIX}")
+
+
+def workspace_store(workspace: Path) -> tuple[Path, Path]:
+    """The default ``(db_path, run_dir)`` of ``workspace``."""
+    return workspace / DB_FILE, workspace / RUNS_DIR
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host exists (one we may not signal counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def run_subdir(run: Run) -> str:
@@ -143,7 +166,7 @@ def check_store(settings: Settings, timeout: float) -> None:
     if not db.exists():
         # The schema marker beside the DB says this store existed: its loss is a deletion.
         # Without it the store is new (a parallel shard sharing run_dir, say) and is created.
-        existed = Path(str(db) + SCHEMA_MARKER_SUFFIX).is_file()
+        existed = schema_marker(db).is_file()
         found = snapshots(settings.run_dir) if existed else []
         if found:
             raise StoreUnavailableError(
@@ -205,7 +228,7 @@ def default_tracker(settings: Settings) -> Tracker:
         raise StoreUnavailableError(
             f"cannot create the workspace {settings.workspace}: {exc}"
         ) from exc
-    marker = Path(str(settings.db_path) + SCHEMA_MARKER_SUFFIX)
+    marker = schema_marker(settings.db_path)
     version = str(consist.__version__)
     initialised = (
         settings.db_path.is_file()
@@ -231,15 +254,3 @@ def default_tracker(settings: Settings) -> Tracker:
     if not initialised:
         marker.write_text(version + "\n", encoding="utf-8")
     return tracker
-
-
-def recorded_status(tracker: Tracker, db_path: Path, run_id: str, timeout: float) -> str | None:
-    """The status of ``run_id`` as the DB holds it (None when the row is missing)."""
-    rows = read_only_query(
-        db_path,
-        "SELECT status FROM run WHERE id = ?",
-        [run_id],
-        timeout=timeout,
-        what=f"checking that run {run_id} was recorded",
-    )
-    return str(rows[0][0]) if rows else None

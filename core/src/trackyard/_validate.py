@@ -1,19 +1,26 @@
-"""Input checks run before anything is written: run names, configs, metric values."""
+"""Input checks run before anything is written or queried: run names, configs, metric names
+and values, top-k requests, executors and worker counts."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from trackyard.errors import ConfigValidationError
+from trackyard.errors import ConfigValidationError, QueryValidationError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 NAME_MAX = 120
 CONFIG_MAX_DEPTH = 32
 CONFIG_MAX_BYTES = 1_000_000
+METRIC_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+K_MAX = 10_000
+# The only words ever formatted into SQL text: the user's order maps onto one of these.
+ORDERS = {"asc": "ASC", "desc": "DESC"}
+EXECUTORS = ("serial", "processes")
 
 
 def check_run_name(name: object, what: str = "run name") -> str:
@@ -102,3 +109,54 @@ def decode_metric(value: object) -> float | None:
     if value is None:
         return None
     return float(value)  # type: ignore[arg-type]  # float("nan"), float("inf") parse
+
+
+def check_metric_name(metric: object) -> str:
+    """Metric names are identifiers: a letter or ``_``, then letters, digits, ``_``; 64 at most."""
+    if not isinstance(metric, str) or not METRIC_RE.match(metric):
+        raise QueryValidationError(
+            f"invalid metric name {metric!r}: use a letter or '_' followed by up to 63 "
+            "letters, digits or '_' (for example 'rmse' or 'mode_share_error')"
+        )
+    return metric
+
+
+def check_query(metric: object, k: object, order: object) -> tuple[str, int, str]:
+    """Validate a top-k request; returns (metric, k, SQL order keyword from ``ORDERS``)."""
+    metric = check_metric_name(metric)
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= K_MAX:
+        raise QueryValidationError(f"k must be an integer from 1 to {K_MAX}, got {k!r}")
+    if not isinstance(order, str) or order.lower() not in ORDERS:
+        raise QueryValidationError(f"order must be 'asc' or 'desc', got {order!r}")
+    return metric, k, ORDERS[order.lower()]
+
+
+def is_dask_client(executor: object) -> bool:
+    """A ``distributed.Client`` (checked by module, so dask is only imported by its users)."""
+    return type(executor).__module__.split(".")[0] == "distributed" and hasattr(executor, "submit")
+
+
+def check_executor(executor: object, max_workers: object = None) -> None:
+    """``serial``, ``processes`` or a Dask ``Client``, and a positive ``max_workers`` or None."""
+    if executor not in EXECUTORS and not is_dask_client(executor):
+        raise ConfigValidationError(
+            f"executor {executor!r} is not supported: executor must be 'serial', 'processes' "
+            "or a dask.distributed Client"
+        )
+    if max_workers is not None and (
+        isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1
+    ):
+        raise ConfigValidationError(f"max_workers must be a positive integer, got {max_workers!r}")
+
+
+def worker_count(executor: Any = "serial", max_workers: int | None = None) -> int:
+    """How many runs to hand ``executor`` at once (checked first): ``max_workers`` when given,
+    else 1 for ``"serial"``, the core count for ``"processes"``, the Dask cluster's workers."""
+    check_executor(executor, max_workers)
+    if max_workers is not None:
+        return max_workers
+    if executor == "serial":
+        return 1
+    if is_dask_client(executor):
+        return max(1, len(executor.scheduler_info().get("workers", {})))
+    return os.cpu_count() or 1

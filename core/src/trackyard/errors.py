@@ -14,9 +14,13 @@ Catch :class:`TrackyardError` to handle anything trackyard raises on purpose::
     ├── QueryValidationError     (also ValueError)   bad metric name, order or ``k`` in a query
     ├── OutputMissingError                           a run's declared/returned output does not
     │                                                exist; the run is recorded ``failed``
+    ├── PluginSetMismatchError                       a many-run worker has other plugins than
+    │                                                its driver; the task fails
     ├── StoreUnavailableError                        the provenance store cannot be used (locked
     │                                                past the retry budget, corrupt, missing)
     └── InstallError                                 installing/uninstalling plugins failed
+        └── InstallRejectedError                     a newly installed plugin failed validation;
+                                                     the install was rolled back (``report``)
 
 Every message names the offending thing (domain, distribution, option, metric...) and says how
 to fix it.
@@ -24,15 +28,19 @@ to fix it.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "ConfigValidationError",
     "DomainConflictError",
     "InstallError",
+    "InstallRejectedError",
     "OutputMissingError",
     "PluginContractError",
     "PluginHookError",
     "PluginLoadError",
     "PluginPolicyError",
+    "PluginSetMismatchError",
     "QueryValidationError",
     "StoreUnavailableError",
     "TrackyardError",
@@ -118,6 +126,11 @@ class QueryValidationError(TrackyardError, ValueError):
     """A query names an invalid metric, order or ``k``; raised before any SQL runs."""
 
 
+class PluginSetMismatchError(TrackyardError):
+    """A many-run worker's installed plugin set differs from the driver's (its fingerprint);
+    the worker fails the task instead of recording runs made with other plugins."""
+
+
 class StoreUnavailableError(TrackyardError):
     """The provenance store (DuckDB file or run folder) cannot be used."""
 
@@ -125,3 +138,12 @@ class StoreUnavailableError(TrackyardError):
 class InstallError(TrackyardError):
     """Installing or uninstalling plugins failed: a bad spec, pip failed, or a newly installed
     plugin failed validation and was rolled back. pip's own output is attached as a note."""
+
+
+class InstallRejectedError(InstallError):
+    """A newly installed plugin failed validation and the install was rolled back; ``report``
+    says what was installed, what failed and what was removed or restored."""
+
+    def __init__(self, report: Any, message: str) -> None:  # report: installer.InstallReport
+        super().__init__(message)
+        self.report = report

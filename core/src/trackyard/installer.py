@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
-from trackyard.errors import InstallError
+from trackyard.errors import InstallError, InstallRejectedError
 from trackyard.registry import DOMAIN_GROUP, PLUGIN_GROUP, normalize
 
 __all__ = [
@@ -161,15 +161,6 @@ class Lock:
 def _q(text: str) -> str:
     """A TOML basic string (JSON string escapes are valid TOML escapes)."""
     return json.dumps(text)
-
-
-class InstallRejectedError(InstallError):
-    """A newly installed plugin failed validation and the install was rolled back; ``report``
-    says what was installed, what failed and what was removed or restored."""
-
-    def __init__(self, report: InstallReport, message: str) -> None:
-        super().__init__(message)
-        self.report = report
 
 
 # --- snapshots (metadata only) ---------------------------------------------------------------

@@ -22,6 +22,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from trackyard import _queries
+from trackyard._layout import HOST, INTERRUPTED, PID, STAMP, WAL_SUFFIX
+from trackyard._store import (
+    apply_lock_budget,
+    lock_timeout,
+    pid_alive,
+    schema_marker,
+    snapshots,
+    workspace_store,
+)
 from trackyard.errors import StoreUnavailableError
 
 __all__ = [
@@ -90,7 +100,7 @@ def _locations(workspace: str | os.PathLike[str]) -> tuple[Path, Path]:
     ws = Path(workspace).absolute()
     if not ws.is_dir():
         raise StoreUnavailableError(f"workspace {ws} does not exist or is not a folder")
-    return ws / "provenance.duckdb", ws / "runs"
+    return workspace_store(ws)
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -99,12 +109,7 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 def _db_statuses(db_path: Path) -> dict[str, str]:
-    from trackyard._store import lock_timeout, read_only_query
-
-    rows = read_only_query(
-        db_path, "SELECT id, status FROM run", [], timeout=lock_timeout(), what="audit"
-    )
-    return {str(r[0]): str(r[1]) for r in rows}
+    return _queries.run_statuses(db_path, lock_timeout())
 
 
 def _is_stale(run: dict[str, Any]) -> bool:
@@ -112,46 +117,26 @@ def _is_stale(run: dict[str, Any]) -> bool:
     exists, or without any trackyard stamp. Runs of other hosts are left alone."""
     if run.get("status") != "running":
         return False
-    stamp = (run.get("meta") or {}).get("trackyard") or {}
-    pid, host = stamp.get("pid"), stamp.get("host")
+    stamp = (run.get("meta") or {}).get(STAMP) or {}
+    pid, host = stamp.get(PID), stamp.get(HOST)
     if not isinstance(pid, int):
         return True
-    if host != socket.gethostname():
+    if host != socket.gethostname() or pid == os.getpid():
         return False
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return not pid_alive(pid)
 
 
 def recorded_plugin_sets(workspace: str | os.PathLike[str]) -> dict[str, int]:
     """How many runs of ``workspace`` recorded each plugin-set fingerprint (most used first);
     compare with ``trackyard.plugin_set_fingerprint()``. Read-only; ``{}`` without a DB."""
-    from trackyard._store import lock_timeout, read_only_query
-
     db_path, _ = _locations(workspace)
     if not db_path.exists():
         return {}
-    rows = read_only_query(
-        db_path,
-        "SELECT json_extract_string(meta, '$.trackyard.plugin_set') AS fp, count(*) AS n "
-        "FROM run WHERE fp IS NOT NULL GROUP BY fp ORDER BY n DESC, fp",
-        [],
-        timeout=lock_timeout(),
-        what="plugin-set check",
-    )
-    return {str(r[0]): int(r[1]) for r in rows}
+    return _queries.plugin_set_counts(db_path, lock_timeout())
 
 
 def audit(workspace: str | os.PathLike[str]) -> AuditReport:
     """Compare every JSON snapshot in ``workspace`` with its DB row; read-only."""
-    from trackyard._store import snapshots
-
     db_path, run_dir = _locations(workspace)
     db = _db_statuses(db_path) if db_path.exists() else {}
     missing, mismatched, stale = [], [], []
@@ -177,7 +162,7 @@ def _parse_times(data: dict[str, Any]) -> dict[str, Any]:
 
 def _restore(db: Any, payload: dict[str, Any]) -> None:
     """Upsert one snapshot's run row, artifacts and links (consist's own models)."""
-    from consist.models.artifact import Artifact
+    from consist.models.artifact import Artifact  # heavy; only when repairing
     from consist.models.run import Run, RunArtifactLink
 
     run = Run(**_parse_times(payload["run"]))
@@ -202,9 +187,7 @@ def _restore(db: Any, payload: dict[str, Any]) -> None:
 
 
 def _open_db(db_path: Path, *, init: bool) -> Any:
-    from consist.core.persistence import DatabaseManager
-
-    from trackyard._store import apply_lock_budget, lock_timeout
+    from consist.core.persistence import DatabaseManager  # heavy; only when repairing
 
     db = DatabaseManager(str(db_path), skip_schema_init=not init)
     apply_lock_budget(db, lock_timeout())
@@ -213,8 +196,6 @@ def _open_db(db_path: Path, *, init: bool) -> Any:
 
 def reconcile(workspace: str | os.PathLike[str]) -> ReconcileReport:
     """Repair ``workspace`` from its snapshots; idempotent; returns what changed."""
-    from trackyard._store import snapshots
-
     db_path, run_dir = _locations(workspace)
     if not db_path.exists():
         return rebuild(workspace)
@@ -234,7 +215,7 @@ def reconcile(workspace: str | os.PathLike[str]) -> ReconcileReport:
         run_id = str(run["id"])
         if _is_stale(run):
             meta = dict(run.get("meta") or {})
-            meta["trackyard"] = {**(meta.get("trackyard") or {}), "interrupted": "process gone"}
+            meta[STAMP] = {**(meta.get(STAMP) or {}), INTERRUPTED: "process gone"}
             meta["error"] = "interrupted: the process running it ended without closing it"
             run["meta"], run["status"] = meta, "failed"
             tmp = path.with_suffix(".json.tmp")
@@ -255,16 +236,14 @@ def reconcile(workspace: str | os.PathLike[str]) -> ReconcileReport:
 
 def rebuild(workspace: str | os.PathLike[str]) -> ReconcileReport:
     """Recreate the workspace's DB from its snapshots; a damaged DB is moved aside first."""
-    from trackyard._store import SCHEMA_MARKER_SUFFIX
-
     db_path, _ = _locations(workspace)
     if db_path.exists():
         aside = db_path.with_name(f"{db_path.name}.damaged-{datetime.now():%Y%m%d%H%M%S}")
         db_path.replace(aside)
-        wal = Path(str(db_path) + ".wal")
+        wal = Path(f"{db_path}{WAL_SUFFIX}")
         if wal.exists():
-            wal.replace(Path(str(aside) + ".wal"))
-    Path(str(db_path) + SCHEMA_MARKER_SUFFIX).unlink(missing_ok=True)
+            wal.replace(Path(f"{aside}{WAL_SUFFIX}"))
+    schema_marker(db_path).unlink(missing_ok=True)
     db = _open_db(db_path, init=True)
     db.engine.dispose()
     return reconcile(workspace)

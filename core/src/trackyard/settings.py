@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trackyard._layout import DB_FILE, DEFAULT_WORKSPACE, RUNS_DIR
 from trackyard.errors import ConfigValidationError
 
 CORE_KEYS = ("workspace", "db_path", "run_dir", "cache_epoch")
@@ -170,11 +171,11 @@ def resolve_settings(
             values[key] = value
             sources[key] = source
 
-    workspace = Path(values.get("workspace") or ".trackyard").absolute()
+    workspace = Path(values.get("workspace") or DEFAULT_WORKSPACE).absolute()
     sources.setdefault("workspace", "default")
-    db_path = Path(values.get("db_path") or workspace / "provenance.duckdb").absolute()
+    db_path = Path(values.get("db_path") or workspace / DB_FILE).absolute()
     sources.setdefault("db_path", "default")
-    run_dir = Path(values.get("run_dir") or workspace / "runs").absolute()
+    run_dir = Path(values.get("run_dir") or workspace / RUNS_DIR).absolute()
     sources.setdefault("run_dir", "default")
     raw_epoch = values.get("cache_epoch", 1)
     try:

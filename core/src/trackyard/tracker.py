@@ -8,22 +8,31 @@ merged wiring on every call. consist is imported only when a tracker is built or
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
 import os
 import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from trackyard import _query
-from trackyard._validate import check_config, check_run_name, decode_metric, encode_metric
+from trackyard import _queries, _sweep
+from trackyard._layout import CACHE_SOURCE, HOST, INTERRUPTED, METRICS, PID, RUN_NAME, STAMP
+from trackyard._model import (
+    accepted_kwargs,
+    code_identity,
+    model_identity,
+    resolve_callable,
+    wrap_model,
+)
+from trackyard._outcome import RunCall, RunOutcome
+from trackyard._queries import RankedRun
+from trackyard._store import lock_timeout, recovery_hint
+from trackyard._sweep import ManyResult, ProgressBar
+from trackyard._validate import check_config, check_run_name, decode_metric, worker_count
 from trackyard.errors import (
     ConfigValidationError,
-    OutputMissingError,
     PluginContractError,
     StoreUnavailableError,
 )
@@ -34,53 +43,7 @@ if TYPE_CHECKING:
     from consist import Tracker
     from consist.models.run import Run
 
-    from trackyard.parallel import ManyResult
-
-__all__ = ["DomainTracker", "RankedRun", "RunCall", "RunOutcome"]
-
-RankedRun = _query.RankedRun
-
-
-@dataclass(frozen=True)
-class RunCall:
-    """What a verb asked consist to run; passed to the run observer hooks."""
-
-    domain: str
-    name: str
-    model: str | None
-    config: Mapping[str, Any]
-    inputs: Mapping[str, Any]
-    wiring: Wiring
-    year: int | None = None
-    iteration: int | None = None
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    """The result of one run: executed or served from cache.
-
-    ``metrics`` are the run's own, or, for a cache hit, those of the run it reused
-    (``cache_source``). ``outputs`` maps each output key to its file in the run's own folder.
-    """
-
-    run_id: str
-    name: str
-    status: str
-    cache_hit: bool
-    cache_source: str | None
-    metrics: Mapping[str, float | None]
-    outputs: Mapping[str, Path]
-    config: Mapping[str, Any] = field(default_factory=dict)
-    result: Any = field(default=None, repr=False, compare=False)
-
-    def output(self, key: str) -> Path:
-        """The path of output ``key``; ``KeyError`` names the keys that exist."""
-        try:
-            return self.outputs[key]
-        except KeyError:
-            raise KeyError(
-                f"run {self.run_id} has no output {key!r}; outputs: {sorted(self.outputs)}"
-            ) from None
+__all__ = ["DomainTracker", "ManyResult", "ProgressBar", "RankedRun", "RunCall", "RunOutcome"]
 
 
 class RunObserver(Protocol):
@@ -100,110 +63,6 @@ class _NoObserver:
 
     def run_failed(self, call: RunCall, error: BaseException) -> None:
         pass
-
-
-def _split_result(value: Any, metrics: dict[str, float | str]) -> Any:
-    """Separate a model's returned metrics from its outputs.
-
-    A returned dict may mix outputs (paths, or DataFrames, written to the run's folder as
-    parquet) and scalar metrics (numbers). Anything else is returned to consist unchanged.
-    """
-    if not isinstance(value, Mapping):
-        return value
-    import consist
-
-    outputs: dict[str, Any] = {}
-    for key, item in value.items():
-        if isinstance(item, (str, Path)):
-            outputs[key] = Path(item)
-        elif hasattr(item, "to_parquet"):
-            path = Path(consist.output_path(key, "parquet"))
-            item.to_parquet(path)
-            outputs[key] = path
-        elif isinstance(item, (int, float)) or hasattr(item, "__float__"):
-            metrics[_query.check_metric_name(key)] = encode_metric(key, item)
-        else:
-            raise TypeError(
-                f"model returned {type(item).__name__} for {key!r}; return paths or "
-                "DataFrames for outputs and numbers for metrics"
-            )
-    return outputs or None
-
-
-def _check_outputs(fn: Callable[..., Any], outputs: Any, declared: tuple[str, ...]) -> None:
-    """Raise ``OutputMissingError`` (inside the run, so consist records it ``failed``) when a
-    returned path does not exist or a declared output was neither returned nor logged."""
-    import consist
-
-    returned: dict[str, Any] = {}
-    if isinstance(outputs, Mapping):
-        returned = dict(outputs)
-    elif isinstance(outputs, (str, Path)) and len(declared) == 1:
-        returned = {declared[0]: outputs}
-    elif isinstance(outputs, (list, tuple)):
-        returned = dict(zip(declared, outputs, strict=False))
-    where = f"model {getattr(fn, '__qualname__', fn)!r}"
-    for key, value in returned.items():
-        if isinstance(value, (str, Path)) and not Path(value).exists():
-            raise OutputMissingError(
-                f"{where} returned output {key!r} = {str(value)!r}, which does not exist; "
-                "write the file before returning it (consist.output_path(key) gives its path)"
-            )
-    record = consist.current_consist()
-    logged = {a.key for a in (record.outputs if record is not None else [])}
-    missing = [k for k in declared if k not in returned and k not in logged]
-    if missing:
-        raise OutputMissingError(
-            f"{where} did not produce declared output(s) {missing}; return them (a dict of "
-            f"key -> path or DataFrame) or log them with consist.log_output"
-        )
-
-
-def _wrap_model(fn: Callable[..., Any], declared: tuple[str, ...] = ()) -> Callable[..., Any]:
-    """Wrap ``fn`` so its metrics land in the run's metadata; code identity still sees ``fn``."""
-
-    @functools.wraps(fn)
-    def model(*args: Any, **kwargs: Any) -> Any:
-        import consist
-
-        metrics: dict[str, float | str] = {}
-        outputs = _split_result(fn(*args, **kwargs), metrics)
-        _check_outputs(fn, outputs, declared)
-        if metrics:
-            run = consist.current_run()
-            logged = dict(((run.meta or {}).get("metrics") or {}) if run else {})
-            consist.log_meta(metrics={**logged, **metrics})
-        return outputs
-
-    return model
-
-
-def _code_identity(fn: Callable[..., Any], requested: CodeIdentity | None) -> CodeIdentity:
-    """The code identity mode for ``fn``; explain the fix when its code cannot be identified.
-
-    consist hashes the file that defines the model. A model defined in ``python -c``, stdin or
-    ``exec`` has no such file: its own source (``callable_source``) is used when Python can still
-    read it (a notebook cell, an IPython session), else the run is refused before anything is
-    written.
-    """
-    mode: CodeIdentity = requested or "callable_module"
-    if mode != "callable_module":
-        return mode
-    target = inspect.unwrap(fn)
-    code = getattr(target, "__code__", None)
-    filename = code.co_filename if code is not None else inspect.getsourcefile(target)
-    if filename and Path(filename).is_file():
-        return mode
-    try:
-        inspect.getsource(target)
-    except (OSError, TypeError):
-        raise ConfigValidationError(
-            f"model {getattr(target, '__qualname__', target)!r} was defined in {filename!r} "
-            "(python -c, stdin or exec), so its code cannot be identified: consist keys the "
-            "cache on the file that defines the model. Move the function into a .py module "
-            "and import it from there"
-        ) from None
-    return "callable_source"
 
 
 class _WriteFailureWatch(logging.Handler):
@@ -234,30 +93,6 @@ class _WriteFailureWatch(logging.Handler):
     def close(self) -> None:
         logging.getLogger().removeHandler(self)
         super().close()
-
-
-def model_identity(fn: Callable[..., Any]) -> tuple[tuple[str, Path], ...]:
-    """An identity input naming the model function itself.
-
-    consist's code identity hashes the FILE that defines the model, not which function in it
-    runs: two models in one module, called with the same config under the same model name,
-    would share a cache key and one would be served the other's results. The label
-    ``model:<module>.<qualname>`` (pointing at that file) keeps them apart.
-    """
-    target = inspect.unwrap(fn)
-    code = getattr(target, "__code__", None)
-    filename = code.co_filename if code is not None else None
-    if not filename or not Path(filename).is_file():
-        return ()
-    name = f"{getattr(target, '__module__', '?')}.{getattr(target, '__qualname__', '?')}"
-    return ((f"model:{name}", Path(filename)),)
-
-
-def _accepted_kwargs(fn: Callable[..., Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    params = inspect.signature(fn).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return dict(kwargs)
-    return {k: v for k, v in kwargs.items() if k in params}
 
 
 class DomainTracker:
@@ -353,14 +188,35 @@ class DomainTracker:
         ``cache_source``). A reused run without metrics gives ``{}``.
         """
         meta = run.meta if run.meta is not None else {}
-        meta["trackyard"] = {**self._provenance, **self._current}
-        if meta.get("cache_source") and meta.get("metrics") is None:
+        meta[STAMP] = {**self._provenance, **self._current}
+        if meta.get(CACHE_SOURCE) and meta.get(METRICS) is None:
             cached = getattr(self._consist.current_consist, "cached_run", None)
-            if cached is not None and (cached.meta or {}).get("metrics") is not None:
-                meta["metrics"] = dict(cached.meta["metrics"])
-            elif cached is not None and not (cached.meta or {}).get("cache_source"):
-                meta["metrics"] = {}  # the executing run recorded none
+            if cached is not None and (cached.meta or {}).get(METRICS) is not None:
+                meta[METRICS] = dict(cached.meta[METRICS])
+            elif cached is not None and not (cached.meta or {}).get(CACHE_SOURCE):
+                meta[METRICS] = {}  # the executing run recorded none
         run.meta = meta
+
+    # --- helpers for verbs --------------------------------------------------------------------
+
+    def resolve_callable(self, value: Any, *, option: str = "model") -> Callable[..., Any]:
+        """``value`` if callable, else the function ``"package.module:function"`` names (for
+        model options); ``ConfigValidationError`` names the option and this domain."""
+        found: Callable[..., Any] = resolve_callable(value, option=option, domain=self.domain_name)
+        return found
+
+    @staticmethod
+    def worker_count(executor: Any = "serial", max_workers: int | None = None) -> int:
+        """How many runs to hand :meth:`run_many`'s ``executor`` at once: ``max_workers`` when
+        given, else 1 (``"serial"``), the core count (``"processes"``) or the Dask cluster's
+        workers. Checks both first (``ConfigValidationError``)."""
+        return worker_count(executor, max_workers)
+
+    @staticmethod
+    def progress_bar(total: int, progress: bool | None = None, label: str = "sweep") -> ProgressBar:
+        """A :class:`ProgressBar` for ``total`` runs, to pass as ``run_many(progress=...)`` to
+        several batches counted on one bar; ``progress=None`` draws it only on a terminal."""
+        return ProgressBar(total, progress, label)
 
     # --- running ------------------------------------------------------------------------------
 
@@ -386,54 +242,78 @@ class DomainTracker:
         ``parent_run_id`` links the run to a header run (a consist scenario); it is not part of
         the cache key.
         """
-        from consist import CacheOptions, ExecutionOptions
-
         check_run_name(name)
-        config = check_config(config)
         wired = self.wiring.merge(wiring) if wiring is not None else self.wiring
-        for label, value in (inputs or {}).items():
-            if isinstance(value, (str, os.PathLike)) and not Path(value).exists():
-                raise ConfigValidationError(
-                    f"input {label!r} of run {name!r} does not exist: {value}; check the path"
-                )
-        code_identity = _code_identity(fn, wired.code_identity)
-        for label, path in wired.identity_inputs:
-            if not path.exists():
-                raise ConfigValidationError(
-                    f"identity input {label!r} of domain {self.domain_name!r} does not exist: "
-                    f"{path}"
-                )
         call = RunCall(
             domain=self.domain_name,
             name=name,
             model=wired.model,
-            config=config,
+            config=check_config(config),
             inputs=dict(inputs or {}),
             wiring=wired,
             year=year,
             iteration=iteration,
         )
+        mode = self._check_call(fn, call)
+        options = {"tags": tags, "facets": facets, "parent_run_id": parent_run_id}
         self._observer.before_run(call)
-        runtime = _accepted_kwargs(fn, {**wired.runtime_kwargs, **(runtime_kwargs or {})})
-        self._current = {"run_name": name, "pid": os.getpid(), "host": socket.gethostname()}
+        result, suspect = self._call_consist(fn, call, mode, runtime_kwargs or {}, options)
+        outcome = self._outcome(name, call.config, result)
+        if suspect:
+            self._check_recorded(outcome)
+        self._observer.after_run(call, outcome)
+        return outcome
+
+    def _check_call(self, fn: Callable[..., Any], call: RunCall) -> CodeIdentity:
+        """Before anything is written: every input and identity input exists and ``fn``'s code
+        can be identified; returns the code identity mode."""
+        for label, value in call.inputs.items():
+            if isinstance(value, (str, os.PathLike)) and not Path(value).exists():
+                raise ConfigValidationError(
+                    f"input {label!r} of run {call.name!r} does not exist: {value}; check the path"
+                )
+        mode = code_identity(fn, call.wiring.code_identity)
+        for label, path in call.wiring.identity_inputs:
+            if not path.exists():
+                raise ConfigValidationError(
+                    f"identity input {label!r} of domain {self.domain_name!r} does not exist: "
+                    f"{path}"
+                )
+        return mode
+
+    def _call_consist(
+        self,
+        fn: Callable[..., Any],
+        call: RunCall,
+        mode: CodeIdentity,
+        runtime_kwargs: Mapping[str, Any],
+        options: Mapping[str, Any],
+    ) -> tuple[Any, bool]:
+        """``consist.Tracker.run`` with the wiring applied; also whether a DB write was seen
+        to fail (the run's row must then be read back)."""
+        from consist import CacheOptions, ExecutionOptions  # heavy: only once a run starts
+
+        wired = call.wiring
+        runtime = accepted_kwargs(fn, {**wired.runtime_kwargs, **runtime_kwargs})
+        self._current = {RUN_NAME: call.name, PID: os.getpid(), HOST: socket.gethostname()}
         writes = _WriteFailureWatch()
         try:
             result = self._consist.run(
-                fn=_wrap_model(fn, tuple(wired.outputs)),
-                name=name,
+                fn=wrap_model(fn, tuple(wired.outputs)),
+                name=call.name,
                 model=wired.model,
-                config=config,
-                inputs=dict(inputs) if inputs else None,
+                config=dict(call.config),
+                inputs=dict(call.inputs) or None,
                 identity_inputs=[*wired.identity_inputs, *model_identity(fn)] or None,
                 outputs=list(wired.outputs) or None,
-                tags=list(dict.fromkeys((*wired.tags, *tags))) or None,
-                facet={**wired.facets, **(facets or {})} or None,
-                year=year,
-                iteration=iteration,
-                parent_run_id=parent_run_id,
+                tags=list(dict.fromkeys((*wired.tags, *options["tags"]))) or None,
+                facet={**wired.facets, **(options["facets"] or {})} or None,
+                year=call.year,
+                iteration=call.iteration,
+                parent_run_id=options["parent_run_id"],
                 cache_options=CacheOptions(
                     cache_epoch=wired.cache_epoch or self.settings.cache_epoch,
-                    code_identity=code_identity,
+                    code_identity=mode,
                 ),
                 execution_options=ExecutionOptions(runtime_kwargs=runtime or None),
             )
@@ -446,11 +326,7 @@ class DomainTracker:
         finally:
             self._current = {}
             writes.close()
-        outcome = self._outcome(name, config, result)
-        if writes.suspect:
-            self._check_recorded(outcome)
-        self._observer.after_run(call, outcome)
-        return outcome
+        return result, writes.suspect
 
     def _end_interrupted(self, interrupt: BaseException) -> None:
         """Close the run an interrupt left open: recorded ``failed`` and flagged interrupted,
@@ -459,7 +335,7 @@ class DomainTracker:
         if record is None:
             return
         meta = dict(record.run.meta or {})
-        meta["trackyard"] = {**meta.get("trackyard", {}), "interrupted": type(interrupt).__name__}
+        meta[STAMP] = {**meta.get(STAMP, {}), INTERRUPTED: type(interrupt).__name__}
         record.run.meta = meta
         try:
             self._consist.end_run(
@@ -469,51 +345,11 @@ class DomainTracker:
         except Exception as exc:
             interrupt.add_note(f"trackyard could not close the interrupted run: {exc}")
 
-    def _check_recorded(self, outcome: RunOutcome) -> None:
-        """consist swallows DB write failures; make sure the run's row really is there."""
-        from trackyard._store import lock_timeout, recorded_status, recovery_hint
-
-        db_path = getattr(self._consist, "db_path", None)
-        if not db_path:
-            return
-        status = recorded_status(self._consist, Path(db_path), outcome.run_id, lock_timeout())
-        if status != outcome.status:
-            raise StoreUnavailableError(
-                f"run {outcome.run_id} ({outcome.name!r}) finished {outcome.status!r} and its "
-                f"JSON snapshot was written, but the store {db_path} "
-                + ("has no row for it" if status is None else f"records it as {status!r}")
-                + f" (another process held the DB?); {recovery_hint(self.workspace)}"
-            )
-
-    def run_many(
-        self,
-        fn: Callable[..., Any],
-        items: Sequence[Any],
-        *,
-        executor: Any = "serial",
-        max_workers: int | None = None,
-        progress: bool | None = None,
-    ) -> ManyResult:
-        """Run ``fn`` once per ``(run name, config[, inputs])`` item, with this domain's wiring.
-
-        Configs already in the store are found by ONE cache query and never run again (their
-        outcome reuses the recorded run; no new row is written). ``executor``: ``"serial"``
-        (a loop over :meth:`run`), ``"processes"`` (``max_workers`` local processes, default
-        the core count) or a ``dask.distributed.Client``; each worker records into its own
-        shard, merged into this store as results arrive. An exception in one run is recorded
-        in ``failures`` and the others go on. See ``docs/scaling.md``.
-        """
-        from trackyard.parallel import run_many
-
-        return run_many(
-            self, fn, items, executor=executor, max_workers=max_workers, progress=progress
-        )
-
     def _outcome(self, name: str, config: Mapping[str, Any], result: Any) -> RunOutcome:
         run = result.run
         meta = run.meta or {}
-        source = meta.get("cache_source") if result.cache_hit else None
-        metrics = meta.get("metrics")
+        source = meta.get(CACHE_SOURCE) if result.cache_hit else None
+        metrics = meta.get(METRICS)
         if source and metrics is None:
             metrics = self.metrics(source)
         outputs = {key: Path(result.output_path(key)) for key in result.outputs}
@@ -529,6 +365,45 @@ class DomainTracker:
             result=result,
         )
 
+    def _check_recorded(self, outcome: RunOutcome) -> None:
+        """consist swallows DB write failures; make sure the run's row really is there."""
+        db_path = getattr(self._consist, "db_path", None)
+        if not db_path:
+            return
+        status = _queries.recorded_status(Path(db_path), outcome.run_id, lock_timeout())
+        if status != outcome.status:
+            raise StoreUnavailableError(
+                f"run {outcome.run_id} ({outcome.name!r}) finished {outcome.status!r} and its "
+                f"JSON snapshot was written, but the store {db_path} "
+                + ("has no row for it" if status is None else f"records it as {status!r}")
+                + f" (another process held the DB?); {recovery_hint(self.workspace)}"
+            )
+
+    def run_many(
+        self,
+        fn: Callable[..., Any],
+        items: Sequence[Any],
+        *,
+        executor: Any = "serial",
+        max_workers: int | None = None,
+        progress: bool | ProgressBar | None = None,
+    ) -> ManyResult:
+        """Run ``fn`` once per ``(run name, config[, inputs])`` item, with this domain's wiring.
+
+        Items, ``executor`` and ``max_workers`` are checked before anything runs
+        (``ConfigValidationError``). Configs already in the store are found by ONE cache query
+        and never run again (their outcome reuses the recorded run; no new row is written).
+        ``executor``: ``"serial"`` (a loop over :meth:`run`), ``"processes"`` (``max_workers``
+        local processes, default the core count) or a ``dask.distributed.Client``; each worker
+        records into its own shard, merged into this store as results arrive. An exception in
+        one run is recorded in ``failures`` and the others go on. ``progress``: ``None`` draws
+        a bar only when stderr is a terminal; a :meth:`progress_bar` counts several batches on
+        one bar. See ``docs/scaling.md``.
+        """
+        return _sweep.run_many(
+            self, fn, items, executor=executor, max_workers=max_workers, progress=progress
+        )
+
     # --- queries ------------------------------------------------------------------------------
 
     def metrics(self, run_id: str) -> dict[str, float | None]:
@@ -537,9 +412,9 @@ class DomainTracker:
         if run is None:
             raise LookupError(f"no run {run_id!r} in {self.settings.db_path}")
         meta = run.meta or {}
-        if meta.get("metrics") is None and meta.get("cache_source"):
-            return self.metrics(meta["cache_source"])
-        return {k: decode_metric(v) for k, v in (meta.get("metrics") or {}).items()}
+        if meta.get(METRICS) is None and meta.get(CACHE_SOURCE):
+            return self.metrics(meta[CACHE_SOURCE])
+        return {k: decode_metric(v) for k, v in (meta.get(METRICS) or {}).items()}
 
     def top_k(self, metric: str, k: int = 5, order: str = "asc") -> list[RankedRun]:
         """The ``k`` best executed runs of this domain by ``metric`` (``asc``: smallest first).
@@ -547,10 +422,8 @@ class DomainTracker:
         Runs without the metric, or with NaN, come last in both orders. Invalid metric names,
         orders and ``k`` raise ``QueryValidationError`` before any SQL runs.
         """
-        from trackyard._store import lock_timeout
-
         db_path = getattr(self._consist, "db_path", None)
-        return _query.top_k(
+        return _queries.top_k(
             self._consist,
             self.domain_name,
             metric,

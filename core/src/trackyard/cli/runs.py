@@ -9,20 +9,9 @@ from typing import Annotated, Any
 
 import typer
 
+from trackyard._queries import domain_runs
 from trackyard.cli import app
 from trackyard.cli.run import WORKSPACE_HELP, build_tracker
-
-_RUNS_SQL = """
-SELECT id,
-       json_extract_string(meta, '$.trackyard.run_name') AS name,
-       status,
-       strftime(created_at, '%Y-%m-%d %H:%M:%S') AS created_at,
-       json_extract_string(meta, '$.cache_source') AS cache_source,
-       CAST(json_extract(meta, '$.metrics') AS VARCHAR) AS metrics
-FROM run
-WHERE json_extract_string(meta, '$.trackyard.domain') = :domain
-ORDER BY created_at, id
-"""
 
 
 @dataclass(frozen=True)
@@ -38,9 +27,7 @@ class RecordedRun:
 
 
 def recorded_runs(tracker: Any, limit: int | None) -> list[RecordedRun]:
-    from sqlalchemy import text
-
-    rows = tracker.consist.run_query(text(_RUNS_SQL).bindparams(domain=tracker.domain_name))
+    rows = domain_runs(tracker.consist, tracker.domain_name)
     out = [
         RecordedRun(
             str(r[0]), r[1], str(r[2]), str(r[3]), r[4] is not None, json.loads(r[5] or "{}")

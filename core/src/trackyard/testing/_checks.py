@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trackyard._layout import DOMAIN, STAMP
+from trackyard._queries import last_status
 from trackyard.tracker import DomainTracker, RunOutcome
 
 if TYPE_CHECKING:
@@ -118,8 +120,8 @@ def check_outputs_and_wiring(tracker: DomainTracker, verb: str, outcomes: list[R
         missing_tags = set(tracker.wiring.tags) - set(run.tags or [])
         if missing_tags:
             raise _fail(f"{where}: wiring tags {sorted(missing_tags)} were not applied")
-        stamp = (run.meta or {}).get("trackyard") or {}
-        if stamp.get("domain") != tracker.domain_name:
+        stamp = (run.meta or {}).get(STAMP) or {}
+        if stamp.get(DOMAIN) != tracker.domain_name:
             raise _fail(f"{where}: run metadata does not name domain {tracker.domain_name!r}")
 
 
@@ -206,16 +208,8 @@ def check_model_error(tracker: DomainTracker, verb: str, kwargs: Mapping[str, An
         )
     finally:
         del tracker.run
-    from sqlalchemy import text
-
-    rows = tracker.consist.run_query(
-        text(
-            "SELECT status FROM run WHERE json_extract_string(meta, '$.trackyard.domain') = :d "
-            "ORDER BY created_at DESC, id DESC LIMIT 1"
-        ).bindparams(d=tracker.domain_name)
-    )
-    if not rows or str(rows[0][0]) != "failed":
-        status = str(rows[0][0]) if rows else "no run"
+    status = last_status(tracker.consist, tracker.domain_name) or "no run"
+    if status != "failed":
         raise _fail(
             f"verb {tracker.domain_name}.{verb}: after a model error the run is {status!r}, "
             "expected 'failed'"

@@ -233,6 +233,8 @@ class BatchResult(Protocol):
 
     outcomes: dict[str, RunOutcome]
     failures: dict[str, str]
+    ran: int
+    cached: int
 
 
 def search(
@@ -268,6 +270,7 @@ def search(
         if not batch:
             break
         result = run_batch(batch)
+        ran, cached = ran + result.ran, cached + result.cached
         for name, config in batch:
             outcome = result.outcomes.get(name)
             if outcome is None:
@@ -275,8 +278,6 @@ def search(
                 proposer.tell(None)
                 continue
             trials.append(outcome)
-            cached += outcome.cache_hit
-            ran += not outcome.cache_hit
             value = outcome.metrics.get(metric)
             if value is None and metric not in outcome.metrics:
                 raise ConfigValidationError(

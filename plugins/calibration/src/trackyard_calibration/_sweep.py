@@ -1,21 +1,22 @@
-"""Sweeps: many evaluations, each cached, failures isolated, with an optional progress bar."""
+"""Sweeps: labelled configs or a grid, checked up front; the calibration domain's result type.
+
+Running them (executor checks, the cache pre-check, the progress bar) is the core's
+``DomainTracker.run_many``.
+"""
 
 from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from trackyard import RunOutcome
+from trackyard import ManyResult, RunOutcome
 from trackyard.errors import ConfigValidationError
 
-EXECUTORS = ("serial", "processes")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
 
@@ -30,6 +31,17 @@ class SweepResult:
     cached: int = 0
     failed: int = 0
 
+    @classmethod
+    def from_many(cls, many: ManyResult, labels: Mapping[str, str]) -> SweepResult:
+        """The engine's result (keyed by run name) keyed by sweep label, in the sweep's order."""
+        return cls(
+            outcomes={labels[name]: outcome for name, outcome in many.outcomes.items()},
+            failures={labels[name]: message for name, message in many.failures.items()},
+            ran=many.ran,
+            cached=many.cached,
+            failed=many.failed,
+        )
+
     def summary(self) -> str:
         """One line of counts, then one line per failure."""
         total = self.ran + self.cached + self.failed
@@ -38,35 +50,6 @@ class SweepResult:
         ]
         lines += [f"  failed {label}: {message}" for label, message in self.failures.items()]
         return "\n".join(lines)
-
-
-def is_dask_client(executor: object) -> bool:
-    """A ``distributed.Client`` (checked by module, so dask is only imported by its users)."""
-    return type(executor).__module__.split(".")[0] == "distributed" and hasattr(executor, "submit")
-
-
-def check_executor(executor: object, max_workers: object = None) -> None:
-    """``serial``, ``processes`` or a Dask ``Client``; anything else is refused before a run."""
-    if executor not in EXECUTORS and not is_dask_client(executor):
-        raise ConfigValidationError(
-            f"executor {executor!r} is not supported; use 'serial', 'processes' or a "
-            "dask.distributed Client"
-        )
-    if max_workers is not None and (
-        isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1
-    ):
-        raise ConfigValidationError(f"max_workers must be a positive integer, got {max_workers!r}")
-
-
-def worker_count(executor: Any, max_workers: int | None) -> int:
-    """How many runs the executor runs at once: ``max_workers``, else cores or Dask workers."""
-    if max_workers is not None:
-        return max_workers
-    if executor == "serial":
-        return 1
-    if is_dask_client(executor):
-        return max(1, len(executor.scheduler_info().get("workers", {})))
-    return os.cpu_count() or 1
 
 
 def check_label(label: object) -> str:
@@ -141,61 +124,7 @@ def resolve_configs(configs_by_label: object, grid: object) -> dict[str, dict[st
     return {check_label(label): check_config(label, cfg) for label, cfg in configs.items()}
 
 
-def want_progress(progress: bool | None) -> bool:
-    """``None`` means: show a bar only when stderr is a terminal."""
-    if progress is None:
-        return sys.stderr.isatty()
-    return bool(progress)
-
-
-@contextmanager
-def counts_bar(total: int, enabled: bool, description: str) -> Iterator[Callable[..., None]]:
-    """Yield ``show(cached=, running=, done=, failed=)``; draws a rich bar on stderr if enabled.
-
-    The same columns as the engine's bar, for searches that run in several batches (one bar
-    for the whole search rather than one per batch).
-    """
-    if not enabled:
-        yield lambda **counts: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    state = {"cached": 0, "running": 0, "done": 0, "failed": 0}
-    with Progress(
-        TextColumn(f"[bold]{description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}"),
-        console=Console(stderr=True),
-        transient=False,
-    ) as bar:
-        task = bar.add_task("", total=total)
-
-        def show(**counts: int) -> None:
-            state.update(counts)
-            bar.update(
-                task,
-                completed=state["cached"] + state["done"] + state["failed"],
-                description=" · ".join(f"{k} {v}" for k, v in state.items()),
-            )
-
-        show()
-        yield show
-
-
 def print_summary(text: str, enabled: bool) -> None:
     """The end-of-run summary, on stderr under the progress bar (only when a bar is shown)."""
     if enabled:
         print(text, file=sys.stderr)
-
-
-def sweep_result(many: Any, labels: Mapping[str, str]) -> SweepResult:
-    """The engine's result (keyed by run name) keyed by sweep label, in the sweep's order."""
-    return SweepResult(
-        outcomes={labels[name]: outcome for name, outcome in many.outcomes.items()},
-        failures={labels[name]: many.failures[name] for name in labels if name in many.failures},
-        ran=many.ran,
-        cached=many.cached,
-        failed=len(many.failures),
-    )

@@ -14,7 +14,6 @@ from typing import Any, ClassVar
 
 from trackyard import DomainTracker, RankedRun, RunOutcome, Wiring
 from trackyard.errors import QueryValidationError
-from trackyard_calibration._resolve import resolve_callable
 from trackyard_calibration._search import (
     BUILTIN_METHODS,
     CalibrationResult,
@@ -27,13 +26,8 @@ from trackyard_calibration._search import (
 from trackyard_calibration._sweep import (
     SweepResult,
     check_config,
-    check_executor,
-    counts_bar,
     print_summary,
     resolve_configs,
-    sweep_result,
-    want_progress,
-    worker_count,
 )
 
 DEMO_CONFIG_DIR = Path(str(resources.files("trackyard_calibration") / "data"))
@@ -73,7 +67,7 @@ class CalibrationTracker(DomainTracker):
     }
 
     def setup(self) -> None:
-        self._model = resolve_callable(self.options.model, option="model")
+        self._model = self.resolve_callable(self.options.model, option="model")
 
     # --- single runs --------------------------------------------------------------------------
 
@@ -102,18 +96,19 @@ class CalibrationTracker(DomainTracker):
         runs them (see ``docs/scaling.md``). ``progress``: ``None`` shows a bar with
         cached / running / done / failed counts and a summary only when stderr is a terminal.
         """
-        check_executor(executor, max_workers)
+        self.worker_count(executor, max_workers)  # checks both before any config is read
         configs = resolve_configs(configs_by_label, grid)
         labels = {f"sweep_{label}": label for label in configs}
-        many = self.run_many(
-            self._model,
-            [(name, configs[label]) for name, label in labels.items()],
-            executor=executor,
-            max_workers=max_workers,
-            progress=progress,
-        )
-        result = sweep_result(many, labels)
-        print_summary(result.summary(), want_progress(progress))
+        with self.progress_bar(len(labels), progress, "sweep") as bar:
+            many = self.run_many(
+                self._model,
+                [(name, configs[label]) for name, label in labels.items()],
+                executor=executor,
+                max_workers=max_workers,
+                progress=bar,
+            )
+        result = SweepResult.from_many(many, labels)
+        print_summary(result.summary(), bar.shown)
         return result
 
     def calibrate(
@@ -140,7 +135,7 @@ class CalibrationTracker(DomainTracker):
         run them together and tell each result, so the same ``max_workers`` gives the same
         trials whichever executor runs them.
         """
-        check_executor(executor, max_workers)
+        slots = self.worker_count(executor, max_workers)  # checks both before anything runs
         method = check_method(method)
         checked = check_space(space)
         if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
@@ -151,36 +146,20 @@ class CalibrationTracker(DomainTracker):
         self.top_k(metric, k=1)  # validates the metric name before anything runs
         proposer = make_proposer(method, checked, n_trials, seed)
         batched = method in BUILTIN_METHODS  # proposals do not depend on results
-        batch_size = n_trials if batched else worker_count(executor, max_workers)
-        shown = want_progress(progress)
-        with counts_bar(n_trials, shown and not batched, f"calibrate ({method})") as show:
-            totals = {"cached": 0, "done": 0, "failed": 0}
-
-            def run_batch(batch: list[tuple[str, dict[str, Any]]]) -> Any:
-                show(running=min(len(batch), worker_count(executor, max_workers)))
-                many = self.run_many(
-                    self._model,
-                    batch,
-                    executor=executor,
-                    max_workers=max_workers,
-                    progress=progress if batched else False,
-                )
-                totals["cached"] += many.cached
-                totals["done"] += many.ran
-                totals["failed"] += len(many.failures)
-                show(running=0, **totals)
-                return many
-
+        # One bar for the whole search, however many batches it runs in.
+        with self.progress_bar(n_trials, progress, f"calibrate ({method})") as bar:
             result = search(
                 proposer,
                 n_trials=n_trials,
                 metric=metric,
                 base_config=base,
-                run_batch=run_batch,
+                run_batch=lambda batch: self.run_many(
+                    self._model, batch, executor=executor, max_workers=max_workers, progress=bar
+                ),
                 name_for=lambda index: trial_name(method, seed, index),
-                batch_size=batch_size,
+                batch_size=n_trials if batched else slots,
             )
-        print_summary(result.summary(), shown)
+        print_summary(result.summary(), bar.shown)
         return replace(result, best_run_id=self._executing_run(result.best_run_id))
 
     # --- queries ------------------------------------------------------------------------------

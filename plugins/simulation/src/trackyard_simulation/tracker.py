@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import uuid
 from collections.abc import Mapping, Sequence
@@ -70,21 +69,7 @@ class SimulationTracker(DomainTracker):
     }
 
     def setup(self) -> None:
-        model = self.options.model
-        if isinstance(model, str):
-            module, _, attr = model.partition(":")
-            try:
-                model = getattr(importlib.import_module(module), attr)
-            except (ImportError, AttributeError, ValueError) as exc:
-                raise ConfigValidationError(
-                    f"option 'model' of domain 'simulation': cannot import {model!r}: {exc}; "
-                    "give a callable or 'package.module:function'"
-                ) from exc
-        if not callable(model):
-            raise ConfigValidationError(
-                f"option 'model' of domain 'simulation' must be callable, got {model!r}"
-            )
-        self._model = model
+        self._model = self.resolve_callable(self.options.model, option="model")
         # A scenario's header run carries no metrics: keep it out of rankings.
         self.consist.on_run_start(self._unrank_header)
 

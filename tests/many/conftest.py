@@ -1,4 +1,4 @@
-"""Make the executor tests' model importable by reference in worker processes."""
+"""The many-run tests: their model must be importable by reference in worker processes."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ import trackyard
 CONFIGS = {f"r{i}": {"coeff": i / 10, "sleep": 0.6, "label": f"r{i}", "log": %r} for i in range(%d)}
 
 if __name__ == "__main__":
-    cal = trackyard.get_tracker("calibration", workspace="ws", model="exec_models_helper:model")
+    cal = trackyard.get_tracker("calibration", workspace="ws", model="many_models_helper:model")
     cal.sweep(CONFIGS, executor="processes", max_workers=2)
 """
 
@@ -62,7 +62,7 @@ def test_killed_sweep_resumes_running_only_unfinished_configs(models_on_path: Pa
     assert 1 <= len(set(finished)) < N
     executed_before = len(log.read_text().split())
 
-    cal = trackyard.get_tracker("calibration", workspace=ws, model="exec_models_helper:model")
+    cal = trackyard.get_tracker("calibration", workspace=ws, model="many_models_helper:model")
     configs = {
         f"r{i}": {"coeff": i / 10, "sleep": 0.6, "label": f"r{i}", "log": str(log)}
         for i in range(N)

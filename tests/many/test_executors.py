@@ -1,4 +1,5 @@
-"""sweep and calibrate give the same results, failures and provenance on every executor."""
+"""run_many, sweep and calibrate give the same results, failures and provenance on every
+executor (serial, local processes, a Dask cluster)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,16 @@ import pytest
 
 import trackyard
 
-MODEL = "exec_models_helper:model"
+MODEL = "many_models_helper:model"
+
+
+def _model() -> Any:
+    """The model function (importable once the ``models_on_path`` fixture has run)."""
+    import many_models_helper
+
+    return many_models_helper.model
+
+
 CONFIGS = {
     "low": {"coeff": 0.2, "label": "low"},
     "mid": {"coeff": 0.45, "label": "mid"},
@@ -69,6 +79,11 @@ def test_processes_sweep_matches_serial_and_a_rerun_executes_nothing(
     assert {k: o.run_id for k, o in again.outcomes.items()} == {
         k: o.run_id for k, o in proc.outcomes.items()
     }
+    # The engine underneath, called directly: the same cache, its own summary line.
+    items = [(f"sweep_{label}", config) for label, config in CONFIGS.items()]
+    many = proc_cal.run_many(_model(), items, executor="processes", max_workers=2)
+    assert many.summary() == "4 configs: 0 ran, 3 cached, 1 failed (sweep_bad)"
+    assert list(many.failures) == ["sweep_bad"]
     assert [r.name for r in proc_cal.query_top_k(k=3)] == ["sweep_mid", "sweep_low", "sweep_high"]
     shards = models_on_path / "p" / "shards"
     assert not [p for p in shards.iterdir() if p.is_dir()]  # every shard merged and removed

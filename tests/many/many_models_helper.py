@@ -1,4 +1,4 @@
-"""A tiny calibration model for the executor tests; importable by reference in workers."""
+"""The one model of the many-run tests; importable by reference in worker processes."""
 
 from __future__ import annotations
 

@@ -1,0 +1,57 @@
+"""Names that must agree everywhere: the workspace's files and the keys of run metadata.
+
+The bottom of the import graph: it imports nothing from trackyard.
+
+Workspace (defaults; ``db_path`` and ``run_dir`` can be moved by settings)::
+
+    <workspace>/
+      provenance.duckdb                 the store (DB_FILE); its schema marker beside it
+      runs/                             consist's run folder (RUNS_DIR)
+        consist_runs/<run id>.json      consist's JSON snapshots (SNAPSHOT_DIR)
+      shards/                           many-run sweeps in flight (SHARDS_DIR)
+        template.duckdb                 an initialised empty store workers copy (TEMPLATE_DB)
+        <sweep>/driver.pid              "<host> <pid>" of the sweep's driver (DRIVER_FILE)
+        <sweep>/<worker>/<run>-<id>.duckdb   one shard per task
+
+Run metadata (``run.meta``, JSON) written by trackyard::
+
+    {"trackyard": {"domain", "run_name", "pid", "host", "plugin_set", "interrupted", ...},
+     "metrics": {"<metric>": 0.3, ...},     # recorded inside the model
+     "cache_source": "<run id>"}            # consist: the run a cache hit reused
+"""
+
+from __future__ import annotations
+
+DEFAULT_WORKSPACE = ".trackyard"
+DB_FILE = "provenance.duckdb"
+RUNS_DIR = "runs"
+SNAPSHOT_DIR = "consist_runs"
+SHARDS_DIR = "shards"
+TEMPLATE_DB = "template.duckdb"
+DRIVER_FILE = "driver.pid"
+SCHEMA_MARKER_SUFFIX = ".trackyard-schema"
+WAL_SUFFIX = ".wal"
+
+# Top-level keys of run.meta.
+STAMP = "trackyard"
+METRICS = "metrics"
+CACHE_SOURCE = "cache_source"
+# Keys inside run.meta["trackyard"].
+DOMAIN = "domain"
+RUN_NAME = "run_name"
+PID = "pid"
+HOST = "host"
+PLUGIN_SET = "plugin_set"
+INTERRUPTED = "interrupted"
+
+# The same keys as DuckDB JSON paths (constants only: no user value is ever formatted in).
+DOMAIN_PATH = f"$.{STAMP}.{DOMAIN}"
+RUN_NAME_PATH = f"$.{STAMP}.{RUN_NAME}"
+PLUGIN_SET_PATH = f"$.{STAMP}.{PLUGIN_SET}"
+METRICS_PATH = f"$.{METRICS}"
+CACHE_SOURCE_PATH = f"$.{CACHE_SOURCE}"
+
+
+def metric_path(metric: str) -> str:
+    """The JSON path of one metric, ``$.metrics."<metric>"``; bind it as a query parameter."""
+    return f'{METRICS_PATH}."{metric}"'

@@ -1,0 +1,216 @@
+"""Wrapping a user model for consist, and naming models so other processes can import them.
+
+* :func:`wrap_model` splits a model's returned dict into outputs and metrics, checks the
+  outputs, and records the metrics in the run's metadata;
+* :func:`code_identity` and :func:`model_identity` decide what of the model's code is in the
+  cache key;
+* :func:`function_reference` / :func:`resolve_callable` turn a model into ``"module:qualname"``
+  and back: the one ``module:attr`` resolver of trackyard.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from trackyard._layout import METRICS
+from trackyard._validate import check_metric_name, encode_metric
+from trackyard.errors import ConfigValidationError, OutputMissingError
+from trackyard.wiring import CodeIdentity
+
+# --- running a model inside consist -------------------------------------------------------------
+
+
+def split_result(value: Any, metrics: dict[str, float | str]) -> Any:
+    """Separate a model's returned metrics from its outputs.
+
+    A returned dict may mix outputs (paths, or DataFrames, written to the run's folder as
+    parquet) and scalar metrics (numbers). Anything else is returned to consist unchanged.
+    """
+    if not isinstance(value, Mapping):
+        return value
+    import consist  # heavy (~1.6 s); a model runs only where consist is loaded anyway
+
+    outputs: dict[str, Any] = {}
+    for key, item in value.items():
+        if isinstance(item, (str, Path)):
+            outputs[key] = Path(item)
+        elif hasattr(item, "to_parquet"):
+            path = Path(consist.output_path(key, "parquet"))
+            item.to_parquet(path)
+            outputs[key] = path
+        elif isinstance(item, (int, float)) or hasattr(item, "__float__"):
+            metrics[check_metric_name(key)] = encode_metric(key, item)
+        else:
+            raise TypeError(
+                f"model returned {type(item).__name__} for {key!r}; return paths or "
+                "DataFrames for outputs and numbers for metrics"
+            )
+    return outputs or None
+
+
+def check_outputs(fn: Callable[..., Any], outputs: Any, declared: tuple[str, ...]) -> None:
+    """Raise ``OutputMissingError`` (inside the run, so consist records it ``failed``) when a
+    returned path does not exist or a declared output was neither returned nor logged."""
+    import consist  # heavy; see split_result
+
+    returned: dict[str, Any] = {}
+    if isinstance(outputs, Mapping):
+        returned = dict(outputs)
+    elif isinstance(outputs, (str, Path)) and len(declared) == 1:
+        returned = {declared[0]: outputs}
+    elif isinstance(outputs, (list, tuple)):
+        returned = dict(zip(declared, outputs, strict=False))
+    where = f"model {getattr(fn, '__qualname__', fn)!r}"
+    for key, value in returned.items():
+        if isinstance(value, (str, Path)) and not Path(value).exists():
+            raise OutputMissingError(
+                f"{where} returned output {key!r} = {str(value)!r}, which does not exist; "
+                "write the file before returning it (consist.output_path(key) gives its path)"
+            )
+    record = consist.current_consist()
+    logged = {a.key for a in (record.outputs if record is not None else [])}
+    missing = [k for k in declared if k not in returned and k not in logged]
+    if missing:
+        raise OutputMissingError(
+            f"{where} did not produce declared output(s) {missing}; return them (a dict of "
+            f"key -> path or DataFrame) or log them with consist.log_output"
+        )
+
+
+def wrap_model(fn: Callable[..., Any], declared: tuple[str, ...] = ()) -> Callable[..., Any]:
+    """Wrap ``fn`` so its metrics land in the run's metadata; code identity still sees ``fn``."""
+
+    @functools.wraps(fn)
+    def model(*args: Any, **kwargs: Any) -> Any:
+        import consist  # heavy; see split_result
+
+        metrics: dict[str, float | str] = {}
+        outputs = split_result(fn(*args, **kwargs), metrics)
+        check_outputs(fn, outputs, declared)
+        if metrics:
+            run = consist.current_run()
+            logged = dict(((run.meta or {}).get(METRICS) or {}) if run else {})
+            consist.log_meta(**{METRICS: {**logged, **metrics}})
+        return outputs
+
+    return model
+
+
+def accepted_kwargs(fn: Callable[..., Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The keywords ``fn`` declares (all of them when it takes ``**kwargs``): consist passes
+    every runtime keyword, and one ``fn`` does not declare fails the run."""
+    params = inspect.signature(fn).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return dict(kwargs)
+    return {k: v for k, v in kwargs.items() if k in params}
+
+
+# --- what of the model is in the cache key ------------------------------------------------------
+
+
+def code_identity(fn: Callable[..., Any], requested: CodeIdentity | None) -> CodeIdentity:
+    """The code identity mode for ``fn``; explain the fix when its code cannot be identified.
+
+    consist hashes the file that defines the model. A model defined in ``python -c``, stdin or
+    ``exec`` has no such file: its own source (``callable_source``) is used when Python can still
+    read it (a notebook cell, an IPython session), else the run is refused before anything is
+    written.
+    """
+    mode: CodeIdentity = requested or "callable_module"
+    if mode != "callable_module":
+        return mode
+    target = inspect.unwrap(fn)
+    code = getattr(target, "__code__", None)
+    filename = code.co_filename if code is not None else inspect.getsourcefile(target)
+    if filename and Path(filename).is_file():
+        return mode
+    try:
+        inspect.getsource(target)
+    except (OSError, TypeError):
+        raise ConfigValidationError(
+            f"model {getattr(target, '__qualname__', target)!r} was defined in {filename!r} "
+            "(python -c, stdin or exec), so its code cannot be identified: consist keys the "
+            "cache on the file that defines the model. Move the function into a .py module "
+            "and import it from there"
+        ) from None
+    return "callable_source"
+
+
+def model_identity(fn: Callable[..., Any]) -> tuple[tuple[str, Path], ...]:
+    """An identity input naming the model function itself.
+
+    consist's code identity hashes the FILE that defines the model, not which function in it
+    runs: two models in one module, called with the same config under the same model name,
+    would share a cache key and one would be served the other's results. The label
+    ``model:<module>.<qualname>`` (pointing at that file) keeps them apart.
+    """
+    target = inspect.unwrap(fn)
+    code = getattr(target, "__code__", None)
+    filename = code.co_filename if code is not None else None
+    if not filename or not Path(filename).is_file():
+        return ()
+    name = f"{getattr(target, '__module__', '?')}.{getattr(target, '__qualname__', '?')}"
+    return ((f"model:{name}", Path(filename)),)
+
+
+# --- "module:qualname" references ---------------------------------------------------------------
+
+
+def _import_attr(reference: str) -> Any:
+    """The object ``"package.module:attr.path"`` names (ImportError / AttributeError)."""
+    module, _, qualname = reference.partition(":")
+    target: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def resolve_callable(value: Any, *, option: str = "model", domain: str | None = None) -> Any:
+    """``value`` itself when callable, else the callable ``"package.module:function"`` names.
+
+    ``option`` (and ``domain``) name the setting in the ``ConfigValidationError`` raised when
+    the reference is malformed, does not import, or is not callable.
+    """
+    if callable(value):
+        return value
+    what = f"option {option!r}" + (f" of domain {domain!r}" if domain else "")
+    if not isinstance(value, str) or ":" not in value or value.endswith(":"):
+        raise ConfigValidationError(
+            f"{what} must be a callable or 'package.module:function', got {value!r}"
+        )
+    try:
+        target = _import_attr(value)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ConfigValidationError(
+            f"{what}: cannot import {value!r}: {exc}; give a callable or 'package.module:function'"
+        ) from exc
+    if not callable(target):
+        raise ConfigValidationError(f"{what}: {value!r} is not callable, got {target!r}")
+    return target
+
+
+def function_reference(fn: Callable[..., Any]) -> str:
+    """``"module:qualname"`` of a module-level function that worker processes can import."""
+    module = getattr(fn, "__module__", None)
+    qualname = getattr(fn, "__qualname__", None)
+    label = getattr(fn, "__qualname__", repr(fn))
+    fix = "define the model as a top-level function in an importable module (package.module:fn)"
+    if not module or not qualname or "<" in qualname or module == "__main__":
+        raise ConfigValidationError(
+            f"model {label!r} (module {module!r}) cannot be sent to worker processes; {fix}"
+        )
+    reference = f"{module}:{qualname}"
+    try:
+        target = _import_attr(reference)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigValidationError(
+            f"model {reference} is not importable by reference ({exc}); {fix}"
+        ) from exc
+    if target is not fn:
+        raise ConfigValidationError(f"{reference} does not refer to the model passed in; {fix}")
+    return reference

@@ -1,0 +1,109 @@
+"""The many-run cache pre-check: which items already ran, found by one query for the batch.
+
+Each input-free item's cache key is computed exactly as ``consist.Tracker.run`` computes it, so
+configs already in the store never leave the driver and write no new row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from trackyard import _queries
+from trackyard._layout import METRICS
+from trackyard._model import code_identity, model_identity, wrap_model
+from trackyard._outcome import Runner, RunOutcome
+from trackyard._validate import decode_metric
+
+
+class Keyed(Protocol):
+    """An item of a batch: a run name, its config, its inputs (if any)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def config(self) -> dict[str, Any]: ...
+    @property
+    def inputs(self) -> dict[str, Any] | None: ...
+
+
+def cache_keys(dt: Runner, fn: Callable[..., Any], items: Sequence[Keyed]) -> dict[str, str]:
+    """Each input-free item's consist config hash, computed exactly as ``Tracker.run`` does.
+
+    Items with ``inputs`` are left out: their input hash needs consist's artifact lookups, so
+    they always go through a real ``run`` (which checks the cache itself).
+    """
+    identity = dt.consist.identity
+    wired = dt.wiring
+    identity_inputs: list[Any] = [*wired.identity_inputs, *model_identity(fn)]
+    digests = identity.compute_hash_inputs_digests(identity_inputs) if identity_inputs else None
+    epoch = wired.cache_epoch or dt.settings.cache_epoch
+    keys: dict[str, str] = {}
+    for item in items:
+        if item.inputs:
+            continue
+        config: dict[str, Any] = dict(item.config)
+        if digests:
+            config["__consist_hash_inputs__"] = digests
+        keys[item.name] = identity.compute_run_config_hash(
+            config=identity.normalize_json(config),
+            model=wired.model if wired.model is not None else item.name,
+            year=None,
+            iteration=None,
+            cache_epoch=epoch,
+            cache_version=None,
+        )
+    return keys
+
+
+def precheck(
+    dt: Runner, fn: Callable[..., Any], items: Sequence[Keyed], keys: Mapping[str, str]
+) -> dict[str, RunOutcome]:
+    """Outcomes of the items whose config already ran (``keys`` from :func:`cache_keys`)."""
+    if not keys:
+        return {}
+    identity = dt.consist.identity
+    # The mode DomainTracker.run chooses (a model without a source file falls back to its source).
+    code = identity.resolve_code_identity(
+        mode=code_identity(fn, dt.wiring.code_identity), func=wrap_model(fn)
+    ).digest
+    found: dict[str, tuple[str, Mapping[str, Any]]] = {}
+    no_inputs = identity.compute_input_hash([])
+    for run_id, config_hash, meta in _queries.executed_runs(
+        dt.consist, code, no_inputs, sorted(set(keys.values()))
+    ):
+        found.setdefault(config_hash, (run_id, _as_mapping(meta)))  # newest first
+    if not found:
+        return {}
+    outputs: dict[str, dict[str, Path]] = {}
+    for run_id, key, uri in _queries.output_uris(
+        dt.consist, sorted({r for r, _ in found.values()})
+    ):
+        outputs.setdefault(run_id, {})[key] = Path(dt.consist.resolve_uri(uri))
+    hits: dict[str, RunOutcome] = {}
+    for item in items:
+        match = found.get(keys.get(item.name, ""))
+        if match is not None:
+            run_id, meta = match
+            hits[item.name] = RunOutcome(
+                run_id=run_id,
+                name=item.name,
+                status="completed",
+                cache_hit=True,
+                cache_source=run_id,
+                metrics={k: decode_metric(v) for k, v in (meta.get(METRICS) or {}).items()},
+                outputs=outputs.get(run_id, {}),
+                config=item.config,
+            )
+    return hits
+
+
+def _as_mapping(meta: Any) -> Mapping[str, Any]:
+    if isinstance(meta, Mapping):
+        return meta
+    if isinstance(meta, str):
+        loaded = json.loads(meta)
+        return loaded if isinstance(loaded, Mapping) else {}
+    return {}

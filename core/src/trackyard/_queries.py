@@ -1,0 +1,220 @@
+"""Every SQL text trackyard runs against consist's tables, and the functions that run them.
+
+Every user value is bound as a parameter. The only words formatted into SQL text are constants:
+JSON paths and keys from ``_layout``, the ORDER keyword from ``_validate.ORDERS``, and (for the
+shard merge) table and column names read from the shard's own catalogue, quoted.
+
+Queries run either through consist (``Tracker.run_query``, SQLAlchemy ``text``) or on a
+short-lived read-only DuckDB connection with external access disabled (``_store``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from trackyard._layout import (
+    CACHE_SOURCE_PATH,
+    DOMAIN_PATH,
+    METRICS_PATH,
+    PLUGIN_SET_PATH,
+    RUN_NAME_PATH,
+    metric_path,
+)
+from trackyard._store import read_only_query
+from trackyard._validate import check_query
+
+if TYPE_CHECKING:
+    from consist import Tracker
+
+# --- ranking ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RankedRun:
+    """One run in a ranking: its id, name, metric value (NaN or None when missing)."""
+
+    run_id: str
+    name: str | None
+    value: float | None
+
+
+# {order} is ASC or DESC from _validate.ORDERS, never the user's text.
+_TOP_K_SQL = f"""
+WITH ranked AS (
+    SELECT id, json_extract_string(meta, '{RUN_NAME_PATH}') AS name,
+           TRY_CAST(json_extract(meta, $path) AS DOUBLE) AS value,
+           created_at
+    FROM run
+    WHERE status = 'completed'
+      AND json_extract_string(meta, '{DOMAIN_PATH}') = $domain
+      AND json_extract(meta, '{CACHE_SOURCE_PATH}') IS NULL
+)
+SELECT id, name, value FROM ranked
+ORDER BY (value IS NULL OR isnan(value)), value {{order}}, created_at, id
+LIMIT $k
+"""
+
+
+def top_k(
+    tracker: Tracker,
+    domain: str,
+    metric: object,
+    k: object = 5,
+    order: object = "asc",
+    *,
+    db_path: Path | None = None,
+    timeout: float = 30.0,
+) -> list[RankedRun]:
+    """The ``k`` best executed runs of ``domain`` by ``metric``; NaN and missing values last.
+
+    With ``db_path`` the query runs on a short-lived read-only DuckDB connection with external
+    access disabled; a busy store raises ``StoreUnavailableError`` instead of answering [].
+    """
+    metric, k, keyword = check_query(metric, k, order)
+    sql = _TOP_K_SQL.format(order=keyword)
+    params = {"path": metric_path(metric), "domain": domain, "k": k}
+    if db_path is not None:
+        rows: Sequence[Any] = read_only_query(
+            db_path, sql, params, timeout=timeout, what=f"top_k({metric!r})"
+        )
+    else:
+        rows = _consist_query(tracker, sql, params)
+    return [RankedRun(str(r[0]), r[1], None if r[2] is None else float(r[2])) for r in rows]
+
+
+def _consist_query(
+    tracker: Tracker, sql: str, params: Mapping[str, Any], expanding: Sequence[str] = ()
+) -> list[Any]:
+    """Run ``sql`` (``$name`` parameters) through consist's own connection."""
+    from sqlalchemy import bindparam, text  # heavy (~0.3 s): only when a query runs
+
+    for name in params:
+        sql = sql.replace(f"${name}", f":{name}")
+    query = text(sql).bindparams(*(bindparam(n, expanding=True) for n in expanding), **params)
+    return list(tracker.run_query(query))
+
+
+# --- listing and statuses -----------------------------------------------------------------------
+
+_RUNS_SQL = f"""
+SELECT id,
+       json_extract_string(meta, '{RUN_NAME_PATH}') AS name,
+       status,
+       strftime(created_at, '%Y-%m-%d %H:%M:%S') AS created_at,
+       json_extract_string(meta, '{CACHE_SOURCE_PATH}') AS cache_source,
+       CAST(json_extract(meta, '{METRICS_PATH}') AS VARCHAR) AS metrics
+FROM run
+WHERE json_extract_string(meta, '{DOMAIN_PATH}') = $domain
+ORDER BY created_at, id
+"""
+
+
+def domain_runs(tracker: Tracker, domain: str) -> list[Any]:
+    """Every run of ``domain``, oldest first: (id, name, status, created_at, cache_source,
+    metrics JSON)."""
+    return _consist_query(tracker, _RUNS_SQL, {"domain": domain})
+
+
+_LAST_STATUS_SQL = f"""
+SELECT status FROM run WHERE json_extract_string(meta, '{DOMAIN_PATH}') = $domain
+ORDER BY created_at DESC, id DESC LIMIT 1
+"""
+
+
+def last_status(tracker: Tracker, domain: str) -> str | None:
+    """The status of the latest run of ``domain`` (None when it has none)."""
+    rows = _consist_query(tracker, _LAST_STATUS_SQL, {"domain": domain})
+    return str(rows[0][0]) if rows else None
+
+
+def recorded_status(db_path: Path, run_id: str, timeout: float) -> str | None:
+    """The status of ``run_id`` as the DB holds it (None when the row is missing)."""
+    rows = read_only_query(
+        db_path,
+        "SELECT status FROM run WHERE id = ?",
+        [run_id],
+        timeout=timeout,
+        what=f"checking that run {run_id} was recorded",
+    )
+    return str(rows[0][0]) if rows else None
+
+
+def run_statuses(db_path: Path, timeout: float) -> dict[str, str]:
+    """Every run's status, by run id."""
+    rows = read_only_query(db_path, "SELECT id, status FROM run", [], timeout=timeout, what="audit")
+    return {str(r[0]): str(r[1]) for r in rows}
+
+
+_PLUGIN_SETS_SQL = f"""
+SELECT json_extract_string(meta, '{PLUGIN_SET_PATH}') AS fp, count(*) AS n
+FROM run WHERE fp IS NOT NULL GROUP BY fp ORDER BY n DESC, fp
+"""
+
+
+def plugin_set_counts(db_path: Path, timeout: float) -> dict[str, int]:
+    """How many runs recorded each plugin-set fingerprint, most used first."""
+    rows = read_only_query(db_path, _PLUGIN_SETS_SQL, [], timeout=timeout, what="plugin-set check")
+    return {str(r[0]): int(r[1]) for r in rows}
+
+
+# --- the many-run cache pre-check ---------------------------------------------------------------
+
+_CACHED_SQL = f"""
+SELECT id, config_hash, meta FROM run
+WHERE status = 'completed' AND git_hash = $git AND input_hash = $inputs
+  AND config_hash IN $hashes
+  AND json_extract(meta, '{CACHE_SOURCE_PATH}') IS NULL
+ORDER BY created_at DESC
+"""
+
+_OUTPUTS_SQL = """
+SELECT l.run_id, a.key, a.container_uri FROM run_artifact_link l
+JOIN artifact a ON a.id = l.artifact_id
+WHERE l.direction = 'output' AND l.run_id IN $ids
+"""
+
+
+def executed_runs(
+    tracker: Tracker, code: str, inputs: str, config_hashes: Sequence[str]
+) -> list[tuple[str, str, Any]]:
+    """Completed executed runs with this code and input hash and one of ``config_hashes``,
+    newest first: (run id, config hash, meta)."""
+    params = {"git": code, "inputs": inputs, "hashes": list(config_hashes)}
+    rows = _consist_query(tracker, _CACHED_SQL, params, expanding=("hashes",))
+    return [(str(r[0]), str(r[1]), r[2]) for r in rows]
+
+
+def output_uris(tracker: Tracker, run_ids: Sequence[str]) -> list[tuple[str, str, str]]:
+    """The output artifacts of ``run_ids``: (run id, output key, container URI)."""
+    rows = _consist_query(tracker, _OUTPUTS_SQL, {"ids": list(run_ids)}, expanding=("ids",))
+    return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
+# --- shards -------------------------------------------------------------------------------------
+
+MARK_INTERRUPTED_SQL = "UPDATE run SET status = 'failed' WHERE status = 'running'"
+
+ATTACH_SHARD_SQL = "ATTACH $path AS shard (READ_ONLY)"
+
+TABLE_COLUMNS_SQL = """
+SELECT database_name, schema_name, table_name, column_name
+FROM duckdb_columns() WHERE database_name IN ('shard', current_database())
+AND (database_name, schema_name, table_name) IN
+    (SELECT (database_name, schema_name, table_name) FROM duckdb_tables())
+ORDER BY column_index
+"""
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def copy_table_sql(table: str, columns: Sequence[str]) -> str:
+    """Copy the rows of shard table ``table`` that the main store lacks (names from the shard's
+    catalogue, quoted as identifiers)."""
+    names = ", ".join(_quote(c) for c in columns)
+    quoted = _quote(table)
+    return f"INSERT OR IGNORE INTO main.{quoted} ({names}) SELECT {names} FROM shard.main.{quoted}"

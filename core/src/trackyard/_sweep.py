@@ -1,0 +1,333 @@
+"""``run_many``: one model over many configs, serially, in local processes, or on Dask.
+
+The driver (the process that called ``DomainTracker.run_many``) does all the bookkeeping:
+
+1. it checks every item and the executor before anything runs;
+2. it merges shards left behind by a killed sweep into the main store (``_shards.recover``);
+3. it finds EVERY already-recorded config with one cache query (``_precheck``), so finished
+   configs never leave the driver;
+4. it hands the rest to ONE collect loop, fed by a submitter: the serial one runs each item
+   here with ``DomainTracker.run``; the pool one (processes or Dask) runs them in workers on
+   shards (``_shards``) and merges each shard as its result arrives. Items repeating an
+   earlier item's config run afterwards, serially, as cache hits.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from trackyard import _shards
+from trackyard._model import function_reference
+from trackyard._outcome import Runner, RunOutcome
+from trackyard._precheck import cache_keys, precheck
+from trackyard._validate import check_config, check_run_name, worker_count
+from trackyard.errors import ConfigValidationError
+
+__all__ = ["ManyResult", "ProgressBar", "run_many"]
+
+
+@dataclass
+class ManyResult:
+    """What a batch of runs produced: an outcome per finished name, an error per failed name."""
+
+    outcomes: dict[str, RunOutcome] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+    ran: int = 0
+    cached: int = 0
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+    def summary(self) -> str:
+        """One line: how many configs ran, came from cache, failed (and which)."""
+        total = self.ran + self.cached + self.failed
+        text = f"{total} configs: {self.ran} ran, {self.cached} cached, {self.failed} failed"
+        if self.failures:
+            text += " (" + ", ".join(sorted(self.failures)) + ")"
+        return text
+
+
+class ProgressBar:
+    """A rich bar with cached / running / done / failed counts, drawn on stderr.
+
+    ``progress``: ``True`` draws it, ``False`` does not, ``None`` draws it only when stderr is a
+    terminal. Pass one bar as ``run_many(..., progress=bar)`` to several batches to count them
+    all on one bar (the caller closes it; use it as a context manager).
+    """
+
+    def __init__(self, total: int, progress: bool | None = None, label: str = "sweep") -> None:
+        self.counts = {"cached": 0, "running": 0, "done": 0, "failed": 0}
+        self.shown = bool(sys.stderr.isatty() if progress is None else progress)
+        self._bar: Any = None
+        if self.shown and total:
+            from rich.console import Console  # heavy (~0.1 s): only when a bar is drawn
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            # On stderr, the stream whose terminal-ness decides whether the bar is shown.
+            self._bar = Progress(
+                TextColumn(f"[bold]{label}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.description}"),
+                console=Console(stderr=True),
+                transient=False,
+            )
+            self._task = self._bar.add_task(self._text(), total=total)
+            self._bar.start()
+
+    def _text(self) -> str:
+        return " · ".join(f"{key} {value}" for key, value in self.counts.items())
+
+    def count(self, *, running: int | None = None, **finished: int) -> None:
+        """Add ``cached`` / ``done`` / ``failed`` finished runs; set how many are ``running``."""
+        for key, value in finished.items():
+            self.counts[key] += value
+        if running is not None:
+            self.counts["running"] = running
+        if self._bar is not None:
+            c = self.counts
+            completed = c["cached"] + c["done"] + c["failed"]
+            self._bar.update(self._task, completed=completed, description=self._text())
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+# --- the driver ---------------------------------------------------------------------------------
+
+
+def run_many(
+    dt: Runner,
+    fn: Callable[..., Any],
+    items: Sequence[Any],
+    *,
+    executor: Any = "serial",
+    max_workers: int | None = None,
+    progress: bool | ProgressBar | None = None,
+) -> ManyResult:
+    """Run ``fn`` once per item; see ``DomainTracker.run_many``."""
+    checked = check_items(items)
+    submit = _submitter(dt, fn, executor, max_workers)
+    _recover(dt, parallel=executor != "serial")
+    keys = cache_keys(dt, fn, checked)
+    hits = precheck(dt, fn, checked, keys)
+    first, repeats = _dedupe([i for i in checked if i.name not in hits], keys)
+    result = ManyResult(outcomes=dict(hits), cached=len(hits))
+    bar = progress if isinstance(progress, ProgressBar) else ProgressBar(len(checked), progress)
+    try:
+        bar.count(cached=len(hits))
+        _collect(submit(first), result, bar, len(first), submit.slots)
+        _collect(_Serial(dt, fn)(repeats), result, bar, len(repeats), 1)
+    finally:
+        if bar is not progress:
+            bar.close()
+    return _in_order(result, checked)
+
+
+@dataclass(frozen=True)
+class Item:
+    name: str
+    config: dict[str, Any]
+    inputs: dict[str, Any] | None
+
+
+def check_items(items: Sequence[Any]) -> list[Item]:
+    """Every item is ``(run name, config[, inputs])`` with a valid, unique name and config."""
+    out: list[Item] = []
+    seen: set[str] = set()
+    for item in items:
+        if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
+            raise ConfigValidationError(
+                f"each item must be (run name, config) or (run name, config, inputs), got {item!r}"
+            )
+        name = check_run_name(item[0])
+        if name in seen:
+            raise ConfigValidationError(f"run name {name!r} appears twice; names must be unique")
+        seen.add(name)
+        inputs = dict(item[2]) if len(item) == 3 and item[2] else None
+        out.append(Item(name, check_config(item[1]), inputs))
+    return out
+
+
+def _recover(dt: Runner, *, parallel: bool) -> None:
+    """Before a parallel sweep, or when shards exist: merge what a killed sweep left."""
+    if parallel or _shards.has_sweeps(dt):
+        _shards.recover(dt, _shards.Merger(dt))
+
+
+def _dedupe(todo: list[Item], keys: Mapping[str, str]) -> tuple[list[Item], list[Item]]:
+    """Split off the items whose config an earlier item has: they run last, as cache hits."""
+    first: list[Item] = []
+    repeats: list[Item] = []
+    seen: set[str] = set()
+    for item in todo:
+        key = keys.get(item.name)
+        (repeats if key is not None and key in seen else first).append(item)
+        if key is not None:
+            seen.add(key)
+    return first, repeats
+
+
+@dataclass(frozen=True)
+class Finished:
+    """One item's end: its outcome, or the error that stopped it."""
+
+    name: str
+    outcome: RunOutcome | None
+    error: str | None
+
+
+def _collect(
+    finished: Iterator[Finished], result: ManyResult, bar: ProgressBar, count: int, slots: int
+) -> None:
+    """THE collect loop: record each finished item and update the bar as results arrive."""
+    pending = count
+    bar.count(running=min(pending, slots))
+    for done in finished:
+        pending -= 1
+        if done.outcome is None:
+            result.failures[done.name] = str(done.error)
+            bar.count(running=min(pending, slots), failed=1)
+        elif done.outcome.cache_hit:
+            result.outcomes[done.name] = done.outcome
+            result.cached += 1
+            bar.count(running=min(pending, slots), cached=1)
+        else:
+            result.outcomes[done.name] = done.outcome
+            result.ran += 1
+            bar.count(running=min(pending, slots), done=1)
+
+
+def _in_order(result: ManyResult, items: list[Item]) -> ManyResult:
+    """The result with outcomes and failures in the caller's order."""
+    result.outcomes = {i.name: result.outcomes[i.name] for i in items if i.name in result.outcomes}
+    result.failures = {i.name: result.failures[i.name] for i in items if i.name in result.failures}
+    return result
+
+
+# --- submitters ---------------------------------------------------------------------------------
+
+
+def _submitter(
+    dt: Runner, fn: Callable[..., Any], executor: Any, max_workers: int | None
+) -> _Serial | _Pool:
+    """The submitter for ``executor``, checked (executor, worker count, model reference)."""
+    slots = worker_count(executor, max_workers)
+    if executor == "serial":
+        return _Serial(dt, fn)
+    return _Pool(dt, function_reference(fn), executor, slots)
+
+
+class _Serial:
+    """Runs each item here, one after the other."""
+
+    slots = 1
+
+    def __init__(self, dt: Runner, fn: Callable[..., Any]) -> None:
+        self._dt, self._fn = dt, fn
+
+    def __call__(self, items: list[Item]) -> Iterator[Finished]:
+        for item in items:
+            try:
+                outcome = self._dt.run(
+                    self._fn, name=item.name, config=item.config, inputs=item.inputs
+                )
+            except Exception as exc:
+                yield Finished(item.name, None, f"{type(exc).__name__}: {exc}")
+            else:
+                yield Finished(item.name, outcome, None)
+
+
+class _Pool:
+    """Runs items in worker processes or on a Dask cluster, each task on its own shard,
+    merged into the main store as it finishes."""
+
+    def __init__(self, dt: Runner, reference: str, executor: Any, slots: int) -> None:
+        self._dt, self._reference, self._executor = dt, reference, executor
+        self.slots = slots
+        self._merger = _shards.Merger(dt)
+        self._unmerged: list[Path] = []
+
+    def __call__(self, items: list[Item]) -> Iterator[Finished]:
+        if not items:
+            return
+        sweep = _shards.open_sweep(self._dt)
+        tasks = self._tasks(items, sweep)
+        futures = self._processes(tasks) if self._executor == "processes" else self._dask(tasks)
+        try:
+            for name, future in futures:
+                yield self._take(name, future)
+        finally:
+            if all(self._merger.merge(shard) for shard in self._unmerged):
+                shutil.rmtree(sweep, ignore_errors=True)
+
+    def _tasks(self, items: list[Item], sweep: Path) -> dict[str, _shards.Task]:
+        fingerprint = _shards.plugin_set_fingerprint()
+        options = _shards.worker_options(self._dt)
+        return {
+            item.name: _shards.Task(
+                domain=self._dt.domain_name,
+                options=options,
+                fn=self._reference,
+                name=item.name,
+                config=item.config,
+                inputs=item.inputs,
+                fingerprint=fingerprint,
+                sweep_dir=str(sweep),
+            )
+            for item in items
+        }
+
+    def _take(self, name: str, future: Any) -> Finished:
+        """A task's result; its shard is merged now (or retried when the sweep ends)."""
+        try:
+            done: _shards.Done = future.result()
+        except Exception as exc:
+            return Finished(name, None, f"{type(exc).__name__}: {exc}")
+        if self._merger.merge(Path(done.shard)):
+            _shards.remove_shard(Path(done.shard))
+        else:
+            self._unmerged.append(Path(done.shard))
+        return Finished(name, done.outcome, done.error)
+
+    def _processes(self, tasks: Mapping[str, _shards.Task]) -> Iterator[tuple[str, Any]]:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from multiprocessing import forkserver
+
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["trackyard", "consist"])
+        # The fork server imports its preload in the background (~1 s) while the driver
+        # makes the template shard (~0.5 s, once per workspace).
+        forkserver.ensure_running()
+        _shards.make_template(self._dt)
+        with ProcessPoolExecutor(max_workers=self.slots, mp_context=context) as pool:
+            futures = {pool.submit(_shards.execute, t): n for n, t in tasks.items()}
+            for future in as_completed(futures):
+                yield futures[future], future
+
+    def _dask(self, tasks: Mapping[str, _shards.Task]) -> Iterator[tuple[str, Any]]:
+        from distributed import as_completed  # only Dask users have it
+
+        _shards.make_template(self._dt)
+        client = self._executor
+        futures = {client.submit(_shards.execute, t, pure=False): n for n, t in tasks.items()}
+        for future in as_completed(list(futures)):  # type: ignore[no-untyped-call]
+            yield futures[future], future

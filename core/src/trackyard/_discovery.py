@@ -10,9 +10,6 @@ Claims are sorted by (name, normalised distribution, version, value), so nothing
 
 from __future__ import annotations
 
-import difflib
-import hashlib
-import json
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -67,12 +64,17 @@ def normalize(name: str) -> str:
 
 def suggest(name: str, candidates: Iterable[str]) -> str | None:
     """The one close match of ``name`` among ``candidates`` (for "did you mean"), or None."""
+    import difflib  # only for error messages: kept off the listing path (~1 ms, heapq)
+
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return close[0] if close else None
 
 
 def fingerprint(entries: Iterable[tuple[str, str, str, str]]) -> str:
     """sha256 of the sorted (domain, distribution, version, entry point) tuples."""
+    import hashlib  # listing never fingerprints: kept off its path (~3 ms, OpenSSL)
+    import json
+
     payload = json.dumps(sorted([list(e) for e in entries]), separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()
 

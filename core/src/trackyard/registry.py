@@ -258,7 +258,8 @@ class Registry(Discovery):
     def _validate(self, claim: Claim, plugin: object) -> None:
         """Register ``plugin`` on a scratch manager: unknown hooks, bad arguments and refused
         markers fail here, before any manager that calls hooks sees it."""
-        import pluggy  # loaded by _new_manager already; needed for its exception type
+        # pluggy (its exception type) and the hookspecs: needed when loading, never listing.
+        import pluggy
 
         from trackyard.hookspecs import REFUSED_MARKERS
 

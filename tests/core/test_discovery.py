@@ -20,7 +20,15 @@ from trackyard.errors import (
 )
 
 FakeDist = Callable[..., Path]
-HEAVY = ("consist", "pandas", "duckdb", "trackyard_simulation", "trackyard_calibration")
+HEAVY = (
+    "consist",
+    "pandas",
+    "duckdb",
+    "sqlalchemy",
+    "pluggy",
+    "trackyard_simulation",
+    "trackyard_calibration",
+)
 
 
 def _modules_after(code: str, cwd: Path) -> list[str]:
@@ -36,9 +44,21 @@ def _modules_after(code: str, cwd: Path) -> list[str]:
 
 
 def test_import_and_listing_import_no_plugin_and_no_consist(workdir: Path) -> None:
-    """`import trackyard`, listing and explaining import neither consist nor any plugin."""
+    """`import trackyard`, listing and explaining import no plugin, consist, pluggy or DB."""
     code = "import trackyard; trackyard.available_domains(); trackyard.explain('calibration')"
     assert _modules_after(code, workdir) == []
+
+
+def test_facade_names_load_on_first_use(workdir: Path) -> None:
+    """Every name in trackyard.__all__ resolves, is listed by dir(), and __all__ is sorted."""
+    import trackyard
+
+    assert trackyard.__all__ == sorted(trackyard.__all__)
+    assert set(trackyard.__all__) <= set(dir(trackyard))
+    for name in trackyard.__all__:
+        assert getattr(trackyard, name) is not None
+    with pytest.raises(AttributeError, match="module 'trackyard' has no attribute 'nope'"):
+        trackyard.nope  # noqa: B018
 
 
 def test_loading_calibration_does_not_import_simulation(workdir: Path) -> None:

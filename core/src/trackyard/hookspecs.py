@@ -6,7 +6,15 @@ every domain). It implements any of these hooks with ``@trackyard.hookimpl``. Ea
 documented, with its exact signature and an example, in ``docs/hooks.md``.
 
 Participants in a domain are its own plugin module, then the cross-cutting plugins sorted by
-(distribution, entry-point name). Hooks are called on the participants only, in that order.
+(normalised distribution, entry-point name). Each domain gets its own pluggy manager holding
+exactly its participants, registered so that pluggy's LIFO order is that order; pluggy's loop is
+the only caller of hook implementations. ``build_tracker`` of the domain's own plugin is
+registered ``trylast``, so cross-cutting plugins are asked first (see docs/hooks.md).
+
+Markers of ``@trackyard.hookimpl``: ``tryfirst``, ``trylast``, ``wrapper=True`` and
+``specname`` are honoured as pluggy defines them, and ``firstresult`` (on ``build_tracker``)
+stops at the first non-``None`` result. The markers in :data:`REFUSED_MARKERS` make loading
+fail with ``PluginContractError`` naming the plugin, the hook and the marker.
 """
 
 from __future__ import annotations
@@ -27,6 +35,18 @@ PROJECT_NAME = "trackyard"
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+#: Marker -> why trackyard refuses it and what to write instead.
+REFUSED_MARKERS = {
+    "hookwrapper": (
+        "old-style wrappers are deprecated by pluggy; write a new-style wrapper with "
+        "@trackyard.hookimpl(wrapper=True), whose 'result = yield' gets the result itself"
+    ),
+    "optionalhook": (
+        "trackyard's hooks are fixed (trackyard.hookspecs), so a hookimpl must implement one "
+        "of them; remove the marker"
+    ),
+}
 
 
 @hookspec

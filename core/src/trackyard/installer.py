@@ -278,7 +278,7 @@ def _validate(names: list[str], snapshot: dict[str, Dist]) -> tuple[list[list[st
                 problems.append([dist.name, name, f"{type(exc).__name__}: {exc}"])
         if any(group == PLUGIN_GROUP for group, _, _ in dist.entry_points):
             try:
-                registry._cross_cutting()
+                registry.load_cross_cutting()
             except Exception as exc:
                 problems.append([dist.name, "(cross-cutting plugin)", str(exc)])
     return problems, notes

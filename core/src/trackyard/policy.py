@@ -19,7 +19,6 @@ discovery.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -32,11 +31,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote, urlparse
 
+from trackyard._version import __version__
 from trackyard.errors import ConfigValidationError
 from trackyard.settings import ProjectConfig
 
 if TYPE_CHECKING:
-    from importlib_metadata import EntryPoint
+    from importlib.metadata import EntryPoint
 
 PLUGINS_ENV = "TRACKYARD_PLUGINS"
 NO_AUTOLOAD_ENV = "TRACKYARD_DISABLE_PLUGIN_AUTOLOAD"
@@ -48,8 +48,6 @@ Refusal = Literal["disabled", "untrusted", "incompatible"]
 
 
 def _norm(name: str) -> str:
-    import re
-
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
@@ -214,11 +212,11 @@ class Policy:
         )
 
     def _check_compatible(self, dist: Any, what: str) -> Verdict | None:
-        from trackyard import __version__
-
         for raw in dist.requires or []:
             if not _ON_CORE.match(raw):
                 continue  # not a requirement on trackyard: no parsing needed
+            if _plainly_accepted(raw):
+                continue  # the common case, decided without importing packaging
             specifier = _core_specifier(raw)
             if specifier is None:
                 continue
@@ -242,6 +240,45 @@ _PLAIN = re.compile(r"\s*trackyard\s*(?:\[[^\]]*\])?\s*\(?([^;()@]*)\)?\s*$", re
 
 
 _EXTRA_ONLY = re.compile(r";.*\bextra\s*==")
+# One clause of a specifier on plain release numbers: ">=0.1", "<1", "~=0.1.2", "==0.1".
+_CLAUSE = re.compile(r"\s*(~=|==|!=|<=|>=|<|>)\s*(\d+(?:\.\d+)*)\s*$")
+_RELEASE = re.compile(r"\d+(?:\.\d+)*$")
+
+
+def _release(text: str, width: int) -> tuple[int, ...]:
+    parts = [int(p) for p in text.split(".")]
+    return tuple(parts + [0] * (width - len(parts)))
+
+
+def _plainly_accepted(raw: str) -> bool:
+    """True when ``raw`` is a marker-free requirement whose clauses all compare plain release
+    numbers and all accept the installed core version (zero-padded, as PEP 440 compares
+    releases). False means "not decided here": ``packaging`` then decides, exactly."""
+    plain = _PLAIN.match(raw)
+    if plain is None or not _RELEASE.match(__version__):
+        return False
+    for clause in filter(str.strip, plain.group(1).split(",")):
+        match = _CLAUSE.match(clause)
+        if match is None:
+            return False
+        op, other = match.groups()
+        width = max(len(other.split(".")), len(__version__.split(".")))
+        have, want = _release(__version__, width), _release(other, width)
+        if op == "~=":
+            prefix = len(other.split(".")) - 1
+            accepted = prefix > 0 and have >= want and have[:prefix] == want[:prefix]
+        else:
+            accepted = {
+                "==": have == want,
+                "!=": have != want,
+                "<=": have <= want,
+                ">=": have >= want,
+                "<": have < want,
+                ">": have > want,
+            }[op]
+        if not accepted:
+            return False
+    return True
 
 
 def _core_specifier(raw: str) -> Any:
@@ -306,9 +343,3 @@ def _editable_roots(dist: Any) -> list[Path]:
                     if _under(root, [project]):
                         roots.append(root)
     return roots or [project]
-
-
-def fingerprint(entries: Iterable[tuple[str, str, str, str]]) -> str:
-    """sha256 of the sorted (domain, distribution, version, entry point) tuples."""
-    payload = json.dumps(sorted([list(e) for e in entries]), separators=(",", ":"))
-    return hashlib.sha256(payload.encode()).hexdigest()

@@ -1,591 +1,442 @@
-"""The registry: finds plugins through entry-point metadata and builds domain trackers.
+"""The registry: loads the plugins discovery chose, validates them and calls their hooks.
 
-Discovery reads entry points once per process and sorts them by (name, distribution, version,
-value), so nothing depends on ``sys.path`` or filesystem order. Listing and explaining never
-import plugin code or consist; ``get_tracker`` imports only the plugin that provides the domain
-plus the cross-cutting plugins.
+:class:`Registry` extends :class:`~trackyard._discovery.Discovery` (metadata only) with what
+needs plugin code: importing a plugin, validating it against the hook contract, and the one
+path that calls hooks, pluggy's. ``get_tracker`` reads as its three steps: decide (metadata),
+load (the domain's plugin, then the cross-cutting plugins), build.
+
+Every domain gets its own pluggy manager holding exactly its participants. They are registered
+in one documented order, the cross-cutting plugins by descending (normalised distribution,
+entry-point name) and then the domain's own plugin, so that pluggy's LIFO call order is: the
+domain's plugin, then the cross-cutting plugins ascending. The domain plugin's
+``build_tracker`` is registered ``trylast``: cross-cutting plugins are asked first. Each
+implementation is registered wrapped (``functools.wraps``) so that an exception names the
+plugin, the hook and the domain, and a result of the wrong type names the plugin.
+
+Importing this module imports neither pluggy, consist nor the tracker: listing goes through
+the default registry and stays as light as reading metadata.
 """
 
 from __future__ import annotations
 
-import difflib
-import os
-import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import functools
+import types
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from trackyard import hookspecs
+from trackyard._discovery import (
+    DOMAIN_GROUP,
+    PLUGIN_GROUP,
+    Claim,
+    Discovery,
+    DomainInfo,
+    EntryPointReader,
+    Explanation,
+    Review,
+    normalize,
+)
+from trackyard._version import __version__
 from trackyard.errors import (
-    ConfigValidationError,
-    DomainConflictError,
     PluginContractError,
     PluginHookError,
     PluginLoadError,
-    PluginPolicyError,
     TrackyardError,
-    UnknownDomainError,
 )
-from trackyard.policy import Policy, Verdict, fingerprint
-from trackyard.settings import ProjectConfig, project_config, resolve_settings
-from trackyard.tracker import DomainTracker, RunCall, RunOutcome
-from trackyard.wiring import Wiring
+from trackyard.settings import Settings, resolve_settings
 
 if TYPE_CHECKING:
     import pluggy
-    from consist import Tracker
-    from importlib_metadata import EntryPoint
 
-DOMAIN_GROUP = "trackyard.domains"
-PLUGIN_GROUP = "trackyard.plugins"
-PROVIDERS_ENV = "TRACKYARD_PROVIDERS"
+    from trackyard.tracker import DomainTracker, RunCall, RunOutcome
+    from trackyard.wiring import Wiring
 
-Status = Literal[
-    "available", "loaded", "broken", "conflict", "disabled", "untrusted", "incompatible"
+__all__ = [
+    "DOMAIN_GROUP",
+    "PLUGIN_GROUP",
+    "DomainInfo",
+    "Explanation",
+    "LoadedDomain",
+    "Registry",
+    "available_domains",
+    "available_plugins",
+    "default_registry",
+    "explain",
+    "get_tracker",
+    "normalize",
+    "plugin_set_fingerprint",
+    "set_default_registry",
 ]
 
-
-def normalize(name: str) -> str:
-    """PEP 503 normalised distribution name: ``Trackyard_Sim`` -> ``trackyard-sim``."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+_OBSERVERS = ("before_run", "after_run", "run_failed")
 
 
 @dataclass(frozen=True)
-class DomainInfo:
-    """One claim on a domain name (or a cross-cutting plugin), read from metadata only."""
+class LoadedDomain:
+    """A domain's plugin after import and validation: its claim, tracker class and module."""
 
-    name: str
-    distribution: str
-    version: str
-    entry_point: str
-    status: Status
-    error: str | None = None
-
-    def describe(self) -> str:
-        return f"{self.distribution} {self.version} ({self.name} = {self.entry_point})"
-
-
-@dataclass(frozen=True)
-class Explanation:
-    """Why a domain name resolves the way it does; ``str()`` gives a readable report."""
-
-    name: str
-    winner: DomainInfo | None
-    claimants: tuple[DomainInfo, ...]
-    reason: str
-
-    def __str__(self) -> str:
-        lines = [f"domain {self.name!r}:"]
-        for claim in self.claimants:
-            mark = "*" if claim == self.winner else "-"
-            lines.append(f"  {mark} {claim.describe()} [{claim.status}]")
-        lines.append(self.reason)
-        return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class _Claim:
-    name: str
-    group: str
-    distribution: str
-    version: str
-    value: str
-    entry_point: EntryPoint
-
-    @property
-    def plugin_name(self) -> str:
-        return f"{self.distribution}:{self.value}"
-
-
-@dataclass(frozen=True)
-class _Loaded:
-    claim: _Claim
+    claim: Claim
     cls: type[DomainTracker]
     plugin: object
 
 
-def _entry_point_reader() -> Callable[[str], Iterable[EntryPoint]]:
-    """Read every installed distribution's entry points once, then select by group.
+class _PerPlugin:
+    """A hook argument made for each implementing plugin (``register`` callbacks that must name
+    the plugin calling them); the wrapper around each implementation calls ``make``."""
 
-    ``entry_points(group=...)`` walks all distributions on each call; discovery needs two groups.
-    """
-    found: list[Any] = []
-
-    def read(group: str) -> Iterable[EntryPoint]:
-        if not found:
-            from importlib_metadata import entry_points
-
-            found.append(entry_points())
-        selected: Iterable[EntryPoint] = found[0].select(group=group)
-        return selected
-
-    return read
+    def __init__(self, make: Callable[[str], Any]) -> None:
+        self.make = make
 
 
-def _claims(eps: Iterable[EntryPoint], group: str) -> list[_Claim]:
-    claims = []
-    for ep in eps:
-        dist = ep.dist
-        claims.append(
-            _Claim(
-                name=ep.name,
-                group=group,
-                distribution=dist.name if dist is not None else "<unknown>",
-                version=dist.version if dist is not None else "",
-                value=ep.value,
-                entry_point=ep,
-            )
+def _new_manager() -> pluggy.PluginManager:
+    # pluggy and the hookspecs (which import pluggy) are needed only once a plugin is loaded;
+    # importing them here keeps `import trackyard` and listing free of pluggy.
+    import pluggy
+
+    from trackyard import hookspecs
+
+    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def _hook_error(plugin: str, hook: str, domain: str, exc: BaseException) -> PluginHookError:
+    return PluginHookError(
+        f"plugin {plugin!r} raised in hook {hook!r} for domain {domain!r}: "
+        f"{type(exc).__name__}: {exc}"
+    )
+
+
+def _check_result(plugin: str, hook: str, domain: str, result: Any, wrapper: bool) -> None:
+    """A ``build_tracker`` / ``default_wiring`` result of the wrong type names its plugin."""
+    if hook == "build_tracker":
+        from consist import Tracker  # the caller is building a tracker: consist is loaded
+
+        expected: type = Tracker
+        wanted = "a consist.Tracker or None"
+    elif hook == "default_wiring":
+        from trackyard.wiring import Wiring  # off the listing path (bench/bench_listing.py)
+
+        expected, wanted = Wiring, "a trackyard.Wiring or None"
+    else:
+        return
+    # A wrapper of a hook that is not firstresult hands on the list of results.
+    items = (
+        result if wrapper and hook == "default_wiring" and isinstance(result, list) else [result]
+    )
+    bad = next((r for r in items if r is not None and not isinstance(r, expected)), None)
+    if bad is not None:
+        raise PluginContractError(
+            f"plugin {plugin!r} returned {type(bad).__name__} from {hook} for domain "
+            f"{domain!r}; return {wanted}"
         )
-    claims.sort(key=lambda c: (c.name, normalize(c.distribution), c.version, c.value))
-    return claims
 
 
-def _parse_providers_env(raw: str) -> dict[str, str]:
-    pins = {}
-    for part in filter(None, (p.strip() for p in raw.split(","))):
-        domain, sep, dist = part.partition("=")
-        if not sep or not domain.strip() or not dist.strip():
-            raise ConfigValidationError(
-                f"{PROVIDERS_ENV}={raw!r}: expected 'domain=distribution[,domain=distribution]'"
-            )
-        pins[domain.strip()] = dist.strip()
-    return pins
+def _guard(fn: Callable[..., Any], plugin: str, hook: str, domain: str, wrapper: bool) -> Any:
+    """``fn`` as pluggy will call it: per-plugin arguments made, errors and results checked."""
+
+    def bind(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+        made = [a.make(plugin) if isinstance(a, _PerPlugin) else a for a in args]
+        return made, {
+            k: v.make(plugin) if isinstance(v, _PerPlugin) else v for k, v in kwargs.items()
+        }
+
+    if wrapper:
+
+        @functools.wraps(fn)
+        def guarded_wrapper(*args: Any, **kwargs: Any) -> Generator[None, Any, Any]:
+            a, k = bind(args, kwargs)
+            try:
+                result = yield from fn(*a, **k)
+            except TrackyardError:
+                raise
+            except Exception as exc:
+                raise _hook_error(plugin, hook, domain, exc) from exc
+            _check_result(plugin, hook, domain, result, wrapper=True)
+            return result
+
+        return guarded_wrapper
+
+    @functools.wraps(fn)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        a, k = bind(args, kwargs)
+        try:
+            result = fn(*a, **k)
+        except TrackyardError:
+            raise
+        except Exception as exc:
+            raise _hook_error(plugin, hook, domain, exc) from exc
+        _check_result(plugin, hook, domain, result, wrapper=False)
+        return result
+
+    return guarded
 
 
-class Registry:
-    """Discovers domain plugins and builds their trackers; one per process is the default.
+class _Hooks:
+    """One domain's participants on their own pluggy manager; :meth:`call` is the only way
+    trackyard calls a hook implementation."""
 
-    ``entry_points`` replaces metadata discovery (the testing kit uses it); it is called with a
-    group name and returns entry points carrying ``.dist``.
+    def __init__(self, domain: str, members: Sequence[tuple[Claim, object]], own: object) -> None:
+        """``members`` in registration order; ``own`` is the domain's plugin among them."""
+        self.domain = domain
+        self.pm = _new_manager()
+        marker = self.pm.project_name + "_impl"
+        for claim, plugin in members:
+            proxy = types.ModuleType(claim.plugin_name)
+            for attr in dir(plugin):
+                opts = self.pm.parse_hookimpl_opts(plugin, attr)
+                if opts is None:
+                    continue
+                hook = opts.get("specname") or attr
+                wrapper = bool(opts.get("wrapper"))
+                fn = _guard(getattr(plugin, attr), claim.plugin_name, hook, domain, wrapper)
+                marked: dict[str, Any] = {**opts}
+                if plugin is own and hook == "build_tracker" and not wrapper:
+                    # The domain's own build_tracker is the fallback after cross-cutting ones.
+                    marked["trylast"] = not marked.get("tryfirst")
+                setattr(fn, marker, marked)
+                setattr(proxy, attr, fn)
+            self.pm.register(proxy, name=claim.plugin_name)
+
+    def call(self, hook: str, **kwargs: Any) -> Any:
+        """Call ``hook`` through pluggy: its order, markers and ``firstresult``."""
+        return getattr(self.pm.hook, hook)(**kwargs)
+
+    def order(self, hook: str) -> list[str]:
+        """The plugin names whose implementation of ``hook`` runs, in call order (wrappers
+        first: they run around the others)."""
+        impls = getattr(self.pm.hook, hook).get_hookimpls()
+        return [i.plugin_name for i in reversed(impls)]
+
+    def implements(self, *hooks: str) -> bool:
+        return any(getattr(self.pm.hook, h).get_hookimpls() for h in hooks)
+
+
+class Registry(Discovery):
+    """Discovers domain plugins, loads them and builds their trackers; one per process is the
+    default (:func:`default_registry`).
+
+    ``entry_points`` replaces metadata discovery, ``environ`` the environment and ``review``
+    sees each policy verdict (see :class:`~trackyard._discovery.Discovery`); the testing kit
+    uses them for its in-process plugins.
     """
 
     def __init__(
         self,
-        entry_points: Callable[[str], Iterable[EntryPoint]] | None = None,
+        entry_points: EntryPointReader | None = None,
         environ: Mapping[str, str] | None = None,
+        *,
+        review: Review | None = None,
     ) -> None:
-        self._read = entry_points or _entry_point_reader()
-        self._environ = environ
-        self._scanned: dict[str, list[_Claim]] | None = None
-        self._states: dict[tuple[str, str], tuple[Status, str | None]] = {}
-        self._loaded: dict[str, _Loaded] = {}
-        self._pm: pluggy.PluginManager | None = None
-        self._cross: list[tuple[str, object]] | None = None
-        self._policy: Policy | None = None
-        self._projects: dict[str, ProjectConfig] = {}
-        self._verdicts: dict[tuple[str, str], Verdict] = {}
-
-    # --- discovery (metadata only) ------------------------------------------------------------
-
-    @property
-    def environ(self) -> Mapping[str, str]:
-        return os.environ if self._environ is None else self._environ
-
-    def _scan(self) -> dict[str, list[_Claim]]:
-        if self._scanned is None:
-            scanned = {
-                group: _claims(self._read(group), group) for group in (DOMAIN_GROUP, PLUGIN_GROUP)
-            }
-            self._scanned = scanned
-            if self.policy().strict:
-                refused = [
-                    v.reason
-                    for claims in scanned.values()
-                    for c in claims
-                    if (v := self._verdict(c)).status in ("untrusted", "incompatible")
-                ]
-                if refused:
-                    self._scanned = None
-                    raise PluginPolicyError(
-                        "strict mode (" + self.policy().sources.get("strict", "") + ") refuses "
-                        "to continue: " + "; ".join(str(r) for r in refused)
-                    )
-        return self._scanned
-
-    def _project(self) -> ProjectConfig:
-        """The ``[tool.trackyard]`` table seen from the current folder, read once per folder,
-        so that the policy and the provider pins of this registry come from the same read."""
-        cwd = os.getcwd()
-        if cwd not in self._projects:
-            self._projects[cwd] = project_config()
-        return self._projects[cwd]
-
-    def policy(self) -> Policy:
-        """The plugin policy (``[tool.trackyard.plugins]`` + environment), read once."""
-        if self._policy is None:
-            self._policy = Policy.resolve(self._project(), self.environ)
-        return self._policy
-
-    def _verdict(self, claim: _Claim) -> Verdict:
-        """The policy's decision on ``claim``, made before any import (cached)."""
-        key = (claim.group, claim.plugin_name + "=" + claim.name)
-        if key not in self._verdicts:
-            kind = "domain" if claim.group == DOMAIN_GROUP else "cross-cutting plugin"
-            self._verdicts[key] = self.policy().check(claim.entry_point, claim.name, kind)
-        return self._verdicts[key]
-
-    def _by_name(
-        self, group: str = DOMAIN_GROUP, *, usable: bool = False
-    ) -> dict[str, list[_Claim]]:
-        out: dict[str, list[_Claim]] = {}
-        for claim in self._scan()[group]:
-            if usable and self._verdict(claim).status is not None:
-                continue
-            out.setdefault(claim.name, []).append(claim)
-        return out
-
-    def plugin_set(self) -> list[tuple[str, str, str, str]]:
-        """The plugins in use: every domain's provider and every cross-cutting plugin the
-        policy admits, as sorted (domain, distribution, version, entry point) tuples."""
-        entries = []
-        for name in self._by_name(usable=True):
-            winner, _, _ = self._decide(name)
-            if winner is not None:
-                entries.append((name, winner.distribution, winner.version, winner.value))
-        for claim in self._scan()[PLUGIN_GROUP]:
-            if self._verdict(claim).status is None:
-                entries.append((claim.name, claim.distribution, claim.version, claim.value))
-        return sorted(entries)
-
-    def plugin_set_fingerprint(self) -> str:
-        """sha256 of :meth:`plugin_set`; every run records it in meta["trackyard"]."""
-        return fingerprint(self.plugin_set())
-
-    def pins(self) -> dict[str, tuple[str, str]]:
-        """Provider pins: domain -> (distribution, where the pin was set). Environment wins."""
-        pins: dict[str, tuple[str, str]] = {}
-        project = self._project()
-        table = project.table.get("providers", {})
-        if not isinstance(table, dict):
-            raise ConfigValidationError(
-                f"{project.path}: [tool.trackyard.providers] must be a table"
-            )
-        for domain, dist in table.items():
-            pins[domain] = (str(dist), f"{project.path} [tool.trackyard.providers]")
-        raw = self.environ.get(PROVIDERS_ENV, "")
-        for domain, dist in _parse_providers_env(raw).items():
-            pins[domain] = (dist, f"environment {PROVIDERS_ENV}")
-        return pins
-
-    def _decide(self, name: str) -> tuple[_Claim | None, str, Exception | None]:
-        """The winning claim for ``name`` (or None), why, and the error asking for it raises."""
-        claims = self._by_name(usable=True).get(name, [])
-        refused = [self._verdict(c) for c in self._by_name().get(name, [])]
-        if not claims and refused:
-            reasons = "; ".join(str(v.reason) for v in refused)
-            return None, reasons, PluginPolicyError(f"domain {name!r} cannot be used: {reasons}")
-        if not claims:
-            known = sorted(self._by_name())
-            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-            unknown = UnknownDomainError(name, known, close[0] if close else None)
-            return None, str(unknown), unknown
-        pin = self.pins().get(name)
-        if pin is not None:
-            dist, source = pin
-            chosen = [c for c in claims if normalize(c.distribution) == normalize(dist)]
-            if not chosen:
-                bad_pin = ConfigValidationError(
-                    f"domain {name!r} is pinned to distribution {dist!r} by {source}, but "
-                    f"{dist!r} does not provide it; claimants: "
-                    + ", ".join(c.distribution for c in claims)
-                )
-                return None, str(bad_pin), bad_pin
-            return chosen[0], f"chosen by the pin {name} = {dist!r} in {source}", None
-        if len(claims) > 1:
-            conflict = DomainConflictError(name, [self._info(c).describe() for c in claims])
-            return None, str(conflict), conflict
-        return claims[0], "the only installed distribution that provides it", None
-
-    def _info(
-        self, claim: _Claim, status: Status = "available", error: str | None = None
-    ) -> DomainInfo:
-        state = self._states.get((claim.group, claim.plugin_name))
-        if state is not None:
-            status, error = state
-        return DomainInfo(claim.name, claim.distribution, claim.version, claim.value, status, error)
-
-    def available_domains(self) -> list[DomainInfo]:
-        """Every claim on a domain name, with its status; reads metadata only."""
-        out = []
-        for name, claims in sorted(self._by_name().items()):
-            winner, reason, _ = self._decide(name)
-            for claim in claims:
-                verdict = self._verdict(claim)
-                if verdict.status is not None:
-                    out.append(self._info(claim, verdict.status, verdict.reason))
-                elif winner is None:
-                    out.append(self._info(claim, "conflict", reason))
-                elif claim is winner:
-                    out.append(self._info(claim))
-                else:
-                    out.append(self._info(claim, "disabled", f"not selected: {name} is {reason}"))
-        return out
-
-    def available_plugins(self) -> list[DomainInfo]:
-        """Every cross-cutting plugin (group ``trackyard.plugins``), from metadata only."""
-        out = []
-        for claim in self._scan()[PLUGIN_GROUP]:
-            verdict = self._verdict(claim)
-            status = verdict.status or "available"
-            out.append(self._info(claim, status, verdict.reason))
-        return out
-
-    def explain(self, name: str) -> Explanation:
-        """Which distribution provides ``name``, every other claimant, and why."""
-        winner, reason, _ = self._decide(name)
-        infos = [i for i in self.available_domains() if i.name == name]
-        chosen = next((i for i in infos if winner and i.distribution == winner.distribution), None)
-        if winner is not None and len(infos) > 1:
-            reason += "; change it with [tool.trackyard.providers] or TRACKYARD_PROVIDERS"
-        return Explanation(name, chosen, tuple(infos), reason)
+        super().__init__(entry_points, environ, review=review)
+        self._loaded: dict[str, LoadedDomain] = {}
+        self._cross: list[tuple[Claim, object]] | None = None
+        self._hooks: dict[str, _Hooks] = {}
 
     # --- loading ------------------------------------------------------------------------------
 
-    def _plugin_manager(self) -> pluggy.PluginManager:
-        if self._pm is None:
-            self._pm = self._new_pm()
-        return self._pm
+    def choose(self, name: str) -> Claim:
+        """The claim that provides ``name``; raises the error that explains why there is none."""
+        winner, _, err = self.decide(name)
+        if winner is None:
+            assert err is not None
+            raise err
+        return winner
 
-    @staticmethod
-    def _new_pm() -> pluggy.PluginManager:
-        import pluggy
+    def _fail(self, claim: Claim, message: str, cause: BaseException | None = None) -> NoReturn:
+        self.mark(claim, "broken", message)
+        raise PluginContractError(message) from cause
 
-        pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
-        pm.add_hookspecs(hookspecs)
-        return pm
-
-    def _import(self, claim: _Claim, kind: str) -> object:
+    def _import(self, claim: Claim) -> object:
         try:
             return claim.entry_point.load()
         except (Exception, SystemExit) as exc:
-            err = PluginLoadError(claim.name, claim.distribution, exc, kind=kind)
-            self._states[(claim.group, claim.plugin_name)] = ("broken", str(err))
+            err = PluginLoadError(claim.name, claim.distribution, exc, kind=claim.kind)
+            self.mark(claim, "broken", str(err))
             raise err from exc
 
-    def _validate(self, claim: _Claim, plugin: object, kind: str) -> pluggy.PluginManager:
-        """Register ``plugin`` on a scratch manager: unknown hooks or bad arguments fail here,
-        so nothing is left half-registered on the real one."""
+    def _validate(self, claim: Claim, plugin: object) -> None:
+        """Register ``plugin`` on a scratch manager: unknown hooks, bad arguments and refused
+        markers fail here, before any manager that calls hooks sees it."""
+        # pluggy (its exception type) and the hookspecs: needed when loading, never listing.
         import pluggy
 
-        scratch = self._new_pm()
+        from trackyard.hookspecs import REFUSED_MARKERS
+
+        scratch = _new_manager()
         try:
             scratch.register(plugin, name=claim.plugin_name)
             scratch.check_pending()
         except (pluggy.PluginValidationError, ValueError) as exc:
             self._fail(
                 claim,
-                f"{kind} {claim.name!r} from distribution {claim.distribution!r} "
+                f"{claim.kind} {claim.name!r} from distribution {claim.distribution!r} "
                 f"({claim.value}) breaks the hook contract: {exc}",
                 exc,
             )
-        return scratch
+        for caller in scratch.get_hookcallers(plugin) or []:
+            for impl in caller.get_hookimpls():
+                for marker, remedy in REFUSED_MARKERS.items():
+                    if impl.opts.get(marker):
+                        self._fail(
+                            claim,
+                            f"plugin {claim.plugin_name!r} marks hook {caller.name!r} with "
+                            f"{marker}=True, which trackyard refuses: {remedy}",
+                        )
 
-    def _fail(self, claim: _Claim, message: str, cause: BaseException | None = None) -> None:
-        err = PluginContractError(message)
-        self._states[(claim.group, claim.plugin_name)] = ("broken", message)
-        raise err from cause
-
-    def load(self, name: str) -> _Loaded:
+    def load(self, name: str) -> LoadedDomain:
         """Import and validate the plugin that provides ``name`` (once per process)."""
-        if name in self._loaded:
-            return self._loaded[name]
-        winner, _, err = self._decide(name)
-        if winner is None:
-            assert err is not None
-            raise err
-        plugin = self._import(winner, "domain")
-        scratch = self._validate(winner, plugin, "domain")
+        if name not in self._loaded:
+            claim = self.choose(name)
+            plugin = self._import(claim)
+            self._validate(claim, plugin)
+            cls = self._register_domains(claim, plugin)
+            self._loaded[name] = LoadedDomain(claim, cls, plugin)
+            self.mark(claim, "loaded")
+        return self._loaded[name]
+
+    def _register_domains(self, claim: Claim, plugin: object) -> type[DomainTracker]:
+        """Call the plugin's ``register_domains``; return the class registered as its domain."""
+        from trackyard.tracker import DomainTracker  # loading a domain: the tracker is needed
+
         own = {
             c.name
-            for c in self._scan()[DOMAIN_GROUP]
-            if c.distribution == winner.distribution and c.value == winner.value
+            for c in self.claims(DOMAIN_GROUP)
+            if c.distribution == claim.distribution and c.value == claim.value
         }
         registered: dict[str, type[DomainTracker]] = {}
 
         def register(domain: str, cls: type[DomainTracker]) -> None:
             if not (isinstance(cls, type) and issubclass(cls, DomainTracker)):
                 self._fail(
-                    winner,
-                    f"plugin {winner.plugin_name!r} registered {cls!r} for domain "
-                    f"{domain!r}; it must be a trackyard.DomainTracker subclass",
+                    claim,
+                    f"plugin {claim.plugin_name!r} registered {cls!r} for domain {domain!r}; "
+                    "it must be a trackyard.DomainTracker subclass",
                 )
             if domain not in own:
                 self._fail(
-                    winner,
-                    f"plugin {winner.plugin_name!r} registered domain {domain!r}, "
-                    f"but its distribution declares entry point(s) {sorted(own)} for "
-                    f"this module in group {DOMAIN_GROUP!r}",
+                    claim,
+                    f"plugin {claim.plugin_name!r} registered domain {domain!r}, but its "
+                    f"distribution declares entry point(s) {sorted(own)} for this module in "
+                    f"group {DOMAIN_GROUP!r}",
                 )
             registered[domain] = cls
 
-        try:
-            scratch.hook.register_domains(register=register)
-        except PluginContractError:
-            raise
-        except Exception as exc:
-            raise self._hook_error(winner.plugin_name, "register_domains", name, exc) from exc
-        if name not in registered:
+        _Hooks(claim.name, [(claim, plugin)], plugin).call("register_domains", register=register)
+        if claim.name not in registered:
             self._fail(
-                winner,
-                f"plugin {winner.plugin_name!r} declares entry point {name!r} in "
-                f"group {DOMAIN_GROUP!r} but registered no tracker under that name "
-                f"(registered: {sorted(registered)}); call register({name!r}, YourTracker) "
-                "in its register_domains hook",
+                claim,
+                f"plugin {claim.plugin_name!r} declares entry point {claim.name!r} in group "
+                f"{DOMAIN_GROUP!r} but registered no tracker under that name (registered: "
+                f"{sorted(registered)}); call register({claim.name!r}, YourTracker) in its "
+                "register_domains hook",
             )
-        pm = self._plugin_manager()
-        if not pm.is_registered(plugin):
-            pm.register(plugin, name=winner.plugin_name)
-        loaded = _Loaded(winner, registered[name], plugin)
-        self._loaded[name] = loaded
-        self._states[(winner.group, winner.plugin_name)] = ("loaded", None)
-        return loaded
+        return registered[claim.name]
 
-    def _cross_cutting(self) -> list[tuple[str, object]]:
-        """Import every cross-cutting plugin once; a broken one fails every build, loudly."""
+    def load_cross_cutting(self) -> list[tuple[Claim, object]]:
+        """Import and validate every admitted cross-cutting plugin once, sorted by (normalised
+        distribution, entry-point name); a broken one fails every build, loudly."""
         if self._cross is None:
-            pm = self._plugin_manager()
             cross = []
             claims = sorted(
-                (c for c in self._scan()[PLUGIN_GROUP] if self._verdict(c).status is None),
-                key=lambda c: (normalize(c.distribution), c.name),
+                self.usable(PLUGIN_GROUP), key=lambda c: (normalize(c.distribution), c.name)
             )
             for claim in claims:
-                plugin = self._import(claim, "cross-cutting plugin")
-                self._validate(claim, plugin, "cross-cutting plugin")
+                plugin = self._import(claim)
+                self._validate(claim, plugin)
                 if hasattr(plugin, "register_domains"):
                     self._fail(
                         claim,
                         f"cross-cutting plugin {claim.plugin_name!r} implements "
                         f"register_domains; domains are declared in group {DOMAIN_GROUP!r}",
                     )
-                if not pm.is_registered(plugin):
-                    pm.register(plugin, name=claim.plugin_name)
-                self._states[(claim.group, claim.plugin_name)] = ("loaded", None)
-                cross.append((claim.plugin_name, plugin))
+                self.mark(claim, "loaded")
+                cross.append((claim, plugin))
             self._cross = cross
         return self._cross
 
-    # --- calling hooks ------------------------------------------------------------------------
+    def _participants(self, name: str) -> _Hooks:
+        """The domain's hooks: its plugin and the cross-cutting plugins, in registration order
+        (cross-cutting descending, then the domain's own, so that pluggy calls them the
+        domain's own first, then the cross-cutting ones ascending)."""
+        if name not in self._hooks:
+            loaded = self.load(name)
+            cross = self.load_cross_cutting()
+            members = [*reversed(cross), (loaded.claim, loaded.plugin)]
+            self._hooks[name] = _Hooks(name, members, loaded.plugin)
+        return self._hooks[name]
 
-    @staticmethod
-    def _hook_error(plugin: str, hook: str, domain: str, exc: BaseException) -> PluginHookError:
-        return PluginHookError(
-            f"plugin {plugin!r} raised in hook {hook!r} for domain {domain!r}: "
-            f"{type(exc).__name__}: {exc}"
-        )
-
-    def _calls(
-        self, hook: str, participants: list[tuple[str, object]], domain: str, **kwargs: Any
-    ) -> Iterator[tuple[str, Any]]:
-        """Call ``hook`` on each participant in order; yields (plugin name, result)."""
-        caller = getattr(self._plugin_manager().hook, hook)
-        impls = caller.get_hookimpls()
-        args = {"domain": domain, **kwargs}
-        for plugin_name, _ in participants:
-            for impl in (i for i in impls if i.plugin_name == plugin_name):
-                bound = {
-                    a: (args[a](plugin_name) if a == "register" else args[a]) for a in impl.argnames
-                }
-                try:
-                    result = impl.function(**bound)
-                except TrackyardError:
-                    raise
-                except Exception as exc:
-                    raise self._hook_error(plugin_name, hook, domain, exc) from exc
-                yield plugin_name, result
+    def hook_order(self, name: str, hook: str) -> list[str]:
+        """The plugins (``distribution:module``) whose ``hook`` runs for domain ``name``, in call
+        order; loads the domain and the cross-cutting plugins."""
+        return self._participants(name).order(hook)
 
     # --- building -----------------------------------------------------------------------------
 
     def get_tracker(self, name: str, *, workspace: Any = None, **options: Any) -> DomainTracker:
-        """Build the tracker of domain ``name``; see ``trackyard.get_tracker``."""
-        loaded = self.load(name)
-        cross = self._cross_cutting()
+        """Build the tracker of domain ``name``; see :func:`trackyard.get_tracker`."""
+        self.choose(name)  # 1. decide, from metadata only: unknown, conflict, refused raise here
+        hooks = self._participants(name)  # 2. load the domain's plugin and cross-cutting ones
+        return self._build(hooks, workspace, options)  # 3. build
+
+    def _build(self, hooks: _Hooks, workspace: Any, options: dict[str, Any]) -> DomainTracker:
+        loaded = self._loaded[hooks.domain]
         if workspace is not None:
             options["workspace"] = workspace
-        settings = resolve_settings(name, loaded.cls.Options, options, environ=self.environ)
-        own = (loaded.claim.plugin_name, loaded.plugin)
-        participants = [own, *cross]
+        settings = resolve_settings(hooks.domain, loaded.cls.Options, options, environ=self.environ)
+        consist = hooks.call("build_tracker", domain=hooks.domain, settings=settings)
+        if consist is None:
+            from trackyard._store import default_tracker  # opens consist: only when building
 
-        from consist import Tracker
+            consist = default_tracker(settings)
+        return loaded.cls(
+            settings=settings,
+            consist=consist,
+            wiring=self._wiring(hooks, loaded, settings),
+            provenance=self._provenance(loaded),
+            observer=_Observer(hooks),
+            verbs=self._verbs(hooks),
+        )
 
-        tracker: Tracker | None = None
-        for plugin_name, result in self._calls(
-            "build_tracker", [*cross, own], name, settings=settings
-        ):
-            if result is None:
-                continue
-            if not isinstance(result, Tracker):
-                raise PluginContractError(
-                    f"plugin {plugin_name!r} returned {type(result).__name__} from build_tracker "
-                    f"for domain {name!r}; return a consist.Tracker or None"
-                )
-            tracker = result
-            break
-        if tracker is None:
-            from trackyard._store import default_tracker
-
-            tracker = default_tracker(settings)
-
+    @staticmethod
+    def _wiring(hooks: _Hooks, loaded: LoadedDomain, settings: Settings) -> Wiring:
+        """The class wiring, then every ``default_wiring`` result in call order (later wins)."""
         wiring = loaded.cls.wiring
-        for plugin_name, result in self._calls(
-            "default_wiring", participants, name, settings=settings
-        ):
-            if result is None:
-                continue
-            if not isinstance(result, Wiring):
-                raise PluginContractError(
-                    f"plugin {plugin_name!r} returned {type(result).__name__} from default_wiring "
-                    f"for domain {name!r}; return a trackyard.Wiring or None"
-                )
-            wiring = wiring.merge(result)
+        for contribution in hooks.call("default_wiring", domain=hooks.domain, settings=settings):
+            wiring = wiring.merge(contribution)
+        return wiring
 
-        from trackyard import __version__
+    @staticmethod
+    def _verbs(hooks: _Hooks) -> list[tuple[str, str, Callable[..., Any]]]:
+        """(plugin, verb, function) for every verb registered, in call order."""
+        verbs: list[tuple[str, str, Callable[..., Any]]] = []
 
-        provenance = {
+        def register_for(plugin: str) -> Callable[[str, Callable[..., Any]], None]:
+            return lambda verb, fn: verbs.append((plugin, verb, fn))
+
+        hooks.call("register_verbs", domain=hooks.domain, register=_PerPlugin(register_for))
+        return verbs
+
+    def _provenance(self, loaded: LoadedDomain) -> dict[str, str]:
+        return {
             "distribution": loaded.claim.distribution,
             "version": loaded.claim.version,
             "entry_point": loaded.claim.value,
             "core_version": __version__,
             "plugin_set": self.plugin_set_fingerprint(),
         }
-        instance = loaded.cls(
-            settings=settings,
-            consist=tracker,
-            wiring=wiring,
-            provenance=provenance,
-            observer=_Observer(self, name, participants),
-        )
-        verbs: list[tuple[str, str, Callable[..., Any]]] = []
-
-        def register_for(plugin_name: str) -> Callable[[str, Callable[..., Any]], None]:
-            return lambda verb, fn: verbs.append((plugin_name, verb, fn))
-
-        for _ in self._calls("register_verbs", participants, name, register=register_for):
-            pass
-        for plugin_name, verb, fn in verbs:
-            instance._add_verb(verb, fn, plugin_name)
-        return instance
 
 
 class _Observer:
     """Forwards a tracker's run events to the participants' observer hooks."""
 
-    def __init__(
-        self, registry: Registry, domain: str, participants: list[tuple[str, object]]
-    ) -> None:
-        self._registry = registry
-        self._domain = domain
-        self._participants = participants
-        self._active = any(
-            getattr(p, hook, None) is not None
-            for _, p in participants
-            for hook in ("before_run", "after_run", "run_failed")
-        )
+    def __init__(self, hooks: _Hooks) -> None:
+        self._hooks = hooks
+        self._active = hooks.implements(*_OBSERVERS)
 
     def _notify(self, hook: str, **kwargs: Any) -> None:
         if self._active:
-            for _ in self._registry._calls(hook, self._participants, self._domain, **kwargs):
-                pass
+            self._hooks.call(hook, domain=self._hooks.domain, **kwargs)
 
     def before_run(self, call: RunCall) -> None:
         self._notify("before_run", call=call)
@@ -601,6 +452,8 @@ class _Observer:
             error.add_note(f"(also: {exc})")
 
 
+# --- the process-wide registry and the public one-line delegates ----------------------------------
+
 _default: Registry | None = None
 
 
@@ -610,3 +463,53 @@ def default_registry() -> Registry:
     if _default is None:
         _default = Registry()
     return _default
+
+
+def set_default_registry(registry: Registry | None) -> Registry | None:
+    """Make ``registry`` the one behind ``trackyard.get_tracker`` and friends (``None``: a fresh
+    one on next use); returns the previous one. The testing kit's fixtures use it."""
+    global _default
+    previous, _default = _default, registry
+    return previous
+
+
+def available_domains() -> list[DomainInfo]:
+    """Every installed claim on a domain name with its status, from entry-point metadata only.
+
+    Status is ``available`` until the plugin is loaded (``loaded``) or fails (``broken``);
+    ``conflict`` when several distributions claim the name and no pin chooses; ``disabled`` for
+    a claimant a pin did not choose.
+    """
+    return default_registry().available_domains()
+
+
+def available_plugins() -> list[DomainInfo]:
+    """Every installed cross-cutting plugin (entry-point group ``trackyard.plugins``)."""
+    return default_registry().available_plugins()
+
+
+def explain(name: str) -> Explanation:
+    """Which distribution provides ``name``, every other claimant, and why; imports nothing."""
+    return default_registry().explain(name)
+
+
+def get_tracker(name: str, *, workspace: Any = None, **options: Any) -> DomainTracker:
+    """Build the tracker of domain ``name``.
+
+    Imports only the plugin that provides ``name`` (plus cross-cutting plugins), validates it,
+    resolves settings (keywords > environment > pyproject.toml > defaults) and returns a
+    ``DomainTracker`` owning a consist ``Tracker`` on ``workspace`` (default ``./.trackyard``).
+
+    Raises ``UnknownDomainError``, ``DomainConflictError``, ``PluginLoadError``,
+    ``PluginContractError`` or ``ConfigValidationError``.
+    """
+    return default_registry().get_tracker(name, workspace=workspace, **options)
+
+
+def plugin_set_fingerprint() -> str:
+    """sha256 of the plugins in use (sorted domain, distribution, version, entry point).
+
+    Every run records it in ``meta["trackyard"]["plugin_set"]``; compare it with a workspace's
+    runs to see whether they were made with the same plugins. Imports no plugin code.
+    """
+    return default_registry().plugin_set_fingerprint()

@@ -115,7 +115,11 @@ class DomainTracker:
         wiring: Wiring,
         provenance: Mapping[str, str] | None = None,
         observer: RunObserver | None = None,
+        verbs: Sequence[tuple[str, str, Callable[..., Any]]] = (),
     ) -> None:
+        """Built by the registry. ``verbs`` are the (plugin, verb name, function) triples that
+        plugins registered through ``register_verbs``, in call order; each is checked (a public
+        identifier that shadows no method or earlier verb) and bound to this tracker."""
         self.settings = settings
         self.options: Any = settings.options
         self.wiring = wiring
@@ -125,6 +129,8 @@ class DomainTracker:
         self._current: dict[str, Any] = {}
         self._active: Any = None
         self._verbs: dict[str, Callable[..., Any]] = {}
+        for plugin, name, fn in verbs:
+            self._add_verb(name, fn, plugin)
         consist.on_run_start(self._stamp_run)
         self.setup()
 

@@ -177,13 +177,7 @@ def run_doctor(name: str | None) -> list[DomainReport]:
     if name is not None:
         infos = [i for i in infos if i.name == name]
         if not infos:
-            import difflib
-
-            from trackyard.errors import UnknownDomainError
-
-            known = sorted({i.name for i in registry.available_domains()})
-            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-            raise UnknownDomainError(name, known, close[0] if close else None)
+            raise registry.unknown_domain(name)
     reports = []
     for info in infos:
         if info.status == "disabled":  # a pin chose another claimant; that one is checked

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trackyard._discovery import suggest
 from trackyard.errors import ConfigValidationError
 from trackyard.tracker import DomainTracker
 
@@ -102,10 +103,8 @@ def tracker_verbs(tracker: DomainTracker) -> dict[str, Verb]:
 def get_verb(tracker: DomainTracker, name: str) -> Verb:
     verbs = tracker_verbs(tracker)
     if name not in verbs:
-        import difflib
-
-        close = difflib.get_close_matches(name, list(verbs), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        close = suggest(name, verbs)
+        hint = f" Did you mean {close!r}?" if close else ""
         raise ConfigValidationError(
             f"domain {tracker.domain_name!r} has no verb {name!r} "
             f"(verbs: {', '.join(verbs) or 'none'}).{hint}"

@@ -20,19 +20,12 @@ def which(
     When several distributions claim the name, the output names the pin that chooses one:
     [tool.trackyard.providers] in pyproject.toml or TRACKYARD_PROVIDERS. Imports no plugin.
     """
-    from trackyard import explain
-    from trackyard.errors import UnknownDomainError
+    from trackyard.registry import default_registry
 
-    explanation = explain(name)
+    explanation = default_registry().explain(name)
     if not explanation.claimants:
         # explain() describes an unknown name in its reason; the CLI turns it into an error.
-        import difflib
-
-        from trackyard import available_domains
-
-        known = sorted({d.name for d in available_domains()})
-        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-        raise UnknownDomainError(name, known, close[0] if close else None)
+        raise default_registry().unknown_domain(name)
     if as_json:
         typer.echo(json.dumps(dataclasses.asdict(explanation), indent=2))
         return

@@ -8,15 +8,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
+from trackyard._discovery import DOMAIN_GROUP, PLUGIN_GROUP, DomainInfo, normalize
 from trackyard.hookspecs import hookimpl
 from trackyard.policy import Verdict
-from trackyard.registry import DOMAIN_GROUP, PLUGIN_GROUP, Registry, normalize
+from trackyard.registry import Registry
 from trackyard.tracker import DomainTracker
 
 if TYPE_CHECKING:
-    from importlib_metadata import EntryPoint
-
-    from trackyard.registry import DomainInfo
+    from importlib.metadata import EntryPoint
 
 
 @dataclass(frozen=True)
@@ -57,16 +56,13 @@ def class_plugin(name: str, cls: type[DomainTracker]) -> types.ModuleType:
     return module
 
 
-class _SandboxRegistry(Registry):
-    """A registry whose in-process plugins skip the location and ownership checks of the plugin
-    policy (they have no files: the test itself handed the objects over). Installed plugins,
-    and allow/deny lists, are judged exactly as by ``trackyard.Registry``."""
-
-    def _verdict(self, claim: Any) -> Verdict:
-        verdict = super()._verdict(claim)
-        if verdict.status == "untrusted" and isinstance(claim.entry_point, InProcessEntryPoint):
-            return Verdict()
-        return verdict
+def _admit_in_process(ep: EntryPoint, verdict: Verdict) -> Verdict:
+    """In-process plugins skip the location and ownership checks of the plugin policy (they
+    have no files: the test itself handed the objects over). Installed plugins, and allow/deny
+    lists, are judged exactly as by ``trackyard.Registry``."""
+    if verdict.status == "untrusted" and isinstance(ep, InProcessEntryPoint):
+        return Verdict()
+    return verdict
 
 
 class PluginSandbox:
@@ -114,7 +110,7 @@ class PluginSandbox:
         """A fresh ``trackyard.Registry`` over the plugins added so far."""
         if self._registry is None:
             reader = cast("Callable[[str], Iterable[EntryPoint]]", self._read)
-            self._registry = _SandboxRegistry(entry_points=reader)
+            self._registry = Registry(entry_points=reader, review=_admit_in_process)
         return self._registry
 
     def get_tracker(self, name: str, **options: Any) -> DomainTracker:

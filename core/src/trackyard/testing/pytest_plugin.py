@@ -16,13 +16,23 @@ from pathlib import Path
 
 import pytest
 
-from trackyard.registry import Registry
+from trackyard.registry import Registry, set_default_registry
 
 
-def _use_as_default(monkeypatch: pytest.MonkeyPatch, registry: Registry) -> None:
-    import trackyard.registry
+@pytest.fixture
+def _trackyard_default() -> Iterator[Callable[[Registry], None]]:
+    """``use(registry)`` makes ``registry`` the default for the rest of the test; the previous
+    default comes back afterwards."""
+    saved: list[Registry | None] = []
 
-    monkeypatch.setattr(trackyard.registry, "_default", registry)
+    def use(registry: Registry) -> None:
+        previous = set_default_registry(registry)
+        if not saved:
+            saved.append(previous)
+
+    yield use
+    if saved:
+        set_default_registry(saved[0])
 
 
 @pytest.fixture
@@ -36,24 +46,24 @@ def trackyard_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
 
 
 @pytest.fixture
-def trackyard_sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+def trackyard_sandbox(_trackyard_default: Callable[[Registry], None]) -> Iterator[object]:
     """A registry of in-process plugins, also used by ``trackyard.get_tracker`` in the test."""
     from trackyard.testing import PluginSandbox
 
     sandbox = PluginSandbox()
-    sandbox.on_change = lambda registry: _use_as_default(monkeypatch, registry)
-    _use_as_default(monkeypatch, sandbox.registry)
+    sandbox.on_change = _trackyard_default
+    _trackyard_default(sandbox.registry)
     yield sandbox
 
 
 @pytest.fixture
-def trackyard_isolated(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Registry]:
+def trackyard_isolated(_trackyard_default: Callable[[Registry], None]) -> Callable[..., Registry]:
     """``isolate("calibration")``: only the named installed plugins stay discoverable."""
     from trackyard.testing import isolated_registry
 
     def isolate(*names: str) -> Registry:
         registry = isolated_registry(*names)
-        _use_as_default(monkeypatch, registry)
+        _trackyard_default(registry)
         return registry
 
     return isolate

@@ -15,8 +15,8 @@ from trackyard._version import __version__
 if TYPE_CHECKING:
     from trackyard import errors
     from trackyard._discovery import DomainInfo, Explanation
+    from trackyard._sweep import ManyResult
     from trackyard.hookspecs import hookimpl
-    from trackyard.parallel import ManyResult
     from trackyard.recovery import AuditReport, ReconcileReport, audit, reconcile
     from trackyard.registry import (
         Registry,
@@ -36,7 +36,7 @@ _WHERE = {
     "DomainInfo": "trackyard._discovery",
     "DomainTracker": "trackyard.tracker",
     "Explanation": "trackyard._discovery",
-    "ManyResult": "trackyard.parallel",
+    "ManyResult": "trackyard._sweep",
     "RankedRun": "trackyard.tracker",
     "ReconcileReport": "trackyard.recovery",
     "Registry": "trackyard.registry",

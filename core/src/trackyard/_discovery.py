@@ -214,6 +214,7 @@ class Discovery:
 
     @property
     def environ(self) -> Mapping[str, str]:
+        """The environment this registry reads (``os.environ`` unless one was given)."""
         return os.environ if self._environ is None else self._environ
 
     # --- claims and policy ----------------------------------------------------------------------

@@ -43,6 +43,7 @@ class ManyResult:
 
     @property
     def failed(self) -> int:
+        """How many items failed (the size of ``failures``)."""
         return len(self.failures)
 
     def summary(self) -> str:

@@ -4,3 +4,4 @@ Modules that need the version import it from this module, never from the package
 """
 
 __version__ = "0.1.0"
+"""The version of the trackyard core distribution (hatch reads it from this line)."""

@@ -35,6 +35,8 @@ PROJECT_NAME = "trackyard"
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+"""The marker for hook implementations: ``@trackyard.hookimpl`` (optionally with
+``tryfirst=True``, ``trylast=True`` or ``wrapper=True``; see ``docs/hooks.md``)."""
 
 #: Marker -> why trackyard refuses it and what to write instead.
 REFUSED_MARKERS = {

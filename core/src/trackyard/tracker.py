@@ -143,6 +143,7 @@ class DomainTracker:
 
     @property
     def domain_name(self) -> str:
+        """The domain this tracker was built for (its entry-point name)."""
         return self.settings.domain
 
     @property
@@ -158,6 +159,7 @@ class DomainTracker:
 
     @property
     def workspace(self) -> Path:
+        """The resolved workspace folder (``settings.workspace``)."""
         return self.settings.workspace
 
     @property

@@ -23,7 +23,7 @@ def help_text(*args: str) -> str:
     """The output of ``trackyard ARGS --help``, exactly as the console script prints it."""
     from typer.testing import CliRunner
 
-    from trackyard.cli import app
+    from trackyard.cli._app import app
 
     result = CliRunner().invoke(app, [*args, "--help"], prog_name="trackyard")
     if result.exit_code != 0:
@@ -34,7 +34,7 @@ def help_text(*args: str) -> str:
 def command_names() -> list[str]:
     import typer.main
 
-    from trackyard.cli import app
+    from trackyard.cli._app import app
 
     group = typer.main.get_group(app)
     return list(group.commands)

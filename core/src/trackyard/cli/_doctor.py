@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from trackyard import RunOutcome
+from trackyard._layout import DB_FILE, RUNS_DIR
 from trackyard.cli._verbs import Verb, tracker_verbs
 from trackyard.errors import TrackyardError
 
@@ -199,7 +200,7 @@ def check_workspace(workspace: Path, fix: bool) -> DomainReport | None:
     import trackyard
     from trackyard import recovery
 
-    if not (workspace / "provenance.duckdb").exists() and not (workspace / "runs").is_dir():
+    if not (workspace / DB_FILE).exists() and not (workspace / RUNS_DIR).is_dir():
         return None
     report = DomainReport("workspace", str(workspace))
     if fix:

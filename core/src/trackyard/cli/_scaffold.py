@@ -31,7 +31,7 @@ def names(domain: str) -> dict[str, str]:
             f"invalid domain name {domain!r}: use lowercase letters, digits and single '_', "
             "starting with a letter (for example 'traffic' or 'land_use')"
         )
-    from trackyard import __version__
+    from trackyard._version import __version__
 
     major, minor, *_ = __version__.split(".")
     return {

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from trackyard.cli import app
+from trackyard.cli._app import app
 
 
 @app.command("doctor")

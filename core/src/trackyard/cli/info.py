@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from trackyard.cli import app
+from trackyard.cli._app import app
 
 
 def describe_domain(name: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from trackyard.cli import app
+from trackyard.cli._app import app
 
 plugins_app = typer.Typer(
     name="plugins",

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from trackyard.cli import app
+from trackyard.cli._app import app
 
 
 @app.command("new-plugin")

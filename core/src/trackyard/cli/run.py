@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from trackyard.cli import app
+from trackyard.cli._app import app
 
 WORKSPACE_HELP = "Workspace folder (default: settings resolution, ./.trackyard)."
 

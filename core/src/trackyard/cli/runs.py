@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from trackyard._queries import domain_runs
-from trackyard.cli import app
+from trackyard.cli._app import app
 from trackyard.cli.run import WORKSPACE_HELP, build_tracker
 
 

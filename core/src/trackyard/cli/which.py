@@ -7,7 +7,7 @@ import json
 
 import typer
 
-from trackyard.cli import app
+from trackyard.cli._app import app
 
 
 @app.command("which")

@@ -52,7 +52,7 @@ FIRST_PARTY: dict[str, str] = {
 }
 LOCK_FORMAT = 1
 _GROUPS = (DOMAIN_GROUP, PLUGIN_GROUP)
-_BARE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+_BARE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 
 Progress = Callable[[str], None]
 
@@ -384,7 +384,7 @@ def resolve_spec(spec: str) -> str:
             f"no such file or folder: {spec!r}; give an existing plugin folder, a wheel, "
             "a requirement such as 'acme-transit>=2', or a domain name"
         )
-    if _BARE.match(spec) and spec.lower() in FIRST_PARTY:
+    if _BARE.fullmatch(spec) and spec.lower() in FIRST_PARTY:
         return FIRST_PARTY[spec.lower()]
     return spec
 

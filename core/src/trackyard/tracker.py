@@ -214,6 +214,13 @@ class DomainTracker:
         return found
 
     @staticmethod
+    def check_config(config: Any, what: str = "config") -> dict[str, Any]:
+        """Check a config as :meth:`run` does (plain JSON, at most 32 levels deep and 1 MB),
+        so that a verb can refuse bad input before its first run; ``what`` names it in the
+        ``ConfigValidationError``."""
+        return check_config(config, what)
+
+    @staticmethod
     def worker_count(executor: Any = "serial", max_workers: int | None = None) -> int:
         """How many runs to hand :meth:`run_many`'s ``executor`` at once: ``max_workers`` when
         given, else 1 (``"serial"``), the core count (``"processes"``) or the Dask cluster's

@@ -9,7 +9,7 @@ from string import Template
 
 from trackyard.errors import ConfigValidationError
 
-DOMAIN_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+DOMAIN_RE = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 # template file -> path in the new package ({package} and {name} are filled in)
 FILES = {
@@ -26,7 +26,7 @@ FILES = {
 
 def names(domain: str) -> dict[str, str]:
     """The names a package for ``domain`` uses; ``ConfigValidationError`` for a bad name."""
-    if not DOMAIN_RE.match(domain) or domain.endswith("_") or "__" in domain:
+    if not DOMAIN_RE.fullmatch(domain) or domain.endswith("_") or "__" in domain:
         raise ConfigValidationError(
             f"invalid domain name {domain!r}: use lowercase letters, digits and single '_', "
             "starting with a letter (for example 'traffic' or 'land_use')"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from trackyard import Registry
-from trackyard.errors import PluginContractError
+from trackyard.errors import PluginContractError, UnknownDomainError
 
 FakeDist = Callable[..., Path]
 Source = Callable[..., str]
@@ -60,3 +60,19 @@ def test_hook_named_function_without_hookimpl_warns(
         "but is not decorated with @trackyard.hookimpl, so trackyard never calls it; add "
         "@hookimpl above it (or rename it)"
     ]
+
+
+def test_distribution_without_entry_point_is_named(workdir: Path, fake_dist: FakeDist) -> None:
+    """'transit' unknown while acme-transit is installed without an entry point: say so."""
+    fake_dist("acme-transit", {}, {"{mod}plugin": "x = 1\n"})
+    with pytest.raises(UnknownDomainError) as info:
+        Registry().get_tracker("transit")
+    message = str(info.value)
+    assert message.startswith("no domain named 'transit' is installed (installed domains: ")
+    assert message.endswith(
+        "Installed 'acme-transit' 1.0 looks like it meant to provide it but declares no entry "
+        'point for it: add transit = "<package>.plugin" to its '
+        '[project.entry-points."trackyard.domains"] table in pyproject.toml, then reinstall it '
+        "(pip install -e FOLDER or trackyard install FOLDER): entry points are written only at "
+        "install time."
+    )

@@ -41,10 +41,11 @@ def doctor(
     if as_json:
         typer.echo(json.dumps([{**asdict(r), "ok": r.ok} for r in reports], indent=2))
     else:
-        from rich.console import Console
         from rich.table import Table
 
-        console = Console()
+        from trackyard.cli._render import console as stdout_console
+
+        console = stdout_console()
         for report in reports:
             table = Table(
                 "check", "result", "detail", title=f"{report.domain} ({report.distribution})"

@@ -232,10 +232,14 @@ class Policy:
             spec = importlib.util.find_spec(top)
         except (ImportError, ValueError):
             spec = None
-        if spec is None or spec.origin in (None, "built-in", "frozen"):
-            origin = None
+        where: str
+        if spec is None:
+            origin, where = None, "not found"
+        elif spec.origin in (None, "built-in", "frozen"):
+            origin, where = None, "built into Python, not a file of any distribution"
         else:
             origin = _real(Path(spec.origin))
+            where = str(origin)
         if origin is not None and origin in _shipped_files(dist):
             return None
         if origin is not None and _under(origin, _editable_roots(dist)):
@@ -243,7 +247,7 @@ class Policy:
         return Verdict(
             "untrusted",
             f"{what} points at {ep.value!r}, but module {top!r} "
-            f"({origin or 'not found'}) is not shipped by {dist.name!r}; it was not imported",
+            f"({where}) is not shipped by {dist.name!r}; it was not imported",
         )
 
     def _check_compatible(self, dist: Any, what: str) -> Verdict | None:

@@ -76,3 +76,17 @@ def test_distribution_without_entry_point_is_named(workdir: Path, fake_dist: Fak
         "(pip install -e FOLDER or trackyard install FOLDER): entry points are written only at "
         "install time."
     )
+
+
+def test_tracker_verbs_lists_class_verbs_and_hook_verbs(
+    workdir: Path, fake_dist: FakeDist, tracker_module: Source
+) -> None:
+    """tracker.verbs holds the class's own verb 'go' first, then a register_verbs verb."""
+    extra = (
+        "\ndef shout(tracker, *, text: str) -> str:\n    return text.upper()\n"
+        "\n@hookimpl\ndef register_verbs(domain, register):\n    register('shout', shout)\n"
+    )
+    _domain(fake_dist, tracker_module("acme", extra))
+    tracker = Registry().get_tracker("acme", workspace=workdir / "ws")
+    assert list(tracker.verbs) == ["go", "shout"]
+    assert tracker.verbs["shout"](text="hi") == "HI"

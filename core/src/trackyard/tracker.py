@@ -8,6 +8,7 @@ merged wiring on every call. consist is imported only when a tracker is built or
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import os
 import socket
@@ -164,8 +165,20 @@ class DomainTracker:
 
     @property
     def verbs(self) -> Mapping[str, Callable[..., Any]]:
-        """Verbs added by plugins through ``register_verbs``, bound to this tracker."""
-        return dict(self._verbs)
+        """Every verb, bound to this tracker: the public methods the tracker class (and its
+        bases below ``DomainTracker``) defines, sorted, then the verbs plugins added through
+        ``register_verbs``, in registration order."""
+        own: dict[str, Callable[..., Any]] = {}
+        for klass in reversed(type(self).__mro__):
+            if not issubclass(klass, DomainTracker) or klass is DomainTracker:
+                continue
+            for name, member in vars(klass).items():
+                if name.startswith("_") or not inspect.isfunction(member):
+                    continue
+                if hasattr(DomainTracker, name):  # an override of the base API, e.g. setup()
+                    continue
+                own[name] = getattr(self, name)
+        return {**dict(sorted(own.items())), **self._verbs}
 
     def _add_verb(self, name: str, fn: Callable[..., Any], plugin: str) -> None:
         if not name.isidentifier() or name.startswith("_"):

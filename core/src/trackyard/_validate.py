@@ -59,7 +59,9 @@ def _walk(value: Any, path: str, depth: int) -> None:
                 raise ConfigValidationError(
                     f"config key {key!r} at {path} is {type(key).__name__}; keys must be strings"
                 )
-            _walk(item, f"{path}.{key}", depth + 1)
+            # A key with a newline or another unprintable character is quoted: one-line messages.
+            step = f".{key}" if key.isprintable() else f"[{key!r}]"
+            _walk(item, f"{path}{step}", depth + 1)
         return
     if isinstance(value, (list, tuple)):
         for index, item in enumerate(value):

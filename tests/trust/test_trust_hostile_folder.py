@@ -99,3 +99,16 @@ def test_user_config_relative_trusted_path_is_refused(fake_site: Path, tmp_path:
         f"{config} [plugins] trusted_paths entry '.' is relative; write an absolute folder "
         "(or one starting with ~), so that it never means the current folder"
     )
+
+
+def test_relative_xdg_config_home_never_reads_the_current_folder(
+    fake_site: Path, tmp_path: Path
+) -> None:
+    """XDG_CONFIG_HOME='.' is ignored, so ./trackyard/config.toml cannot trust the folder."""
+    write_dist(fake_site, "evil-dist", "evil")
+    planted = tmp_path / "trackyard" / "config.toml"
+    planted.parent.mkdir()
+    planted.write_text(f'[plugins]\ntrusted_paths = ["{fake_site}"]\n')
+    reg = trackyard.Registry(environ={"XDG_CONFIG_HOME": ".", "HOME": str(tmp_path / "home")})
+    status = {d.name: d.status for d in reg.available_domains()}
+    assert status["evil"] == "untrusted"

@@ -115,8 +115,10 @@ def user_config_path(environ: Mapping[str, str]) -> Path:
     ``~/.config/trackyard/config.toml``)."""
     if environ.get(USER_CONFIG_ENV):
         return Path(environ[USER_CONFIG_ENV]).expanduser().absolute()
-    base = environ.get("XDG_CONFIG_HOME") or str(Path("~/.config").expanduser())
-    return Path(base).expanduser().absolute() / "trackyard" / "config.toml"
+    base = Path(environ.get("XDG_CONFIG_HOME") or "~/.config").expanduser()
+    if not base.is_absolute():  # the XDG rule: a relative value is ignored (never the cwd)
+        base = Path("~/.config").expanduser()
+    return base.absolute() / "trackyard" / "config.toml"
 
 
 def user_config(environ: Mapping[str, str] | None = None) -> UserConfig:

@@ -65,6 +65,9 @@ def fake_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "TRACKYARD_DISABLE_PLUGIN_AUTOLOAD",
         "TRACKYARD_STRICT",
         "TRACKYARD_TRUSTED_PATHS",
+        "TRACKYARD_CONFIG",
     ):
         monkeypatch.delenv(var, raising=False)
+    # The user's own config file (where trust may be granted) is an empty home of its own.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     return site

@@ -22,10 +22,8 @@ def _status(reg: trackyard.Registry, name: str) -> trackyard.DomainInfo:
 def test_denied_plugin_is_disabled_and_never_imported(fake_site: Path, tmp_path: Path) -> None:
     """A domain on the deny list is 'disabled' and its import-time code never runs."""
     marker = write_dist(fake_site, "evil-dist", "evil")
-    (tmp_path / "pyproject.toml").write_text(
-        '[tool.trackyard.plugins]\ndeny = ["evil"]\ntrusted_paths = ["site"]\n'
-    )
-    reg = trackyard.Registry()
+    (tmp_path / "pyproject.toml").write_text('[tool.trackyard.plugins]\ndeny = ["evil"]\n')
+    reg = trackyard.Registry(environ={"TRACKYARD_TRUSTED_PATHS": str(fake_site)})
     info = _status(reg, "evil")
     assert info.status == "disabled"
     assert "denied by" in (info.error or "")

@@ -70,6 +70,36 @@ def suggest(name: str, candidates: Iterable[str]) -> str | None:
     return close[0] if close else None
 
 
+def _lookalike_hint(name: str) -> str | None:
+    """When an installed distribution without a domain entry point looks like it meant to
+    provide ``name`` (a part of its name, or a top-level package, matches), say so and how to
+    fix it. A metadata scan of every distribution: only ever on the error path."""
+    from importlib.metadata import distributions
+
+    key = normalize(name)
+    found: dict[str, str] = {}
+    for dist in distributions():
+        dist_name = dist.metadata["Name"] or ""
+        if not dist_name or normalize(dist_name) in found:
+            continue
+        if any(ep.group == DOMAIN_GROUP for ep in dist.entry_points):
+            continue
+        tops = {normalize(t) for t in (dist.read_text("top_level.txt") or "").split()}
+        parts = set(normalize(dist_name).split("-"))
+        if key in parts or key in tops:
+            found[normalize(dist_name)] = f"{dist_name!r} {dist.version}"
+    if not found:
+        return None
+    which = ", ".join(found.values())
+    return (
+        f"Installed {which} looks like it meant to provide it but declares no entry point "
+        f'for it: add {name} = "<package>.plugin" to its '
+        '[project.entry-points."trackyard.domains"] table in pyproject.toml, then reinstall '
+        "it (pip install -e FOLDER or trackyard install FOLDER): entry points are written only "
+        "at install time."
+    )
+
+
 def fingerprint(entries: Iterable[tuple[str, str, str, str]]) -> str:
     """sha256 of the sorted (domain, distribution, version, entry point) tuples."""
     import hashlib  # listing never fingerprints: kept off its path (~3 ms, OpenSSL)
@@ -328,7 +358,7 @@ class Discovery:
     def unknown_domain(self, name: str) -> UnknownDomainError:
         """The error for a name no installed distribution claims, with a suggestion."""
         known = sorted({c.name for c in self.claims(DOMAIN_GROUP)})
-        return UnknownDomainError(name, known, suggest(name, known))
+        return UnknownDomainError(name, known, suggest(name, known), _lookalike_hint(name))
 
     # --- reporting ------------------------------------------------------------------------------
 

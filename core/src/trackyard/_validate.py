@@ -12,11 +12,11 @@ from typing import Any
 
 from trackyard.errors import ConfigValidationError, QueryValidationError
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 NAME_MAX = 120
 CONFIG_MAX_DEPTH = 32
 CONFIG_MAX_BYTES = 1_000_000
-METRIC_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+METRIC_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 K_MAX = 10_000
 # The only words ever formatted into SQL text: the user's order maps onto one of these.
 ORDERS = {"asc": "ASC", "desc": "DESC"}
@@ -31,7 +31,7 @@ def check_run_name(name: object, what: str = "run name") -> str:
         raise ConfigValidationError(
             f"{what} {name[:40]!r}... is {len(name)} characters; the limit is {NAME_MAX}"
         )
-    if not NAME_RE.match(name) or ".." in name:
+    if not NAME_RE.fullmatch(name) or ".." in name:
         raise ConfigValidationError(
             f"{what} {name!r} may only hold letters, digits, '_', '.' and '-', start with a "
             "letter or digit, and contain no '..' (it names files inside the workspace)"
@@ -59,7 +59,9 @@ def _walk(value: Any, path: str, depth: int) -> None:
                 raise ConfigValidationError(
                     f"config key {key!r} at {path} is {type(key).__name__}; keys must be strings"
                 )
-            _walk(item, f"{path}.{key}", depth + 1)
+            # A key with a newline or another unprintable character is quoted: one-line messages.
+            step = f".{key}" if key.isprintable() else f"[{key!r}]"
+            _walk(item, f"{path}{step}", depth + 1)
         return
     if isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
@@ -71,17 +73,25 @@ def _walk(value: Any, path: str, depth: int) -> None:
     )
 
 
-def check_config(config: object) -> dict[str, Any]:
-    """A config is a JSON-representable dict, at most 32 levels deep and 1 MB as JSON."""
+def check_config(config: object, what: str = "config") -> dict[str, Any]:
+    """A config is a JSON-representable dict, at most 32 levels deep and 1 MB as JSON.
+
+    The depth is checked before anything is encoded, so a very deep config is refused with
+    this error, never a ``RecursionError``. ``what`` names the config in messages."""
     if config is None:
         return {}
     if not isinstance(config, Mapping):
-        raise ConfigValidationError(f"config must be a dict, got {type(config).__name__}")
-    _walk(config, "config", 0)
+        raise ConfigValidationError(f"{what} must be a dict, got {type(config).__name__}")
+    try:
+        _walk(config, "config", 0)
+    except ConfigValidationError as exc:
+        if what == "config":
+            raise
+        raise ConfigValidationError(f"{what}: {exc}") from None
     size = len(json.dumps(config))
     if size > CONFIG_MAX_BYTES:
         raise ConfigValidationError(
-            f"config is {size} bytes as JSON; the limit is {CONFIG_MAX_BYTES}: pass large data "
+            f"{what} is {size} bytes as JSON; the limit is {CONFIG_MAX_BYTES}: pass large data "
             "as an input file instead"
         )
     return dict(config)
@@ -113,7 +123,7 @@ def decode_metric(value: object) -> float | None:
 
 def check_metric_name(metric: object) -> str:
     """Metric names are identifiers: a letter or ``_``, then letters, digits, ``_``; 64 at most."""
-    if not isinstance(metric, str) or not METRIC_RE.match(metric):
+    if not isinstance(metric, str) or not METRIC_RE.fullmatch(metric):
         raise QueryValidationError(
             f"invalid metric name {metric!r}: use a letter or '_' followed by up to 63 "
             "letters, digits or '_' (for example 'rmse' or 'mode_share_error')"

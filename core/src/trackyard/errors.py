@@ -55,14 +55,21 @@ class TrackyardError(Exception):
 class UnknownDomainError(TrackyardError, LookupError):
     """No installed plugin provides the requested domain name."""
 
-    def __init__(self, name: str, installed: list[str], suggestion: str | None) -> None:
+    def __init__(
+        self,
+        name: str,
+        installed: list[str],
+        suggestion: str | None,
+        lookalike: str | None = None,
+    ) -> None:
         self.name = name
         self.installed = installed
         self.suggestion = suggestion
         listed = ", ".join(installed) if installed else "none"
         hint = f" Did you mean {suggestion!r}?" if suggestion else ""
+        extra = f" {lookalike}" if lookalike else ""
         super().__init__(
-            f"no domain named {name!r} is installed (installed domains: {listed}).{hint}"
+            f"no domain named {name!r} is installed (installed domains: {listed}).{hint}{extra}"
         )
 
     def __str__(self) -> str:  # LookupError would otherwise repr() the message

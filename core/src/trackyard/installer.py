@@ -52,7 +52,7 @@ FIRST_PARTY: dict[str, str] = {
 }
 LOCK_FORMAT = 1
 _GROUPS = (DOMAIN_GROUP, PLUGIN_GROUP)
-_BARE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+_BARE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 
 Progress = Callable[[str], None]
 
@@ -384,9 +384,39 @@ def resolve_spec(spec: str) -> str:
             f"no such file or folder: {spec!r}; give an existing plugin folder, a wheel, "
             "a requirement such as 'acme-transit>=2', or a domain name"
         )
-    if _BARE.match(spec) and spec.lower() in FIRST_PARTY:
+    if _BARE.fullmatch(spec) and spec.lower() in FIRST_PARTY:
         return FIRST_PARTY[spec.lower()]
     return spec
+
+
+def _replaced(specs: Sequence[str], installed: dict[str, Dist]) -> list[str]:
+    """For each local project folder among ``specs`` whose ``[project] name`` is already
+    installed from somewhere else: what installing it would replace."""
+    import tomllib
+    from urllib.parse import unquote, urlparse
+
+    found = []
+    for spec in specs:
+        folder = Path(spec)
+        if not (folder.is_absolute() and (folder / "pyproject.toml").is_file()):
+            continue
+        try:
+            project = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))
+            name = project["project"]["name"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # pip will say what is wrong with it
+        have = installed.get(normalize(str(name)))
+        if have is None:
+            continue
+        url = urlparse(have.url or "")
+        if url.scheme == "file" and Path(unquote(url.path)).resolve() == folder.resolve():
+            continue  # the same project again: an upgrade or a reinstall
+        source = f"from {unquote(url.path)}" if url.scheme == "file" else "from an index"
+        found.append(
+            f"{folder} is project {name!r}, which would replace the installed "
+            f"{have.name} {have.version} ({source})"
+        )
+    return found
 
 
 def _pip_install_args(specs: Sequence[str], editable: bool) -> list[str]:
@@ -463,15 +493,29 @@ def install(
     editable: bool = False,
     requirements: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
+    replace: bool = False,
 ) -> InstallReport:
     """Install plugins with this interpreter's pip, then validate every new plugin.
+
+    A local project folder whose name is an installed distribution from another source is
+    refused (``InstallError`` saying what it would replace) unless ``replace`` is true.
 
     ``specs``: requirements (``acme-transit>=2``), local paths, or first-party domain names.
     ``requirements``: a trackyard lock (restores its set) or a plain pip requirements file.
     With ``check`` a plugin that fails validation rolls the install back and ``InstallError`` is
     raised with the reason (its ``report`` attribute holds the ``InstallReport``).
     """
-    args = _pip_install_args([resolve_spec(s) for s in specs], editable)
+    resolved = [resolve_spec(s) for s in specs]
+    if not replace:
+        replaced = _replaced(resolved, _snapshot())
+        if replaced:
+            raise InstallError(
+                "refusing to replace an installed distribution with a different project: "
+                + "; ".join(replaced)
+                + ". Rename the project ([project] name in its pyproject.toml), or pass "
+                "--replace to replace it"
+            )
+    args = _pip_install_args(resolved, editable)
     lock: Lock | None = None
     report = InstallReport()
     if requirements is not None:

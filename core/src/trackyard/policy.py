@@ -6,7 +6,8 @@ Every check here runs BEFORE a plugin module is imported (see docs/trust.md):
    and ``deny``; ``TRACKYARD_PLUGINS`` allows only the named ones;
    ``TRACKYARD_DISABLE_PLUGIN_AUTOLOAD=1`` loads none unless named) -> status ``disabled``;
 2. location: the ``*.dist-info`` folder must sit in one of the interpreter's site-packages
-   folders or a configured ``trusted_paths`` entry -> else ``untrusted``;
+   folders or a ``trusted_paths`` entry of the user's config file or ``TRACKYARD_TRUSTED_PATHS``
+   (never a project file: a folder cannot vouch for itself) -> else ``untrusted``;
 3. ownership: the entry point's top-level module must be shipped by its own distribution (its
    ``RECORD``; for an editable install, a folder its ``.pth`` file adds, inside the project named
    by ``direct_url.json``) -> else ``untrusted``;
@@ -33,7 +34,7 @@ from urllib.parse import unquote, urlparse
 
 from trackyard._version import __version__
 from trackyard.errors import ConfigValidationError
-from trackyard.settings import ProjectConfig
+from trackyard.settings import ProjectConfig, UserConfig, user_config, user_config_path
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
@@ -42,7 +43,7 @@ PLUGINS_ENV = "TRACKYARD_PLUGINS"
 NO_AUTOLOAD_ENV = "TRACKYARD_DISABLE_PLUGIN_AUTOLOAD"
 STRICT_ENV = "TRACKYARD_STRICT"
 TRUSTED_ENV = "TRACKYARD_TRUSTED_PATHS"
-_POLICY_KEYS = ("allow", "deny", "strict", "trusted_paths")
+_POLICY_KEYS = ("allow", "deny", "strict")
 
 Refusal = Literal["disabled", "untrusted", "incompatible"]
 
@@ -69,6 +70,24 @@ def trusted_roots() -> list[Path]:
     if site.ENABLE_USER_SITE:
         roots.append(Path(site.getusersitepackages()))
     return list(dict.fromkeys(_real(r) for r in roots))
+
+
+def _user_trusted(user: UserConfig) -> list[Path]:
+    """The user's config file's ``trusted_paths``: absolute (or ``~``) folders only, so that no
+    entry can mean "wherever I happen to be"."""
+    raw = user.table.get("trusted_paths", [])
+    if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
+        raise ConfigValidationError(f"{user.label} trusted_paths must be a list of folders")
+    out = []
+    for entry in raw:
+        path = Path(entry).expanduser()
+        if not path.is_absolute():
+            raise ConfigValidationError(
+                f"{user.label} trusted_paths entry {entry!r} is relative; write an absolute "
+                "folder (or one starting with ~), so that it never means the current folder"
+            )
+        out.append(_real(path))
+    return out
 
 
 def _real(path: Path) -> Path:
@@ -99,14 +118,25 @@ class Policy:
     strict: bool = False
     trusted_paths: tuple[Path, ...] = ()
     sources: Mapping[str, str] = field(default_factory=dict)
+    config_file: Path | None = None  # the user's config file, where trusted_paths may be set
 
     @classmethod
-    def resolve(cls, project: ProjectConfig, environ: Mapping[str, str]) -> Policy:
-        """Read ``[tool.trackyard.plugins]`` and the environment (environment wins)."""
+    def resolve(
+        cls, project: ProjectConfig, environ: Mapping[str, str], user: UserConfig | None = None
+    ) -> Policy:
+        """Read ``[tool.trackyard.plugins]``, the user's config file and the environment
+        (environment wins). Trust (``trusted_paths``) comes only from the user's config file
+        and ``TRACKYARD_TRUSTED_PATHS``: a project file may narrow the policy, never widen it."""
         table = project.table.get("plugins", {})
         where = f"{project.path} [tool.trackyard.plugins]"
         if not isinstance(table, dict):
             raise ConfigValidationError(f"{where} must be a table")
+        if "trusted_paths" in table:
+            raise ConfigValidationError(
+                f"{where}: trusted_paths is not read from a project file, because a folder "
+                f"cannot vouch for itself; put it in {user_config_path(environ)} [plugins] "
+                f"or {TRUSTED_ENV}, and remove it from {project.path}"
+            )
         unknown = sorted(set(table) - set(_POLICY_KEYS))
         if unknown:
             raise ConfigValidationError(
@@ -125,11 +155,16 @@ class Policy:
             raise ConfigValidationError(f"{where} strict must be true or false, got {strict!r}")
         if strict:
             sources["strict"] = where
-        base = project.path.parent if project.path else Path.cwd()
-        raw_trusted = table.get("trusted_paths", [])
-        if not isinstance(raw_trusted, list) or not all(isinstance(p, str) for p in raw_trusted):
-            raise ConfigValidationError(f"{where} trusted_paths must be a list of folders")
-        trusted = [_real(base / Path(p).expanduser()) for p in raw_trusted]
+        user = user if user is not None else user_config(environ)
+        user_strict = user.table.get("strict", False)
+        if not isinstance(user_strict, bool):
+            raise ConfigValidationError(
+                f"{user.label} strict must be true or false, got {user_strict!r}"
+            )
+        if user_strict and not strict:
+            strict = True
+            sources["strict"] = user.label
+        trusted = _user_trusted(user)
 
         named = frozenset(_norm(x) for x in environ.get(PLUGINS_ENV, "").split(",") if x.strip())
         if named:
@@ -146,7 +181,7 @@ class Policy:
             for p in environ.get(TRUSTED_ENV, "").split(os.pathsep)
             if p.strip()
         ]
-        return cls(allow, deny, strict, tuple(dict.fromkeys(trusted)), sources)
+        return cls(allow, deny, strict, tuple(dict.fromkeys(trusted)), sources, user.path)
 
     # --- the checks -----------------------------------------------------------------------------
 
@@ -186,8 +221,8 @@ class Policy:
             "untrusted",
             f"{what} was found in {folder}, outside this interpreter's site-packages "
             f"(an implicit sys.path entry such as the current folder?); it was not imported. "
-            f"Install it with pip, or trust the folder with [tool.trackyard.plugins] "
-            f"trusted_paths or {TRUSTED_ENV}",
+            f"Install it with pip, or trust the folder with [plugins] trusted_paths in "
+            f"{self.config_file or 'your user config file'} or {TRUSTED_ENV}",
         )
 
     def _check_target(self, ep: EntryPoint, dist: Any, what: str) -> Verdict | None:
@@ -197,10 +232,14 @@ class Policy:
             spec = importlib.util.find_spec(top)
         except (ImportError, ValueError):
             spec = None
-        if spec is None or spec.origin in (None, "built-in", "frozen"):
-            origin = None
+        where: str
+        if spec is None:
+            origin, where = None, "not found"
+        elif spec.origin in (None, "built-in", "frozen"):
+            origin, where = None, "built into Python, not a file of any distribution"
         else:
             origin = _real(Path(spec.origin))
+            where = str(origin)
         if origin is not None and origin in _shipped_files(dist):
             return None
         if origin is not None and _under(origin, _editable_roots(dist)):
@@ -208,7 +247,7 @@ class Policy:
         return Verdict(
             "untrusted",
             f"{what} points at {ep.value!r}, but module {top!r} "
-            f"({origin or 'not found'}) is not shipped by {dist.name!r}; it was not imported",
+            f"({where}) is not shipped by {dist.name!r}; it was not imported",
         )
 
     def _check_compatible(self, dist: Any, what: str) -> Verdict | None:

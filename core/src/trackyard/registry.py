@@ -20,7 +20,9 @@ the default registry and stays as light as reading metadata.
 from __future__ import annotations
 
 import functools
+import inspect
 import types
+import warnings
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -35,6 +37,7 @@ from trackyard._discovery import (
     Explanation,
     Review,
     normalize,
+    suggest,
 )
 from trackyard._version import __version__
 from trackyard.errors import (
@@ -172,6 +175,64 @@ def _guard(fn: Callable[..., Any], plugin: str, hook: str, domain: str, wrapper:
     return guarded
 
 
+def _spec_args(pm: pluggy.PluginManager) -> dict[str, tuple[str, ...]]:
+    """Every hook of the spec and its argument names."""
+    out: dict[str, tuple[str, ...]] = {}
+    for name in dir(pm.hook):
+        spec = getattr(getattr(pm.hook, name, None), "spec", None)
+        if spec is not None:
+            out[name] = tuple(spec.argnames)
+    return out
+
+
+def _did_you_mean(pm: pluggy.PluginManager, plugin: object) -> str:
+    """ " Did you mean ...?" hints for a plugin's misspelt hook names and argument names."""
+    specs = _spec_args(pm)
+    hints: list[str] = []
+    for attr in dir(plugin):
+        opts = pm.parse_hookimpl_opts(plugin, attr)
+        if opts is None:
+            continue
+        hook = opts.get("specname") or attr
+        if hook not in specs:
+            close = suggest(hook, specs)
+            if close is not None:
+                hints.append(f"Did you mean hook {close!r} instead of {hook!r}?")
+            continue
+        try:
+            params = inspect.signature(getattr(plugin, attr)).parameters
+        except (TypeError, ValueError):
+            continue
+        for arg in params:
+            if arg not in specs[hook] and arg not in ("self", "cls"):
+                close = suggest(arg, specs[hook])
+                guess = f"did you mean {close!r}? " if close is not None else ""
+                hints.append(
+                    f"Hook {hook!r} has no argument {arg!r}: {guess}"
+                    f"(its arguments: {', '.join(specs[hook])})"
+                )
+    return "".join(f"\n{h}" for h in hints)
+
+
+def _warn_undecorated(pm: pluggy.PluginManager, plugin: object, who: str) -> None:
+    """Warn about a module-level function named like a hook but not marked ``@hookimpl``:
+    pluggy silently ignores it, so the author's hook would never run."""
+    specs = _spec_args(pm)
+    for attr in sorted(specs):
+        fn = getattr(plugin, attr, None)
+        if not inspect.isfunction(fn) or pm.parse_hookimpl_opts(plugin, attr) is not None:
+            continue
+        if getattr(fn, "__module__", None) != getattr(plugin, "__name__", None):
+            continue  # imported from elsewhere, not the author's definition here
+        warnings.warn(
+            f"{who}: function {attr!r} is named like the hook {attr!r} but is "
+            f"not decorated with @trackyard.hookimpl, so trackyard never calls it; add "
+            "@hookimpl above it (or rename it)",
+            UserWarning,
+            stacklevel=2,
+        )
+
+
 class _Hooks:
     """One domain's participants on their own pluggy manager; :meth:`call` is the only way
     trackyard calls a hook implementation."""
@@ -271,9 +332,12 @@ class Registry(Discovery):
             self._fail(
                 claim,
                 f"{claim.kind} {claim.name!r} from distribution {claim.distribution!r} "
-                f"({claim.value}) breaks the hook contract: {exc}",
+                f"({claim.value}) breaks the hook contract: {exc}" + _did_you_mean(scratch, plugin),
                 exc,
             )
+        _warn_undecorated(
+            scratch, plugin, f"{claim.kind} {claim.name!r} from distribution {claim.distribution!r}"
+        )
         for caller in scratch.get_hookcallers(plugin) or []:
             for impl in caller.get_hookimpls():
                 for marker, remedy in REFUSED_MARKERS.items():

@@ -92,6 +92,56 @@ def _find_project_config(start: Path) -> ProjectConfig:
     return ProjectConfig(None, {})
 
 
+USER_CONFIG_ENV = "TRACKYARD_CONFIG"
+USER_CONFIG_KEYS = ("strict", "trusted_paths")
+
+
+@dataclass(frozen=True)
+class UserConfig:
+    """The ``[plugins]`` table of the user's own config file (empty when there is none).
+
+    Trust comes from here, never from a file in the project folder: see docs/trust.md."""
+
+    path: Path
+    table: Mapping[str, Any]
+
+    @property
+    def label(self) -> str:
+        return f"{self.path} [plugins]"
+
+
+def user_config_path(environ: Mapping[str, str]) -> Path:
+    """``$TRACKYARD_CONFIG``, else ``$XDG_CONFIG_HOME/trackyard/config.toml`` (default
+    ``~/.config/trackyard/config.toml``)."""
+    if environ.get(USER_CONFIG_ENV):
+        return Path(environ[USER_CONFIG_ENV]).expanduser().absolute()
+    base = Path(environ.get("XDG_CONFIG_HOME") or "~/.config").expanduser()
+    if not base.is_absolute():  # the XDG rule: a relative value is ignored (never the cwd)
+        base = Path("~/.config").expanduser()
+    return base.absolute() / "trackyard" / "config.toml"
+
+
+def user_config(environ: Mapping[str, str] | None = None) -> UserConfig:
+    """Read the user's config file (see :func:`user_config_path`); a missing file is empty."""
+    path = user_config_path(os.environ if environ is None else environ)
+    if not path.is_file():
+        return UserConfig(path, {})
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigValidationError(f"cannot read {path}: {exc}; fix the file") from exc
+    table = data.get("plugins", {})
+    if not isinstance(table, dict):
+        raise ConfigValidationError(f"{path}: [plugins] must be a table")
+    unknown = sorted(set(table) - set(USER_CONFIG_KEYS))
+    if unknown:
+        raise ConfigValidationError(
+            f"{path}: unknown key(s) {', '.join(unknown)} in [plugins]; valid keys: "
+            + ", ".join(USER_CONFIG_KEYS)
+        )
+    return UserConfig(path, table)
+
+
 def project_config() -> ProjectConfig:
     """The project configuration seen from the current folder (read afresh on every call)."""
     return _find_project_config(Path.cwd())

@@ -8,6 +8,7 @@ merged wiring on every call. consist is imported only when a tracker is built or
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import os
 import socket
@@ -164,8 +165,20 @@ class DomainTracker:
 
     @property
     def verbs(self) -> Mapping[str, Callable[..., Any]]:
-        """Verbs added by plugins through ``register_verbs``, bound to this tracker."""
-        return dict(self._verbs)
+        """Every verb, bound to this tracker: the public methods the tracker class (and its
+        bases below ``DomainTracker``) defines, sorted, then the verbs plugins added through
+        ``register_verbs``, in registration order."""
+        own: dict[str, Callable[..., Any]] = {}
+        for klass in reversed(type(self).__mro__):
+            if not issubclass(klass, DomainTracker) or klass is DomainTracker:
+                continue
+            for name, member in vars(klass).items():
+                if name.startswith("_") or not inspect.isfunction(member):
+                    continue
+                if hasattr(DomainTracker, name):  # an override of the base API, e.g. setup()
+                    continue
+                own[name] = getattr(self, name)
+        return {**dict(sorted(own.items())), **self._verbs}
 
     def _add_verb(self, name: str, fn: Callable[..., Any], plugin: str) -> None:
         if not name.isidentifier() or name.startswith("_"):
@@ -212,6 +225,13 @@ class DomainTracker:
         model options); ``ConfigValidationError`` names the option and this domain."""
         found: Callable[..., Any] = resolve_callable(value, option=option, domain=self.domain_name)
         return found
+
+    @staticmethod
+    def check_config(config: Any, what: str = "config") -> dict[str, Any]:
+        """Check a config as :meth:`run` does (plain JSON, at most 32 levels deep and 1 MB),
+        so that a verb can refuse bad input before its first run; ``what`` names it in the
+        ``ConfigValidationError``."""
+        return check_config(config, what)
 
     @staticmethod
     def worker_count(executor: Any = "serial", max_workers: int | None = None) -> int:

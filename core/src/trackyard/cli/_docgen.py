@@ -12,7 +12,9 @@ HEADER = """# Command line
 
 The `trackyard` command is installed with the core distribution. Every command accepts
 `--help`; add `--debug` to any command to see the full traceback of an error (otherwise an
-error is one line, a hint, and exit status 1).
+error is one line, a hint, and exit status 1). Every listing command (`domains`, `info`,
+`which`, `doctor`, `runs`, `run`) has `--json` for scripts; when stdout is not a terminal (a
+pipe or a file), tables are printed with every value in full, never cut to 80 columns.
 
 This page is generated from the CLI's own help by `python -m trackyard.cli._docgen docs/cli.md`;
 a test fails when it is out of date.

@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
+# Width of tables written to a pipe or file: wide enough that no value is ever cut.
+PIPE_WIDTH = 10_000
+
 # Fields that hold live objects (consist results), not data.
 _SKIP_FIELDS = {"result"}
 
@@ -111,6 +114,21 @@ def renderables(value: Any) -> list[RenderableType]:
     return [_cell(to_jsonable(value))]
 
 
+def console() -> Console:
+    """A rich console for stdout: the terminal's width on a terminal; when stdout is a pipe or
+    a file, wide enough that tables print every value in full (``trackyard domains | cat``)."""
+    import sys
+
+    from rich.console import Console
+
+    if sys.stdout.isatty():
+        return Console()
+    return Console(width=PIPE_WIDTH, no_color=True, highlight=False)
+
+
+_stdout_console = console
+
+
 def print_result(value: Any, *, as_json: bool, console: Console | None = None) -> None:
     import json
 
@@ -119,8 +137,6 @@ def print_result(value: Any, *, as_json: bool, console: Console | None = None) -
 
         typer.echo(json.dumps(to_jsonable(value), indent=2))
         return
-    from rich.console import Console
-
-    console = console or Console()
+    console = console or _stdout_console()
     for item in renderables(value):
         console.print(item)

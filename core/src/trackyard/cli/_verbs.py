@@ -88,6 +88,8 @@ def tracker_verbs(tracker: DomainTracker) -> dict[str, Verb]:
             name, bound, inspect.signature(bound), _hints(fn), inspect.getdoc(fn) or "", owner
         )
     for name, fn in sorted(tracker.verbs.items()):
+        if name in out:
+            continue  # a class verb, described above
         func = getattr(fn, "func", fn)
         out[name] = Verb(
             name,

@@ -41,10 +41,11 @@ def doctor(
     if as_json:
         typer.echo(json.dumps([{**asdict(r), "ok": r.ok} for r in reports], indent=2))
     else:
-        from rich.console import Console
         from rich.table import Table
 
-        console = Console()
+        from trackyard.cli._render import console as stdout_console
+
+        console = stdout_console()
         for report in reports:
             table = Table(
                 "check", "result", "detail", title=f"{report.domain} ({report.distribution})"
@@ -61,6 +62,21 @@ def doctor(
         elif reports:
             console.print(f"doctor: {len(reports)} report(s) OK")
         else:
-            console.print("doctor: no domains installed")
+            console.print(_nothing_checked())
     if not ok:
         raise typer.Exit(1)
+
+
+def _nothing_checked() -> str:
+    """Why doctor checked nothing: no domain installed, or every one refused by the policy."""
+    from trackyard import available_domains
+
+    refused = [d for d in available_domains() if d.status not in ("available", "loaded")]
+    if not refused:
+        return "doctor: no domains installed"
+    listed = ", ".join(f"{d.name} ({d.status})" for d in refused)
+    return (
+        f"doctor: no domains checked: {len(refused)} installed but not usable: {listed}; "
+        "`trackyard domains` says why (e.g. TRACKYARD_DISABLE_PLUGIN_AUTOLOAD=1: name the ones "
+        "to load in TRACKYARD_PLUGINS)"
+    )

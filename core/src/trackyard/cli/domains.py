@@ -20,8 +20,9 @@ def domains(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -
     if as_json:
         typer.echo(json.dumps([dataclasses.asdict(i) for i in infos], indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from trackyard.cli._render import console
 
     table = Table("domain", "distribution", "version", "entry point", "status", "error")
     for info in infos:
@@ -33,4 +34,4 @@ def domains(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -
             info.status,
             info.error or "",
         )
-    Console().print(table)
+    console().print(table)

@@ -65,10 +65,11 @@ def info(
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from trackyard.cli._render import console as stdout_console
+
+    console = stdout_console()
     console.print(
         f"[bold]{name}[/bold] from {data['distribution']} {data['version']} "
         f"({data['entry_point']}): {data['tracker_class']}"

@@ -52,13 +52,23 @@ def install_command(
     requirements: Path | None = typer.Option(
         None, "-r", "--requirement", help="A trackyard lock to restore, or a pip requirements file."
     ),
+    replace: bool = typer.Option(
+        False,
+        "--replace",
+        help="Allow a local project to replace an installed distribution of the same name.",
+    ),
 ) -> None:
     """Install domain plugins into this interpreter, then validate each new plugin."""
     from trackyard.installer import install
 
     with _status("Installing") as update:
         report = install(
-            specs or [], check=check, editable=editable, requirements=requirements, progress=update
+            specs or [],
+            check=check,
+            editable=editable,
+            requirements=requirements,
+            progress=update,
+            replace=replace,
         )
     if not report.installed:
         typer.echo("Nothing new was installed (everything requested is already installed).")

@@ -15,7 +15,15 @@ def new_plugin(
     name: str = typer.Argument(..., help="The domain name, e.g. traffic or land_use."),
     directory: Annotated[
         Path | None,
-        typer.Option("--dir", help="The folder to create (default: ./trackyard-NAME)."),
+        typer.Option("--dir", help="The folder to create (default: ./DIST)."),
+    ] = None,
+    dist: Annotated[
+        str | None,
+        typer.Option("--dist", help="The distribution name (default: trackyard-NAME)."),
+    ] = None,
+    package: Annotated[
+        str | None,
+        typer.Option("--package", help="The import package name (default: trackyard_NAME)."),
     ] = None,
 ) -> None:
     """Write a complete plugin package for domain NAME: pyproject.toml with the
@@ -23,10 +31,13 @@ def new_plugin(
     a tiny model, a README and conformance tests. Then:
 
       pip install -e "./trackyard-NAME[test]" && pytest ./trackyard-NAME
+
+    Names of installed or first-party domains, distributions and packages are refused (installing
+    the package would replace them); choose others with --dist and --package.
     """
     from trackyard.cli._scaffold import write_plugin
 
-    root, written = write_plugin(name, directory)
+    root, written = write_plugin(name, directory, dist, package)
     typer.echo(f"Created {root}:")
     for path in written:
         typer.echo(f"  {path.relative_to(root)}")

@@ -6,19 +6,22 @@ Running them (executor checks, the cache pre-check, the progress bar) is the cor
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
+import math
 import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from trackyard import ManyResult, RunOutcome
+from trackyard import DomainTracker, ManyResult, RunOutcome
 from trackyard.errors import ConfigValidationError
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
+_DOTS = re.compile(r"\.{2,}")
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ class SweepResult:
 
 def check_label(label: object) -> str:
     """Labels name runs (``sweep_<label>``), so they use the run-name characters."""
-    if not isinstance(label, str) or not _NAME_RE.match(label) or ".." in label:
+    if not isinstance(label, str) or not _NAME_RE.fullmatch(label) or ".." in label:
         raise ConfigValidationError(
             f"sweep label {label!r} may only hold letters, digits, '_', '.' and '-' and must "
             "start with a letter or digit (it names the run)"
@@ -62,30 +65,39 @@ def check_label(label: object) -> str:
     return label
 
 
-def check_config(label: str, config: object) -> dict[str, Any]:
-    """A config is a dict of JSON values; checked for every label before the first run."""
-    if not isinstance(config, Mapping):
-        raise ConfigValidationError(
-            f"config of sweep label {label!r} must be a dict, got {type(config).__name__}"
-        )
-    try:
-        json.dumps(config, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ConfigValidationError(
-            f"config of sweep label {label!r} is not plain JSON ({exc}); use str, int, float, "
-            "bool, None, lists and dicts"
-        ) from None
-    return dict(config)
+def check_config(what: str, config: object) -> dict[str, Any]:
+    """A config is a dict of JSON values, checked as the core's ``run`` checks it (depth
+    first, so a very deep config is refused, never a ``RecursionError``)."""
+    return DomainTracker.check_config(config, what)
+
+
+GRID_MAX_POINTS = 10_000
+_LABEL_MAX = 100  # run names are "sweep_<label>"; the core's limit is 120 characters
+
+
+def _short_hash(config: Mapping[str, Any]) -> str:
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
 def grid_label(config: Mapping[str, Any]) -> str:
-    """A readable, run-name-safe label for one grid point, e.g. ``coeff-0.3_rate-0.1``."""
+    """A readable, run-name-safe label for one grid point, e.g. ``coeff-0.3_rate-0.1``.
+
+    Characters a run name cannot hold become ``_`` (``..`` too); a label longer than 100
+    characters is cut and ends with a hash of the config."""
     parts = [f"{key}-{value}" for key, value in config.items()]
-    return _UNSAFE.sub("_", "_".join(parts)).strip("_.-") or "point"
+    label = _DOTS.sub("_", _UNSAFE.sub("_", "_".join(parts))).strip("_.-") or "point"
+    if len(label) > _LABEL_MAX:
+        label = label[: _LABEL_MAX - 9].rstrip("_.-") + "_" + _short_hash(config)
+    return label
 
 
 def expand_grid(grid: object) -> dict[str, dict[str, Any]]:
-    """Every combination of a ``{"param": [values...]}`` grid, labelled."""
+    """Every combination of a ``{"param": [values...]}`` grid, labelled.
+
+    The number of points is computed before anything is expanded and may be at most
+    ``GRID_MAX_POINTS``. Points whose readable labels coincide (``"a b"`` and ``"a_b"``) get
+    a hash of their config appended, so no point replaces another."""
     if not isinstance(grid, Mapping) or not grid:
         raise ConfigValidationError(
             "grid must be a non-empty dict of parameter name to a list of values, e.g. "
@@ -97,10 +109,26 @@ def expand_grid(grid: object) -> dict[str, dict[str, Any]]:
                 f"grid parameter {key!r} must map to a non-empty list of values, got {values!r}"
             )
     keys = list(grid)
-    points: dict[str, dict[str, Any]] = {}
+    sizes = [len(grid[k]) for k in keys]
+    total = math.prod(sizes)
+    if total > GRID_MAX_POINTS:
+        raise ConfigValidationError(
+            f"grid has {total} points ({' x '.join(map(str, sizes))}); the limit is "
+            f"{GRID_MAX_POINTS}: use fewer values, split the grid into several sweeps, or "
+            "calibrate(method='random') to sample it"
+        )
+    labelled: dict[str, list[dict[str, Any]]] = {}
     for combo in itertools.product(*(grid[k] for k in keys)):
         config = dict(zip(keys, combo, strict=True))
-        points[grid_label(config)] = config
+        labelled.setdefault(grid_label(config), []).append(config)
+    points: dict[str, dict[str, Any]] = {}
+    for label, configs in labelled.items():
+        distinct = {_short_hash(c): c for c in configs}
+        if len(distinct) == 1:
+            points[label] = configs[0]  # one point, or the same point listed twice
+            continue
+        for digest, config in distinct.items():
+            points[f"{label[: _LABEL_MAX - 9]}_{digest}"] = config
     return points
 
 
@@ -121,7 +149,10 @@ def resolve_configs(configs_by_label: object, grid: object) -> dict[str, dict[st
         )
     if not configs:
         raise ConfigValidationError("sweep got no configs; pass at least one")
-    return {check_label(label): check_config(label, cfg) for label, cfg in configs.items()}
+    return {
+        check_label(label): check_config(f"config of sweep label {label!r}", cfg)
+        for label, cfg in configs.items()
+    }
 
 
 def print_summary(text: str, enabled: bool) -> None:

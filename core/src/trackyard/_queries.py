@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trackyard import _metrics_index
 from trackyard._layout import (
     CACHE_SOURCE_PATH,
     DOMAIN_PATH,
@@ -67,19 +68,24 @@ def top_k(
     *,
     db_path: Path | None = None,
     timeout: float = 30.0,
+    use_index: bool = True,
 ) -> list[RankedRun]:
     """The ``k`` best executed runs of ``domain`` by ``metric``; NaN and missing values last.
 
-    With ``db_path`` the query runs on a short-lived read-only DuckDB connection with external
-    access disabled; a busy store raises ``StoreUnavailableError`` instead of answering [].
+    With ``db_path`` the ranking reads the metrics index (``_metrics_index``, brought up to
+    date first) on a short-lived DuckDB connection with external access disabled;
+    ``use_index=False`` parses every run's JSON metadata instead (the reference the index is
+    tested against). A busy store raises ``StoreUnavailableError`` instead of answering [].
     """
     metric, k, keyword = check_query(metric, k, order)
     sql = _TOP_K_SQL.format(order=keyword)
     params = {"path": metric_path(metric), "domain": domain, "k": k}
-    if db_path is not None:
-        rows: Sequence[Any] = read_only_query(
-            db_path, sql, params, timeout=timeout, what=f"top_k({metric!r})"
+    if db_path is not None and use_index:
+        rows: Sequence[Any] = _metrics_index.top_k(
+            db_path, domain, metric, k, keyword, timeout=timeout
         )
+    elif db_path is not None:
+        rows = read_only_query(db_path, sql, params, timeout=timeout, what=f"top_k({metric!r})")
     else:
         rows = _consist_query(tracker, sql, params)
     return [RankedRun(str(r[0]), r[1], None if r[2] is None else float(r[2])) for r in rows]

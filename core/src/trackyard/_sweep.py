@@ -14,6 +14,7 @@ The driver (the process that called ``DomainTracker.run_many``) does all the boo
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -22,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from trackyard import _shards
+from trackyard import _session, _shards
 from trackyard._model import function_reference
 from trackyard._outcome import Runner, RunOutcome
 from trackyard._precheck import cache_keys, precheck
@@ -127,18 +128,21 @@ def run_many(
     checked = check_items(items)
     submit = _submitter(dt, fn, executor, max_workers)
     _recover(dt, parallel=executor != "serial")
-    keys = cache_keys(dt, fn, checked)
-    hits = precheck(dt, fn, checked, keys)
-    first, repeats = _dedupe([i for i in checked if i.name not in hits], keys)
-    result = ManyResult(outcomes=dict(hits), cached=len(hits))
-    bar = progress if isinstance(progress, ProgressBar) else ProgressBar(len(checked), progress)
-    try:
-        bar.count(cached=len(hits))
-        _collect(submit(first), result, bar, len(first), submit.slots)
-        _collect(_Serial(dt, fn)(repeats), result, bar, len(repeats), 1)
-    finally:
-        if bar is not progress:
-            bar.close()
+    # A serial batch keeps one store connection for the whole batch (released at its end); a
+    # parallel one does not (the driver merges shards into the store on its own connection).
+    with _session.batch(dt.consist) if executor == "serial" else contextlib.nullcontext():
+        keys = cache_keys(dt, fn, checked)
+        hits = precheck(dt, fn, checked, keys)
+        first, repeats = _dedupe([i for i in checked if i.name not in hits], keys)
+        result = ManyResult(outcomes=dict(hits), cached=len(hits))
+        bar = progress if isinstance(progress, ProgressBar) else ProgressBar(len(checked), progress)
+        try:
+            bar.count(cached=len(hits))
+            _collect(submit(first), result, bar, len(first), submit.slots)
+            _collect(_Serial(dt, fn)(repeats), result, bar, len(repeats), 1)
+        finally:
+            if bar is not progress:
+                bar.close()
     return _in_order(result, checked)
 
 

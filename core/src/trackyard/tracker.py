@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from trackyard import _queries, _sweep
+from trackyard import _queries, _session, _sweep
 from trackyard._layout import CACHE_SOURCE, HOST, INTERRUPTED, METRICS, PID, RUN_NAME, STAMP
 from trackyard._model import (
     accepted_kwargs,
@@ -44,6 +44,12 @@ if TYPE_CHECKING:
     from consist.models.run import Run
 
 __all__ = ["DomainTracker", "ManyResult", "ProgressBar", "RankedRun", "RunCall", "RunOutcome"]
+
+
+def explain_misses_enabled() -> bool:
+    """Whether ``TRACKYARD_EXPLAIN_MISSES`` asks for consist's cache-miss explanation on every
+    miss (off by default: ~180 ms per miss)."""
+    return os.environ.get(_session.EXPLAIN_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 class RunObserver(Protocol):
@@ -132,6 +138,7 @@ class DomainTracker:
         for plugin, name, fn in verbs:
             self._add_verb(name, fn, plugin)
         consist.on_run_start(self._stamp_run)
+        _session.explain_misses(consist, explain_misses_enabled())
         self.setup()
 
     # --- extension points -------------------------------------------------------------------
@@ -378,7 +385,8 @@ class DomainTracker:
         db_path = getattr(self._consist, "db_path", None)
         if not db_path:
             return
-        status = _queries.recorded_status(Path(db_path), outcome.run_id, lock_timeout())
+        with _session.released():
+            status = _queries.recorded_status(Path(db_path), outcome.run_id, lock_timeout())
         if status != outcome.status:
             raise StoreUnavailableError(
                 f"run {outcome.run_id} ({outcome.name!r}) finished {outcome.status!r} and its "
@@ -431,15 +439,28 @@ class DomainTracker:
         orders and ``k`` raise ``QueryValidationError`` before any SQL runs.
         """
         db_path = getattr(self._consist, "db_path", None)
-        return _queries.top_k(
-            self._consist,
-            self.domain_name,
-            metric,
-            k,
-            order,
-            db_path=Path(db_path) if db_path else None,
-            timeout=lock_timeout(),
-        )
+        with _session.released():
+            return _queries.top_k(
+                self._consist,
+                self.domain_name,
+                metric,
+                k,
+                order,
+                db_path=Path(db_path) if db_path else None,
+                timeout=lock_timeout(),
+            )
+
+    def explain_miss(self, run_id: str) -> dict[str, Any]:
+        """consist's explanation of why run ``run_id`` was not served from cache (which
+        component of its identity differed from the closest earlier run).
+
+        Misses are not explained while they run unless ``TRACKYARD_EXPLAIN_MISSES=1`` (the
+        explanation costs ~180 ms of queries per miss); this computes it on demand.
+        """
+        run = self._consist.get_run(run_id)
+        if run is None:
+            raise LookupError(f"no run {run_id!r} in {self.settings.db_path}")
+        return _session.explain(self._consist, run)
 
     # --- context manager ----------------------------------------------------------------------
 

@@ -60,7 +60,7 @@ LIMIT $k
 
 
 def top_k(
-    tracker: Tracker,
+    tracker: Tracker | None,
     domain: str,
     metric: object,
     k: object = 5,
@@ -86,8 +86,10 @@ def top_k(
         )
     elif db_path is not None:
         rows = read_only_query(db_path, sql, params, timeout=timeout, what=f"top_k({metric!r})")
-    else:
+    elif tracker is not None:
         rows = _consist_query(tracker, sql, params)
+    else:
+        raise ValueError("top_k needs a tracker or a db_path")
     return [RankedRun(str(r[0]), r[1], None if r[2] is None else float(r[2])) for r in rows]
 
 
@@ -122,6 +124,13 @@ def domain_runs(tracker: Tracker, domain: str) -> list[Any]:
     """Every run of ``domain``, oldest first: (id, name, status, created_at, cache_source,
     metrics JSON)."""
     return _consist_query(tracker, _RUNS_SQL, {"domain": domain})
+
+
+def stored_domain_runs(db_path: Path, domain: str, timeout: float) -> list[Any]:
+    """:func:`domain_runs` on a short-lived read-only connection to the store ``db_path``."""
+    return read_only_query(
+        db_path, _RUNS_SQL, {"domain": domain}, timeout=timeout, what=f"runs of {domain!r}"
+    )
 
 
 _LAST_STATUS_SQL = f"""

@@ -63,3 +63,43 @@ def test_runs_without_a_store_lists_nothing_and_still_checks_the_metric(cli: Cli
         "letters, digits or '_' (for example 'rmse' or 'mode_share_error')\n"
         "(run with --debug for the traceback)"
     )
+
+
+PROBE = (
+    "import atexit, sys\n"
+    "from trackyard.cli import main\n"
+    "heavy = ('consist', 'pandas', 'sqlalchemy')\n"
+    "atexit.register(lambda: print('loaded:', sorted(m for m in heavy if m in sys.modules),"
+    " file=sys.stderr))\n"
+    "sys.argv = ['trackyard', *sys.argv[1:]]\n"
+    "main()\n"
+)
+
+
+def test_info_and_runs_load_neither_consist_nor_pandas(tmp_path: Path) -> None:
+    """`info` describes a domain and `runs --top` ranks without importing consist, pandas or
+    SQLAlchemy, and `info` writes nothing where it runs."""
+    script = tmp_path / "probe.py"
+    script.write_text(PROBE, encoding="utf-8")
+    here = tmp_path / "here"
+    here.mkdir()
+    for args in (["info", "calibration", "--json"], ["runs", "calibration", "--top", "x"]):
+        done = subprocess.run(
+            [sys.executable, str(script), *args],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "loaded: []" in done.stderr
+    info = subprocess.run(
+        [sys.executable, str(script), "info", "calibration", "--json"],
+        cwd=here,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    verbs = [v["name"] for v in json.loads(info.stdout)["verbs"]]
+    assert {"evaluate", "sweep", "calibrate", "query_top_k", "best_config"} <= set(verbs)
+    assert list(here.iterdir()) == []

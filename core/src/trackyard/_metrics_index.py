@@ -136,6 +136,8 @@ def _catch_up(con: Any) -> int:
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    # Fold the write-ahead log into the file now: every later read-only open would replay it.
+    con.execute("CHECKPOINT")
     return added
 
 

@@ -149,6 +149,11 @@ def _rank(con: Any, domain: str, metric: str, k: int, order: str) -> list[tuple[
     return rows
 
 
+def rank_on(con: Any, domain: str, metric: str, k: int, order: str) -> list[tuple[Any, ...]] | None:
+    """:func:`top_k` on an open connection; None when the index is not current."""
+    return _rank(con, domain, metric, k, order) if _is_current(con) else None
+
+
 def top_k(
     db_path: Path, domain: str, metric: str, k: int, order: str, *, timeout: float
 ) -> list[tuple[Any, ...]]:
@@ -161,7 +166,7 @@ def top_k(
     def read() -> list[tuple[Any, ...]] | None:
         con = _connect(db_path, read_only=True)
         try:
-            return _rank(con, domain, metric, k, order) if _is_current(con) else None
+            return rank_on(con, domain, metric, k, order)
         finally:
             con.close()
 

@@ -260,6 +260,19 @@ class _Serial:
                 yield Finished(item.name, outcome, None)
 
 
+def _start_forkserver() -> Any:
+    """The forkserver context, its server started now: it imports its preload (~1 s) in the
+    background while the driver recovers old shards, runs the cache pre-check and makes the
+    template shard (~0.5 s, once per workspace), so workers start from a warm server."""
+    import multiprocessing
+    from multiprocessing import forkserver
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["trackyard", "consist"])
+    forkserver.ensure_running()
+    return context
+
+
 class _Pool:
     """Runs items in worker processes or on a Dask cluster, each task on its own shard,
     merged into the main store as it finishes."""
@@ -269,6 +282,7 @@ class _Pool:
         self.slots = slots
         self._merger = _shards.Merger(dt)
         self._unmerged: list[Path] = []
+        self._context: Any = _start_forkserver() if executor == "processes" else None
 
     def __call__(self, items: list[Item]) -> Iterator[Finished]:
         if not items:
@@ -313,17 +327,10 @@ class _Pool:
         return Finished(name, done.outcome, done.error)
 
     def _processes(self, tasks: Mapping[str, _shards.Task]) -> Iterator[tuple[str, Any]]:
-        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
-        from multiprocessing import forkserver
 
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["trackyard", "consist"])
-        # The fork server imports its preload in the background (~1 s) while the driver
-        # makes the template shard (~0.5 s, once per workspace).
-        forkserver.ensure_running()
         _shards.make_template(self._dt)
-        with ProcessPoolExecutor(max_workers=self.slots, mp_context=context) as pool:
+        with ProcessPoolExecutor(max_workers=self.slots, mp_context=self._context) as pool:
             futures = {pool.submit(_shards.execute, t): n for n, t in tasks.items()}
             for future in as_completed(futures):
                 yield futures[future], future

@@ -7,7 +7,9 @@ trackyard touches them.
   (built with SQLAlchemy's ``NullPool``, so every operation opens a new DuckDB connection,
   ~29 ms each) is swapped for a ``QueuePool(pool_size=1, max_overflow=0)`` engine on the same
   URL, and swapped back and disposed when the batch ends, which releases the file lock so other
-  processes get in. :func:`released` closes the batch's idle connection for a moment (a
+  processes get in. Every run is such a batch of one, and the connection is also closed while
+  the model itself runs (:func:`lock_free`): the store is held only for consist's
+  bookkeeping. :func:`released` closes the batch's idle connection for a moment (a
   ranking or a read-back opens its own, differently configured connection, which DuckDB
   refuses while consist's is open in the same process).
 * :func:`explain_misses`: consist's cache-miss explainer
@@ -19,9 +21,10 @@ trackyard touches them.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 EXPLAIN_ENV = "TRACKYARD_EXPLAIN_MISSES"
@@ -72,6 +75,20 @@ def released() -> Iterator[None]:
     for pooled in pools:
         pooled.dispose()
     yield
+
+
+def lock_free(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` wrapped so that the batch connections of this process are closed while it runs
+    (a model may run for hours: the store stays free for other processes meanwhile); consist
+    reconnects once afterwards. Code identity and parameters still see ``fn``."""
+
+    @functools.wraps(fn)
+    def model(*args: Any, **kwargs: Any) -> Any:
+        with released():
+            pass
+        return fn(*args, **kwargs)
+
+    return model
 
 
 class _Skip:

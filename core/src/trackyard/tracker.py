@@ -306,32 +306,13 @@ class DomainTracker:
     ) -> tuple[Any, bool]:
         """``consist.Tracker.run`` with the wiring applied; also whether a DB write was seen
         to fail (the run's row must then be read back)."""
-        from consist import CacheOptions, ExecutionOptions  # heavy: only once a run starts
-
         wired = call.wiring
         runtime = accepted_kwargs(fn, {**wired.runtime_kwargs, **runtime_kwargs})
         self._current = {RUN_NAME: call.name, PID: os.getpid(), HOST: socket.gethostname()}
         writes = _WriteFailureWatch()
         try:
-            result = self._consist.run(
-                fn=wrap_model(fn, tuple(wired.outputs)),
-                name=call.name,
-                model=wired.model,
-                config=dict(call.config),
-                inputs=dict(call.inputs) or None,
-                identity_inputs=[*wired.identity_inputs, *model_identity(fn)] or None,
-                outputs=list(wired.outputs) or None,
-                tags=list(dict.fromkeys((*wired.tags, *options["tags"]))) or None,
-                facet={**wired.facets, **(options["facets"] or {})} or None,
-                year=call.year,
-                iteration=call.iteration,
-                parent_run_id=options["parent_run_id"],
-                cache_options=CacheOptions(
-                    cache_epoch=wired.cache_epoch or self.settings.cache_epoch,
-                    code_identity=mode,
-                ),
-                execution_options=ExecutionOptions(runtime_kwargs=runtime or None),
-            )
+            with _session.batch(self._consist):  # one connection for the run's bookkeeping
+                result = self._run_consist(fn, call, mode, runtime, options)
         except Exception as error:
             self._observer.run_failed(call, error)
             raise
@@ -342,6 +323,37 @@ class DomainTracker:
             self._current = {}
             writes.close()
         return result, writes.suspect
+
+    def _run_consist(
+        self,
+        fn: Callable[..., Any],
+        call: RunCall,
+        mode: CodeIdentity,
+        runtime: Mapping[str, Any],
+        options: Mapping[str, Any],
+    ) -> Any:
+        from consist import CacheOptions, ExecutionOptions  # heavy: only once a run starts
+
+        wired = call.wiring
+        return self._consist.run(
+            fn=_session.lock_free(wrap_model(fn, tuple(wired.outputs))),
+            name=call.name,
+            model=wired.model,
+            config=dict(call.config),
+            inputs=dict(call.inputs) or None,
+            identity_inputs=[*wired.identity_inputs, *model_identity(fn)] or None,
+            outputs=list(wired.outputs) or None,
+            tags=list(dict.fromkeys((*wired.tags, *options["tags"]))) or None,
+            facet={**wired.facets, **(options["facets"] or {})} or None,
+            year=call.year,
+            iteration=call.iteration,
+            parent_run_id=options["parent_run_id"],
+            cache_options=CacheOptions(
+                cache_epoch=wired.cache_epoch or self.settings.cache_epoch,
+                code_identity=mode,
+            ),
+            execution_options=ExecutionOptions(runtime_kwargs=runtime or None),
+        )
 
     def _end_interrupted(self, interrupt: BaseException) -> None:
         """Close the run an interrupt left open: recorded ``failed`` and flagged interrupted,

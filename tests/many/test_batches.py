@@ -76,3 +76,19 @@ def test_misses_are_explained_only_on_request(
     with pytest.raises(LookupError) as info:
         loud.explain_miss("no-such-run")
     assert str(info.value) == f"no run 'no-such-run' in {loud.settings.db_path}"
+
+
+def test_the_store_is_free_while_a_model_runs(models_on_path: Path) -> None:
+    """Inside a single run and inside a serial batch, another process can open the store
+    read-write while the model runs."""
+    import batch_models_helper
+
+    cal = _tracker(models_on_path / "f")
+    db = str(cal.settings.db_path)
+    single = cal.run(batch_models_helper.probe, name="one", config={"db": db, "coeff": 0.1})
+    assert single.metrics["store_free"] == 1.0
+    many = cal.run_many(
+        batch_models_helper.probe, [(f"b{i}", {"db": db, "coeff": i / 10}) for i in range(2, 5)]
+    )
+    assert many.failed == 0
+    assert [o.metrics["store_free"] for o in many.outcomes.values()] == [1.0] * 3

@@ -403,13 +403,16 @@ def cli(root: Path, rows: list[Row], args: Any) -> None:
         "help": [exe, "--help"],
         "runs": [exe, "runs", "calibration", "--top", "score", "--k", "3", "-w", str(ws)],
         "info": [exe, "info", "calibration"],
+        # The floor of any command that takes an argument: typer's value coercion imports
+        # pydantic (~0.4 s) on the first parameter it converts; --help converts none.
+        "which": [exe, "which", "calibration"],
     }
     times: dict[str, list[float]] = {k: [] for k in cmds}
     for _ in range(5):
         for key, cmd in cmds.items():
             times[key].append(wall(cmd, 1))
     help_ = median(times["help"])
-    for key in ("runs", "info"):
+    for key in ("runs", "info", "which"):
         mine = median(times[key])
         rows.append(
             (

@@ -120,3 +120,33 @@ def test_store_without_index_answers_then_gets_it_and_reconcile_rebuilds_it(
     trackyard.reconcile(cal.workspace)
     assert [r.name for r in cal.query_top_k(k=2)] == ["sweep_top", "sweep_mid"]
     _agree(cal)
+
+
+def test_runs_written_by_another_tool_with_older_timestamps_are_ranked(
+    models_on_path: Path,
+) -> None:
+    """A run another tool inserts with a timestamp older than every indexed run still ranks."""
+    cal = _tracker(models_on_path / "t")
+    cal.sweep(CONFIGS)
+    assert cal.query_top_k(k=1)[0].name == "sweep_top"  # the index now exists
+    db = cal.settings.db_path
+    with duckdb.connect(str(db)) as con:
+        cols = [r[0] for r in con.execute("DESCRIBE run").fetchall()]
+        select = ", ".join(
+            "'old-tool-run'"
+            if c == "id"
+            else "TIMESTAMP '2000-01-01 00:00:00'"
+            if c == "created_at"
+            else 'json_merge_patch(meta, \'{"metrics": {"mode_share_error": -9.0}, '
+            '"trackyard": {"run_name": "old"}}\')'
+            if c == "meta"
+            else c
+            for c in cols
+        )
+        con.execute(
+            f"INSERT INTO run SELECT {select} FROM run "
+            "WHERE json_extract_string(meta, '$.trackyard.run_name') = 'sweep_top'"
+        )
+    top = cal.query_top_k(k=2)
+    assert (top[0].run_id, top[0].name, top[0].value) == ("old-tool-run", "old", -9.0)
+    _agree(cal)

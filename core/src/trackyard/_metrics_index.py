@@ -11,8 +11,9 @@ Two tables in the store, beside consist's, derived entirely from ``run`` rows:
 The index is reconciled, never written inside a run: before a ranking answers, a cheap check
 (how many finished runs the store holds against how many the index holds) says whether runs
 were added by any means (trackyard, consist used directly, a shard merge, another tool); if so
-the missing runs are indexed first (an anti-join on run ids, so only the new runs' JSON is
-parsed). A store without the tables (an older version's) gets them built then. When the
+the missing runs are indexed first (those created since the newest indexed run, then, when
+some are still missing, an anti-join on every run id; only the new runs' JSON is parsed).
+A store without the tables (an older version's) gets them built then. When the
 index holds runs the store no longer has, or statuses changed behind it, it is rebuilt;
 :func:`rebuild` does that on demand (``reconcile``, ``doctor --fix``).
 
@@ -51,28 +52,32 @@ _COUNTS_SQL = (
     f"(SELECT count(*) FROM {RUN_TABLE})"
 )
 
+# Finished runs not yet indexed, with the columns both tables need. {since} narrows the scan
+# to runs created at or after the newest indexed one (the usual case: runs added since the last
+# ranking); without it every run id is compared (runs merged or finished out of order).
 _NEW_RUNS_SQL = f"""
 CREATE OR REPLACE TEMP TABLE trackyard_new_runs AS
-SELECT r.id, r.status, r.created_at, CAST(r.meta AS JSON) AS meta FROM run r
-WHERE r.status <> 'running'
+SELECT r.id, r.status, r.created_at, CAST(r.meta AS JSON) AS meta,
+       json_extract_string(r.meta, '{DOMAIN_PATH}') AS domain,
+       json_extract_string(r.meta, '{RUN_NAME_PATH}') AS name,
+       json_extract(r.meta, '{CACHE_SOURCE_PATH}') IS NULL AS executed
+FROM run r
+WHERE r.status <> 'running' {{since}}
   AND NOT EXISTS (SELECT 1 FROM {RUN_TABLE} i WHERE i.run_id = r.id)
 """
+_SINCE = f"AND r.created_at >= (SELECT max(created_at) FROM {RUN_TABLE})"
 
 _INSERT_RUNS_SQL = f"""
 INSERT INTO {RUN_TABLE}
-SELECT id, json_extract_string(meta, '{DOMAIN_PATH}'), json_extract_string(meta, '{RUN_NAME_PATH}'),
-       status, json_extract(meta, '{CACHE_SOURCE_PATH}') IS NULL, created_at
-FROM trackyard_new_runs
+SELECT id, domain, name, status, executed, created_at FROM trackyard_new_runs
 """
 
 # Only metric names a query can ask for (identifiers) are indexed; their JSON path is then safe.
 _INSERT_METRICS_SQL = f"""
 INSERT INTO {METRIC_TABLE}
-SELECT n.id, i.domain, i.name, i.status, i.executed, i.created_at, k.key,
+SELECT n.id, n.domain, n.name, n.status, n.executed, n.created_at, k.key,
        TRY_CAST(json_extract(n.meta, '{METRICS_PATH}."' || k.key || '"') AS DOUBLE)
-FROM trackyard_new_runs n
-JOIN {RUN_TABLE} i ON i.run_id = n.id,
-     unnest(json_keys(n.meta, '{METRICS_PATH}')) AS k(key)
+FROM trackyard_new_runs n, unnest(json_keys(n.meta, '{METRICS_PATH}')) AS k(key)
 WHERE json_type(n.meta, '{METRICS_PATH}') = 'OBJECT'
   AND regexp_full_match(k.key, '[A-Za-z_][A-Za-z0-9_]{{0,63}}')
 """
@@ -112,26 +117,36 @@ def _is_current(con: Any) -> bool:
     return bool(finished == indexed)
 
 
+def _index_new(con: Any, since: bool) -> int:
+    con.execute(_NEW_RUNS_SQL.format(since=_SINCE if since else ""))
+    con.execute(_INSERT_RUNS_SQL)
+    con.execute(_INSERT_METRICS_SQL)
+    added = int(con.execute("SELECT count(*) FROM trackyard_new_runs").fetchone()[0])
+    con.execute("DROP TABLE trackyard_new_runs")
+    return added
+
+
+def _counts_agree(con: Any) -> bool:
+    finished, indexed = con.execute(_COUNTS_SQL).fetchone()
+    return bool(finished == indexed)
+
+
 def _catch_up(con: Any) -> int:
-    """Create the tables if needed and index every finished run not yet indexed; rebuild when
-    the index holds runs the store lost. Returns how many runs were indexed."""
+    """Create the tables if needed and index every finished run not yet indexed (runs created
+    since the newest indexed one first, then, if some are still missing, every run id is
+    compared); rebuild when the index holds runs the store lost. Returns how many runs were
+    indexed."""
     con.execute("BEGIN TRANSACTION")
     try:
         for sql in _CREATE_SQL:
             con.execute(sql)
-        con.execute(_NEW_RUNS_SQL)
-        con.execute(_INSERT_RUNS_SQL)
-        con.execute(_INSERT_METRICS_SQL)
-        added = int(con.execute("SELECT count(*) FROM trackyard_new_runs").fetchone()[0])
-        finished, indexed = con.execute(_COUNTS_SQL).fetchone()
-        if finished != indexed:  # rows deleted or statuses changed behind the index
+        added = _index_new(con, since=True)
+        if not _counts_agree(con):
+            added += _index_new(con, since=False)
+        if not _counts_agree(con):  # rows deleted or statuses changed behind the index
             con.execute(f"DELETE FROM {RUN_TABLE}")
             con.execute(f"DELETE FROM {METRIC_TABLE}")
-            con.execute(_NEW_RUNS_SQL)
-            con.execute(_INSERT_RUNS_SQL)
-            con.execute(_INSERT_METRICS_SQL)
-            added = int(con.execute("SELECT count(*) FROM trackyard_new_runs").fetchone()[0])
-        con.execute("DROP TABLE trackyard_new_runs")
+            added = _index_new(con, since=False)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

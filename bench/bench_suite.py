@@ -1,6 +1,12 @@
 """trackyard benchmark suite: one command, prints a Markdown table of side-by-side ratios.
 
-    .venv/bin/python bench/bench_suite.py
+    .venv/bin/python bench/bench_suite.py                 # every section
+    .venv/bin/python bench/bench_suite.py --only batch topk --batch-n 30 --sizes 10000 1000000
+
+Sections: listing, tracker, run (single miss/hit), batch (per-run cost inside a serial
+``run_many`` vs a direct consist loop, interleaved halves), sweep (16 x 1 s), topk (the metrics
+index vs a typed column on the same file, over stores of --sizes runs), cli (``runs --top`` and
+``info`` vs ``--help``).
 
 Baselines are written the way the pattern document writes them: a hand-made wrapper that owns
 a ``consist.Tracker(run_dir=..., db_path=...)`` and calls ``tracker.run`` directly.
@@ -11,6 +17,7 @@ which is what the metric query reads; no consist run is executed per row.
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -58,15 +65,30 @@ def timed(fn: Any, n: int = 1) -> float:
     return median(times)
 
 
-def main() -> None:
-    import trackyard
+Row = tuple[str, str, str, str]
 
-    rows: list[tuple[str, str, str, str]] = []
-    py = sys.executable
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", default=list(SECTIONS), choices=list(SECTIONS))
+    parser.add_argument("--batch-n", type=int, default=100)
+    parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000, 1_000_000])
+    args = parser.parse_args()
+    rows: list[Row] = []
     root = Path(tempfile.mkdtemp(prefix="trackyard-bench-"))
     os.chdir(root)
+    for name in args.only:
+        SECTIONS[name](root, rows, args)
+    print("| benchmark | trackyard | baseline | ratio |")
+    print("|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
 
-    # 1. listing domains
+
+def listing(root: Path, rows: list[Row], args: Any) -> None:
+    py = sys.executable
     ours = wall([py, "-c", "import trackyard; trackyard.available_domains()"])
     base = wall([py, "-c", "import importlib.metadata"])
     mods = subprocess.run(
@@ -84,7 +106,10 @@ def main() -> None:
         )
     )
 
-    # 2. get_tracker on an existing workspace vs the wrapper
+
+def tracker(root: Path, rows: list[Row], args: Any) -> None:
+    import trackyard
+
     ws = root / "ws2"
     trackyard.get_tracker("calibration", workspace=ws, model="bench_models:trivial")
     PatternWrapper(root / "pw2")
@@ -101,7 +126,10 @@ def main() -> None:
         )
     )
 
-    # 3. evaluate overhead per call, miss and hit
+
+def single_run(root: Path, rows: list[Row], args: Any) -> None:
+    import trackyard
+
     t = trackyard.get_tracker("calibration", workspace=root / "ws3", model="bench_models:trivial")
     w = PatternWrapper(root / "pw3")
     n = 8
@@ -157,7 +185,10 @@ def main() -> None:
         )
     )
 
-    # 4. 16-config sweep of a ~1 s CPU model: CalibrationTracker.sweep vs the pattern's loop
+
+def sweep16(root: Path, rows: list[Row], args: Any) -> None:
+    import trackyard
+
     grid = {"x": list(range(16)), "seconds": [1.0]}
     configs = [{"x": x, "seconds": 1.0} for x in grid["x"]]
     w4 = PatternWrapper(root / "pw4")
@@ -203,12 +234,46 @@ def main() -> None:
         )
     )
 
-    # 5. top_k over 10,000 runs
-    t5 = trackyard.get_tracker("calibration", workspace=root / "ws5", model="bench_models:trivial")
-    seed = t5.run(bench_models.trivial, name="seed", config={"x": 0})
+
+def _loop(w: PatternWrapper, part: range) -> None:
+    for i in part:
+        w.evaluate(f"b{i}", {"x": i}, bench_models.trivial_pattern)
+
+
+def batch(root: Path, rows: list[Row], args: Any) -> None:
+    """Per-run cost of a trivial model inside a serial run_many vs a direct consist loop."""
+    import trackyard
+
+    n = max(2, args.batch_n) // 2 * 2
+    t = trackyard.get_tracker("calibration", workspace=root / "wsb", model="bench_models:trivial")
+    w = PatternWrapper(root / "pwb")
+    t.run(bench_models.trivial, name="warm", config={"x": -1})
+    w.evaluate("warm", {"x": -1}, bench_models.trivial_pattern)
+    ours: list[float] = []
+    base: list[float] = []
+    for start in (0, n // 2):  # interleaved halves, so both sides see the same load
+        part = range(start, start + n // 2)
+        base.append(timed(functools.partial(_loop, w, part)))
+        many = [(f"b{i}", {"x": i}) for i in part]
+        ours.append(
+            timed(functools.partial(t.run_many, bench_models.trivial, many, progress=False))
+        )
+    per_o, per_b = sum(ours) / n, sum(base) / n
+    rows.append(
+        (
+            f"per run, trivial model, serial run_many of {n} vs direct consist loop",
+            f"{per_o * 1e3:.0f} ms",
+            f"{per_b * 1e3:.0f} ms",
+            f"{per_o / per_b:.2f}",
+        )
+    )
+
+
+def _fill(db: str, seed: str, size: int) -> None:
+    """Copy the seed run's row until the store holds ``size`` runs (new ids, random scores),
+    and add a typed reference table (id, domain, score DOUBLE) to the same file."""
     import duckdb
 
-    db = str(t5.settings.db_path)
     with duckdb.connect(db) as con:
         cols = [r[0] for r in con.execute("DESCRIBE run").fetchall()]
         select = ", ".join(
@@ -222,36 +287,152 @@ def main() -> None:
             for c in cols
         )
         con.execute(
-            f"INSERT INTO run SELECT {select} FROM run, range(10000) t(i) WHERE id = ?",
-            [seed.run_id],
+            f"INSERT INTO run SELECT {select} FROM run, range({size - 1}) t(i) WHERE id = ?",
+            [seed],
         )
-        count = con.execute("SELECT count(*) FROM run").fetchone()
-    ours = timed(lambda: t5.top_k("score", k=5), 5)
-
-    def pandas_way() -> Any:
-        frame = t5.consist.run_set(model="mode_choice").to_frame()
-        return frame
-
-    try:
-        base = timed(pandas_way, 3)
-        base_txt = f"{base * 1e3:.0f} ms"
-        ratio = f"{base / ours:.1f}x faster"
-    except Exception as exc:  # report what consist did rather than hide the row
-        base_txt, ratio = f"failed: {type(exc).__name__}", "n/a"
-    rows.append(
-        (
-            f"top_k over {count[0] if count else '?'} runs vs run_set().to_frame()",
-            f"{ours * 1e3:.1f} ms",
-            base_txt,
-            ratio,
+        con.execute(
+            "CREATE OR REPLACE TABLE bench_typed AS SELECT id, "
+            "json_extract_string(meta, '$.trackyard.domain') AS domain, "
+            "TRY_CAST(json_extract(meta, '$.metrics.score') AS DOUBLE) AS score FROM run"
         )
-    )
+        con.execute("CHECKPOINT")
 
-    print("| benchmark | trackyard | baseline | ratio |")
-    print("|---|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
 
+def topk(root: Path, rows: list[Row], args: Any) -> None:
+    """top_k through the metrics index vs a typed column on the same file (both open a
+    read-only connection per query), the JSON query it replaced, and the index's catch-up."""
+    for size in args.sizes:
+        _topk_size(root, rows, size)
+
+
+def _topk_size(root: Path, rows: list[Row], size: int) -> None:
+    import duckdb
+
+    import trackyard
+    from trackyard import _queries
+
+    if True:
+        t5 = trackyard.get_tracker(
+            "calibration", workspace=root / f"topk{size}", model="bench_models:trivial"
+        )
+        seed = t5.run(bench_models.trivial, name="seed", config={"x": 0})
+        db = str(t5.settings.db_path)
+        _fill(db, seed.run_id, size)
+        build = timed(lambda: t5.top_k("score", k=5))  # the first ranking builds the index
+
+        def typed() -> Any:
+            con = duckdb.connect(db, read_only=True, config={"enable_external_access": False})
+            try:
+                return con.execute(
+                    "SELECT id, score FROM bench_typed WHERE domain = ? ORDER BY score LIMIT 5",
+                    ["calibration"],
+                ).fetchall()
+            finally:
+                con.close()
+
+        ours: list[float] = []
+        ref: list[float] = []
+        for _ in range(9):  # interleaved
+            ours.append(timed(lambda: t5.top_k("score", k=5)))
+            ref.append(timed(typed))
+        from trackyard import _metrics_index
+
+        con = duckdb.connect(db, read_only=True, config={"enable_external_access": False})
+        q_ours: list[float] = []
+        q_ref: list[float] = []
+        for _ in range(9):  # the queries alone, on one open connection, interleaved
+            q_ours.append(
+                timed(lambda: _metrics_index.rank_on(con, "calibration", "score", 5, "ASC"))
+            )
+            q_ref.append(
+                timed(
+                    lambda: con.execute(
+                        "SELECT id, score FROM bench_typed WHERE domain = ? ORDER BY score LIMIT 5",
+                        ["calibration"],
+                    ).fetchall()
+                )
+            )
+        con.close()
+        json_q = timed(
+            lambda: _queries.top_k(
+                None, "calibration", "score", 5, "asc", db_path=Path(db), use_index=False
+            ),
+            3 if size <= 100_000 else 1,
+        )
+        t5.run_many(bench_models.trivial, [(f"new{i}", {"x": i}) for i in range(1, 11)],
+                    progress=False)  # fmt: skip
+        catch = timed(lambda: t5.top_k("score", k=5))  # indexes the 10 new runs first
+        o, r = median(ours), median(ref)
+        rows.append(
+            (
+                f"top_k over {size:,} runs (index) vs typed column, same file, each opening its connection",
+                f"{o * 1e3:.1f} ms",
+                f"{r * 1e3:.1f} ms",
+                f"{o / r:.2f}",
+            )
+        )
+        qo, qr = median(q_ours), median(q_ref)
+        rows.append(
+            (
+                f"  {size:,} runs, query alone on an open connection (index vs typed column)",
+                f"{qo * 1e3:.1f} ms",
+                f"{qr * 1e3:.1f} ms",
+                f"{qo / qr:.2f}",
+            )
+        )
+        rows.append(
+            (
+                f"  {size:,} runs: JSON query it replaced / first ranking (builds index) / "
+                "after 10 new runs (catch-up)",
+                f"{json_q * 1e3:.0f} / {build * 1e3:.0f} / {catch * 1e3:.0f} ms",
+                f"{r * 1e3:.1f} ms",
+                f"JSON {json_q / o:.0f}x slower",
+            )
+        )
+
+
+def cli(root: Path, rows: list[Row], args: Any) -> None:
+    """``trackyard runs --top`` and ``trackyard info`` vs ``trackyard --help`` (interleaved)."""
+    import trackyard
+
+    exe = str(Path(sys.executable).parent / "trackyard")
+    ws = root / "cliws"
+    t = trackyard.get_tracker("calibration", workspace=ws, model="bench_models:trivial")
+    t.run_many(bench_models.trivial, [(f"c{i}", {"x": i}) for i in range(5)], progress=False)
+    cmds = {
+        "help": [exe, "--help"],
+        "runs": [exe, "runs", "calibration", "--top", "score", "--k", "3", "-w", str(ws)],
+        "info": [exe, "info", "calibration"],
+        # The floor of any command that takes an argument: typer's value coercion imports
+        # pydantic (~0.4 s) on the first parameter it converts; --help converts none.
+        "which": [exe, "which", "calibration"],
+    }
+    times: dict[str, list[float]] = {k: [] for k in cmds}
+    for _ in range(5):
+        for key, cmd in cmds.items():
+            times[key].append(wall(cmd, 1))
+    help_ = median(times["help"])
+    for key in ("runs", "info", "which"):
+        mine = median(times[key])
+        rows.append(
+            (
+                f"`trackyard {key}` ({' '.join(cmds[key][1:4])}...) vs `trackyard --help`",
+                f"{mine * 1e3:.0f} ms",
+                f"{help_ * 1e3:.0f} ms",
+                f"{mine / help_:.2f}",
+            )
+        )
+
+
+SECTIONS = {
+    "listing": listing,
+    "tracker": tracker,
+    "run": single_run,
+    "batch": batch,
+    "sweep": sweep16,
+    "topk": topk,
+    "cli": cli,
+}
 
 if __name__ == "__main__":
     main()

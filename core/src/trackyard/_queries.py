@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trackyard import _metrics_index
 from trackyard._layout import (
     CACHE_SOURCE_PATH,
     DOMAIN_PATH,
@@ -59,7 +60,7 @@ LIMIT $k
 
 
 def top_k(
-    tracker: Tracker,
+    tracker: Tracker | None,
     domain: str,
     metric: object,
     k: object = 5,
@@ -67,21 +68,28 @@ def top_k(
     *,
     db_path: Path | None = None,
     timeout: float = 30.0,
+    use_index: bool = True,
 ) -> list[RankedRun]:
     """The ``k`` best executed runs of ``domain`` by ``metric``; NaN and missing values last.
 
-    With ``db_path`` the query runs on a short-lived read-only DuckDB connection with external
-    access disabled; a busy store raises ``StoreUnavailableError`` instead of answering [].
+    With ``db_path`` the ranking reads the metrics index (``_metrics_index``, brought up to
+    date first) on a short-lived DuckDB connection with external access disabled;
+    ``use_index=False`` parses every run's JSON metadata instead (the reference the index is
+    tested against). A busy store raises ``StoreUnavailableError`` instead of answering [].
     """
     metric, k, keyword = check_query(metric, k, order)
     sql = _TOP_K_SQL.format(order=keyword)
     params = {"path": metric_path(metric), "domain": domain, "k": k}
-    if db_path is not None:
-        rows: Sequence[Any] = read_only_query(
-            db_path, sql, params, timeout=timeout, what=f"top_k({metric!r})"
+    if db_path is not None and use_index:
+        rows: Sequence[Any] = _metrics_index.top_k(
+            db_path, domain, metric, k, keyword, timeout=timeout
         )
-    else:
+    elif db_path is not None:
+        rows = read_only_query(db_path, sql, params, timeout=timeout, what=f"top_k({metric!r})")
+    elif tracker is not None:
         rows = _consist_query(tracker, sql, params)
+    else:
+        raise ValueError("top_k needs a tracker or a db_path")
     return [RankedRun(str(r[0]), r[1], None if r[2] is None else float(r[2])) for r in rows]
 
 
@@ -116,6 +124,13 @@ def domain_runs(tracker: Tracker, domain: str) -> list[Any]:
     """Every run of ``domain``, oldest first: (id, name, status, created_at, cache_source,
     metrics JSON)."""
     return _consist_query(tracker, _RUNS_SQL, {"domain": domain})
+
+
+def stored_domain_runs(db_path: Path, domain: str, timeout: float) -> list[Any]:
+    """:func:`domain_runs` on a short-lived read-only connection to the store ``db_path``."""
+    return read_only_query(
+        db_path, _RUNS_SQL, {"domain": domain}, timeout=timeout, what=f"runs of {domain!r}"
+    )
 
 
 _LAST_STATUS_SQL = f"""

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trackyard import _queries
+from trackyard import _queries, _session
 from trackyard._layout import DRIVER_FILE, SHARDS_DIR, TEMPLATE_DB, WAL_SUFFIX
 from trackyard._model import resolve_callable
 from trackyard._outcome import Runner, RunOutcome
@@ -104,7 +104,8 @@ def execute(task: Task) -> Done:
     tracker, shard = _task_tracker(task)
     fn = resolve_callable(task.fn)
     try:
-        outcome = tracker.run(fn, name=task.name, config=task.config, inputs=task.inputs)
+        with _session.batch(tracker.consist):  # the task's shard is this worker's alone
+            outcome = tracker.run(fn, name=task.name, config=task.config, inputs=task.inputs)
     except Exception as exc:
         return Done(task.name, str(shard), None, f"{type(exc).__name__}: {exc}")
     return Done(task.name, str(shard), dataclasses.replace(outcome, result=None), None)

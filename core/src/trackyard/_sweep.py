@@ -14,6 +14,7 @@ The driver (the process that called ``DomainTracker.run_many``) does all the boo
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -22,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from trackyard import _shards
+from trackyard import _session, _shards
 from trackyard._model import function_reference
 from trackyard._outcome import Runner, RunOutcome
 from trackyard._precheck import cache_keys, precheck
@@ -127,18 +128,21 @@ def run_many(
     checked = check_items(items)
     submit = _submitter(dt, fn, executor, max_workers)
     _recover(dt, parallel=executor != "serial")
-    keys = cache_keys(dt, fn, checked)
-    hits = precheck(dt, fn, checked, keys)
-    first, repeats = _dedupe([i for i in checked if i.name not in hits], keys)
-    result = ManyResult(outcomes=dict(hits), cached=len(hits))
-    bar = progress if isinstance(progress, ProgressBar) else ProgressBar(len(checked), progress)
-    try:
-        bar.count(cached=len(hits))
-        _collect(submit(first), result, bar, len(first), submit.slots)
-        _collect(_Serial(dt, fn)(repeats), result, bar, len(repeats), 1)
-    finally:
-        if bar is not progress:
-            bar.close()
+    # A serial batch keeps one store connection for the whole batch (released at its end); a
+    # parallel one does not (the driver merges shards into the store on its own connection).
+    with _session.batch(dt.consist) if executor == "serial" else contextlib.nullcontext():
+        keys = cache_keys(dt, fn, checked)
+        hits = precheck(dt, fn, checked, keys)
+        first, repeats = _dedupe([i for i in checked if i.name not in hits], keys)
+        result = ManyResult(outcomes=dict(hits), cached=len(hits))
+        bar = progress if isinstance(progress, ProgressBar) else ProgressBar(len(checked), progress)
+        try:
+            bar.count(cached=len(hits))
+            _collect(submit(first), result, bar, len(first), submit.slots)
+            _collect(_Serial(dt, fn)(repeats), result, bar, len(repeats), 1)
+        finally:
+            if bar is not progress:
+                bar.close()
     return _in_order(result, checked)
 
 
@@ -256,6 +260,19 @@ class _Serial:
                 yield Finished(item.name, outcome, None)
 
 
+def _start_forkserver() -> Any:
+    """The forkserver context, its server started now: it imports its preload (~1 s) in the
+    background while the driver recovers old shards, runs the cache pre-check and makes the
+    template shard (~0.5 s, once per workspace), so workers start from a warm server."""
+    import multiprocessing
+    from multiprocessing import forkserver
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["trackyard", "consist"])
+    forkserver.ensure_running()
+    return context
+
+
 class _Pool:
     """Runs items in worker processes or on a Dask cluster, each task on its own shard,
     merged into the main store as it finishes."""
@@ -265,6 +282,7 @@ class _Pool:
         self.slots = slots
         self._merger = _shards.Merger(dt)
         self._unmerged: list[Path] = []
+        self._context: Any = _start_forkserver() if executor == "processes" else None
 
     def __call__(self, items: list[Item]) -> Iterator[Finished]:
         if not items:
@@ -309,17 +327,10 @@ class _Pool:
         return Finished(name, done.outcome, done.error)
 
     def _processes(self, tasks: Mapping[str, _shards.Task]) -> Iterator[tuple[str, Any]]:
-        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
-        from multiprocessing import forkserver
 
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["trackyard", "consist"])
-        # The fork server imports its preload in the background (~1 s) while the driver
-        # makes the template shard (~0.5 s, once per workspace).
-        forkserver.ensure_running()
         _shards.make_template(self._dt)
-        with ProcessPoolExecutor(max_workers=self.slots, mp_context=context) as pool:
+        with ProcessPoolExecutor(max_workers=self.slots, mp_context=self._context) as pool:
             futures = {pool.submit(_shards.execute, t): n for n, t in tasks.items()}
             for future in as_completed(futures):
                 yield futures[future], future

@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from trackyard import _queries
+from trackyard import _metrics_index, _queries
 from trackyard._layout import HOST, INTERRUPTED, PID, STAMP, WAL_SUFFIX
 from trackyard._store import (
     apply_lock_budget,
@@ -231,6 +231,8 @@ def reconcile(workspace: str | os.PathLike[str]) -> ReconcileReport:
             errors.append(f"{run_id}: could not restore ({type(exc).__name__}: {exc})")
             continue
         (restored if run_id not in db_rows else fixed).append(run_id)
+    # The metrics index is derived from run rows: rebuilt so it matches the repaired store.
+    _metrics_index.rebuild(db_path, timeout=lock_timeout())
     return ReconcileReport(tuple(marked), tuple(restored), tuple(fixed), tuple(errors))
 
 

@@ -443,6 +443,17 @@ class Registry(Discovery):
         hooks = self._participants(name)  # 2. load the domain's plugin and cross-cutting ones
         return self._build(hooks, workspace, options)  # 3. build
 
+    def describe(
+        self, name: str, **options: Any
+    ) -> tuple[type[DomainTracker], Settings, Wiring, list[tuple[str, str, Callable[..., Any]]]]:
+        """What :meth:`get_tracker` would build, without building it (no consist, no store):
+        the tracker class, resolved settings, merged default wiring and registered verbs."""
+        self.choose(name)
+        hooks = self._participants(name)
+        loaded = self._loaded[hooks.domain]
+        settings = resolve_settings(hooks.domain, loaded.cls.Options, options, environ=self.environ)
+        return loaded.cls, settings, self._wiring(hooks, loaded, settings), self._verbs(hooks)
+
     def _build(self, hooks: _Hooks, workspace: Any, options: dict[str, Any]) -> DomainTracker:
         loaded = self._loaded[hooks.domain]
         if workspace is not None:

@@ -270,3 +270,33 @@ def resolve_settings(
         options=options,
         sources=sources,
     )
+
+
+def store_location(
+    domain: str,
+    workspace: Path | None = None,
+    project: ProjectConfig | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Path:
+    """The store (``db_path``) a tracker of ``domain`` would use, resolved like
+    :func:`resolve_settings` from the core keys alone, so that reading recorded runs needs
+    neither the domain's plugin nor its options (``--workspace`` plays the keyword)."""
+    project = project if project is not None else project_config()
+    environ = os.environ if environ is None else environ
+    domains_table = project.table.get("domains", {})
+    domain_table = domains_table.get(domain, {}) if isinstance(domains_table, dict) else {}
+    base_dir = project.path.parent if project.path else None
+    layers: list[tuple[Mapping[str, Any], Path | None]] = [
+        (project.table, base_dir),
+        (domain_table if isinstance(domain_table, dict) else {}, base_dir),
+        *[({key: environ[var]}, None) for key, var in ENV_VARS.items() if environ.get(var)],
+        ({"workspace": workspace} if workspace is not None else {}, None),
+    ]
+    values: dict[str, Any] = {}
+    for layer, base in layers:
+        for key in ("workspace", "db_path"):
+            value = layer.get(key)
+            if isinstance(value, (str, os.PathLike)):
+                values[key] = _relative_to(base, value)
+    ws = Path(values.get("workspace") or DEFAULT_WORKSPACE).absolute()
+    return Path(values.get("db_path") or ws / DB_FILE).absolute()

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from trackyard import _queries, _sweep
+from trackyard import _queries, _session, _sweep
 from trackyard._layout import CACHE_SOURCE, HOST, INTERRUPTED, METRICS, PID, RUN_NAME, STAMP
 from trackyard._model import (
     accepted_kwargs,
@@ -45,6 +45,12 @@ if TYPE_CHECKING:
     from consist.models.run import Run
 
 __all__ = ["DomainTracker", "ManyResult", "ProgressBar", "RankedRun", "RunCall", "RunOutcome"]
+
+
+def explain_misses_enabled() -> bool:
+    """Whether ``TRACKYARD_EXPLAIN_MISSES`` asks for consist's cache-miss explanation on every
+    miss (off by default: ~180 ms per miss)."""
+    return os.environ.get(_session.EXPLAIN_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 class RunObserver(Protocol):
@@ -133,6 +139,7 @@ class DomainTracker:
         for plugin, name, fn in verbs:
             self._add_verb(name, fn, plugin)
         consist.on_run_start(self._stamp_run)
+        _session.explain_misses(consist, explain_misses_enabled())
         self.setup()
 
     # --- extension points -------------------------------------------------------------------
@@ -319,32 +326,13 @@ class DomainTracker:
     ) -> tuple[Any, bool]:
         """``consist.Tracker.run`` with the wiring applied; also whether a DB write was seen
         to fail (the run's row must then be read back)."""
-        from consist import CacheOptions, ExecutionOptions  # heavy: only once a run starts
-
         wired = call.wiring
         runtime = accepted_kwargs(fn, {**wired.runtime_kwargs, **runtime_kwargs})
         self._current = {RUN_NAME: call.name, PID: os.getpid(), HOST: socket.gethostname()}
         writes = _WriteFailureWatch()
         try:
-            result = self._consist.run(
-                fn=wrap_model(fn, tuple(wired.outputs)),
-                name=call.name,
-                model=wired.model,
-                config=dict(call.config),
-                inputs=dict(call.inputs) or None,
-                identity_inputs=[*wired.identity_inputs, *model_identity(fn)] or None,
-                outputs=list(wired.outputs) or None,
-                tags=list(dict.fromkeys((*wired.tags, *options["tags"]))) or None,
-                facet={**wired.facets, **(options["facets"] or {})} or None,
-                year=call.year,
-                iteration=call.iteration,
-                parent_run_id=options["parent_run_id"],
-                cache_options=CacheOptions(
-                    cache_epoch=wired.cache_epoch or self.settings.cache_epoch,
-                    code_identity=mode,
-                ),
-                execution_options=ExecutionOptions(runtime_kwargs=runtime or None),
-            )
+            with _session.batch(self._consist):  # one connection for the run's bookkeeping
+                result = self._run_consist(fn, call, mode, runtime, options)
         except Exception as error:
             self._observer.run_failed(call, error)
             raise
@@ -355,6 +343,37 @@ class DomainTracker:
             self._current = {}
             writes.close()
         return result, writes.suspect
+
+    def _run_consist(
+        self,
+        fn: Callable[..., Any],
+        call: RunCall,
+        mode: CodeIdentity,
+        runtime: Mapping[str, Any],
+        options: Mapping[str, Any],
+    ) -> Any:
+        from consist import CacheOptions, ExecutionOptions  # heavy: only once a run starts
+
+        wired = call.wiring
+        return self._consist.run(
+            fn=_session.lock_free(wrap_model(fn, tuple(wired.outputs))),
+            name=call.name,
+            model=wired.model,
+            config=dict(call.config),
+            inputs=dict(call.inputs) or None,
+            identity_inputs=[*wired.identity_inputs, *model_identity(fn)] or None,
+            outputs=list(wired.outputs) or None,
+            tags=list(dict.fromkeys((*wired.tags, *options["tags"]))) or None,
+            facet={**wired.facets, **(options["facets"] or {})} or None,
+            year=call.year,
+            iteration=call.iteration,
+            parent_run_id=options["parent_run_id"],
+            cache_options=CacheOptions(
+                cache_epoch=wired.cache_epoch or self.settings.cache_epoch,
+                code_identity=mode,
+            ),
+            execution_options=ExecutionOptions(runtime_kwargs=runtime or None),
+        )
 
     def _end_interrupted(self, interrupt: BaseException) -> None:
         """Close the run an interrupt left open: recorded ``failed`` and flagged interrupted,
@@ -398,7 +417,8 @@ class DomainTracker:
         db_path = getattr(self._consist, "db_path", None)
         if not db_path:
             return
-        status = _queries.recorded_status(Path(db_path), outcome.run_id, lock_timeout())
+        with _session.released():
+            status = _queries.recorded_status(Path(db_path), outcome.run_id, lock_timeout())
         if status != outcome.status:
             raise StoreUnavailableError(
                 f"run {outcome.run_id} ({outcome.name!r}) finished {outcome.status!r} and its "
@@ -451,15 +471,28 @@ class DomainTracker:
         orders and ``k`` raise ``QueryValidationError`` before any SQL runs.
         """
         db_path = getattr(self._consist, "db_path", None)
-        return _queries.top_k(
-            self._consist,
-            self.domain_name,
-            metric,
-            k,
-            order,
-            db_path=Path(db_path) if db_path else None,
-            timeout=lock_timeout(),
-        )
+        with _session.released():
+            return _queries.top_k(
+                self._consist,
+                self.domain_name,
+                metric,
+                k,
+                order,
+                db_path=Path(db_path) if db_path else None,
+                timeout=lock_timeout(),
+            )
+
+    def explain_miss(self, run_id: str) -> dict[str, Any]:
+        """consist's explanation of why run ``run_id`` was not served from cache (which
+        component of its identity differed from the closest earlier run).
+
+        Misses are not explained while they run unless ``TRACKYARD_EXPLAIN_MISSES=1`` (the
+        explanation costs ~180 ms of queries per miss); this computes it on demand.
+        """
+        run = self._consist.get_run(run_id)
+        if run is None:
+            raise LookupError(f"no run {run_id!r} in {self.settings.db_path}")
+        return _session.explain(self._consist, run)
 
     # --- context manager ----------------------------------------------------------------------
 

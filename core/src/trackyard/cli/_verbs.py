@@ -102,6 +102,31 @@ def tracker_verbs(tracker: DomainTracker) -> dict[str, Verb]:
     return out
 
 
+def declared_verbs(
+    cls: type[DomainTracker], registered: list[tuple[str, str, Callable[..., Any]]]
+) -> dict[str, Verb]:
+    """The verbs :func:`tracker_verbs` lists for a tracker of ``cls`` with the plugin verbs
+    ``registered`` ((plugin, name, function) triples), read without building the tracker."""
+
+    def unbound(fn: Callable[..., Any]) -> inspect.Signature:
+        sig = inspect.signature(fn)
+        return sig.replace(parameters=list(sig.parameters.values())[1:])  # drop the tracker
+
+    out: dict[str, Verb] = {}
+    for name, (fn, owner) in class_verbs(cls).items():
+        out[name] = Verb(name, fn, unbound(fn), _hints(fn), inspect.getdoc(fn) or "", owner)
+    for _plugin, name, fn in sorted(registered, key=lambda r: r[1]):
+        out[name] = Verb(
+            name,
+            fn,
+            unbound(fn),
+            _hints(fn),
+            inspect.getdoc(fn) or "",
+            f"plugin verb {getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', '?')}",
+        )
+    return out
+
+
 def get_verb(tracker: DomainTracker, name: str) -> Verb:
     verbs = tracker_verbs(tracker)
     if name not in verbs:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -15,21 +13,19 @@ from trackyard.cli._app import app
 def describe_domain(name: str) -> dict[str, Any]:
     """Everything ``info`` shows, as plain data.
 
-    The tracker is built in a throw-away workspace (so ``info`` writes nothing where you are);
-    settings and their sources are resolved as ``get_tracker(name)`` would resolve them here.
+    Only the domain's plugin is imported: no tracker, consist Tracker or store is built (so
+    ``info`` writes nothing); settings and their sources are resolved as ``get_tracker(name)``
+    would resolve them here.
     """
-    from trackyard import explain, get_tracker
+    from trackyard import explain
     from trackyard.cli._render import to_jsonable
-    from trackyard.cli._verbs import tracker_verbs
-    from trackyard.settings import resolve_settings
+    from trackyard.cli._verbs import declared_verbs
+    from trackyard.registry import default_registry
 
     explanation = explain(name)
-    with tempfile.TemporaryDirectory(prefix="trackyard-info-") as tmp:
-        tracker = get_tracker(name, workspace=Path(tmp))
-        verbs = tracker_verbs(tracker)
-        wiring = tracker.wiring.as_dict()
-        cls = type(tracker)
-    settings = resolve_settings(name, cls.Options, {})
+    cls, settings, wiring_obj, registered = default_registry().describe(name)
+    verbs = declared_verbs(cls, registered)
+    wiring = wiring_obj.as_dict()
     winner = explanation.winner
     return {
         "domain": name,

@@ -9,9 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
-from trackyard._queries import domain_runs
 from trackyard.cli._app import app
-from trackyard.cli.run import WORKSPACE_HELP, build_tracker
+from trackyard.cli.run import WORKSPACE_HELP
 
 
 @dataclass(frozen=True)
@@ -26,8 +25,15 @@ class RecordedRun:
     metrics: dict[str, Any]
 
 
-def recorded_runs(tracker: Any, limit: int | None) -> list[RecordedRun]:
-    rows = domain_runs(tracker.consist, tracker.domain_name)
+def recorded_runs(db_path: Path, domain: str, limit: int | None) -> list[RecordedRun]:
+    """The runs of ``domain`` recorded in the store ``db_path``, oldest first (the last
+    ``limit``); none when the store does not exist yet."""
+    from trackyard._queries import stored_domain_runs
+    from trackyard._store import lock_timeout
+
+    if not db_path.is_file():
+        return []
+    rows = stored_domain_runs(db_path, domain, lock_timeout())
     out = [
         RecordedRun(
             str(r[0]), r[1], str(r[2]), str(r[3]), r[4] is not None, json.loads(r[5] or "{}")
@@ -51,7 +57,7 @@ def runs(
     """List the runs recorded for DOMAIN, or with --top METRIC the best runs by that metric.
 
     Ranking puts runs without the metric (or with NaN) last in both orders; cache hits are not
-    ranked twice.
+    ranked twice. Reads only the store: works without the domain's plugin installed.
     """
     from trackyard.cli._render import print_result
 
@@ -59,10 +65,25 @@ def runs(
         from trackyard.errors import QueryValidationError
 
         raise QueryValidationError(f"--k must be a positive integer, got {k}")
-    tracker = build_tracker(domain, workspace)
+    from trackyard.settings import store_location
+
+    # Only the store is read (DuckDB): neither consist nor the domain's plugin is needed, so
+    # runs stay listable after the plugin that made them is uninstalled.
+    db_path = store_location(domain, workspace)
     result: list[Any]
     if top is not None:
-        result = list(tracker.top_k(top, k=5 if k is None else k, order=order))
+        from trackyard._queries import top_k
+        from trackyard._store import lock_timeout
+
+        if not db_path.is_file():
+            from trackyard._validate import check_query
+
+            check_query(top, 5 if k is None else k, order)
+            result = []
+        else:
+            ranked = top_k(None, domain, top, 5 if k is None else k, order, db_path=db_path,
+                           timeout=lock_timeout())  # fmt: skip
+            result = list(ranked)
     else:
-        result = list(recorded_runs(tracker, k))
+        result = list(recorded_runs(db_path, domain, k))
     print_result(result, as_json=as_json)

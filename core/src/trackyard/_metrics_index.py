@@ -1,0 +1,244 @@
+"""The metrics index: recorded metrics as typed rows, so a ranking never parses run JSON.
+
+Two tables in the store, beside consist's, derived entirely from ``run`` rows:
+
+* ``trackyard_run_index``: one row per run that is no longer ``running`` (run id, domain, run
+  name, status, executed or cache hit, created_at);
+* ``trackyard_metric``: one row per (run, metric) with the value as a DOUBLE (the same
+  ``TRY_CAST(json_extract(meta, '$.metrics."m"') AS DOUBLE)`` the JSON query used), and the
+  run's columns repeated so a top-k reads one table.
+
+The index is reconciled, never written inside a run: before a ranking answers, a cheap check
+(how many finished runs the store holds against how many the index holds) says whether runs
+were added by any means (trackyard, consist used directly, a shard merge, another tool); if so
+the missing runs are indexed first (those created since the newest indexed run, then, when
+some are still missing, an anti-join on every run id; only the new runs' JSON is parsed).
+A store without the tables (an older version's) gets them built then. When the
+index holds runs the store no longer has, or statuses changed behind it, it is rebuilt;
+:func:`rebuild` does that on demand (``reconcile``, ``doctor --fix``).
+
+Rankings keep the JSON query's semantics exactly: executed, completed runs of the domain; NaN,
+unparsable and missing values last in both orders; ties by created_at, then run id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from trackyard._layout import CACHE_SOURCE_PATH, DOMAIN_PATH, METRICS_PATH, RUN_NAME_PATH
+from trackyard._store import with_lock_retry
+from trackyard.errors import StoreUnavailableError
+
+RUN_TABLE = "trackyard_run_index"
+METRIC_TABLE = "trackyard_metric"
+
+_CREATE_SQL = (
+    f"CREATE TABLE IF NOT EXISTS {RUN_TABLE} (run_id VARCHAR, domain VARCHAR, name VARCHAR, "
+    "status VARCHAR, executed BOOLEAN, created_at TIMESTAMP)",
+    f"CREATE TABLE IF NOT EXISTS {METRIC_TABLE} (run_id VARCHAR, domain VARCHAR, name VARCHAR, "
+    "status VARCHAR, executed BOOLEAN, created_at TIMESTAMP, metric VARCHAR, value DOUBLE)",
+)
+
+_HAS_TABLES_SQL = (
+    "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+    f"AND schema_name = 'main' AND table_name IN ('{RUN_TABLE}', '{METRIC_TABLE}')"
+)
+
+# Finished runs in the store, and runs in the index: equal when the index is current.
+_COUNTS_SQL = (
+    "SELECT (SELECT count(*) FROM run WHERE status <> 'running'), "
+    f"(SELECT count(*) FROM {RUN_TABLE})"
+)
+
+# Finished runs not yet indexed, with the columns both tables need. {since} narrows the scan
+# to runs created at or after the newest indexed one (the usual case: runs added since the last
+# ranking); without it every run id is compared (runs merged or finished out of order).
+_NEW_RUNS_SQL = f"""
+CREATE OR REPLACE TEMP TABLE trackyard_new_runs AS
+SELECT r.id, r.status, r.created_at, CAST(r.meta AS JSON) AS meta,
+       json_extract_string(r.meta, '{DOMAIN_PATH}') AS domain,
+       json_extract_string(r.meta, '{RUN_NAME_PATH}') AS name,
+       json_extract(r.meta, '{CACHE_SOURCE_PATH}') IS NULL AS executed
+FROM run r
+WHERE r.status <> 'running' {{since}}
+  AND NOT EXISTS (SELECT 1 FROM {RUN_TABLE} i WHERE i.run_id = r.id)
+"""
+_SINCE = f"AND r.created_at >= (SELECT max(created_at) FROM {RUN_TABLE})"
+
+_INSERT_RUNS_SQL = f"""
+INSERT INTO {RUN_TABLE}
+SELECT id, domain, name, status, executed, created_at FROM trackyard_new_runs
+"""
+
+# Only metric names a query can ask for (identifiers) are indexed; their JSON path is then safe.
+_INSERT_METRICS_SQL = f"""
+INSERT INTO {METRIC_TABLE}
+SELECT n.id, n.domain, n.name, n.status, n.executed, n.created_at, k.key,
+       TRY_CAST(json_extract(n.meta, '{METRICS_PATH}."' || k.key || '"') AS DOUBLE)
+FROM trackyard_new_runs n, unnest(json_keys(n.meta, '{METRICS_PATH}')) AS k(key)
+WHERE json_type(n.meta, '{METRICS_PATH}') = 'OBJECT'
+  AND regexp_full_match(k.key, '[A-Za-z_][A-Za-z0-9_]{{0,63}}')
+"""
+
+# {order} is ASC or DESC from _validate.ORDERS, never the user's text.
+_FINITE_SQL = f"""
+SELECT run_id, name, value FROM {METRIC_TABLE}
+WHERE domain = $domain AND metric = $metric AND executed AND status = 'completed'
+  AND value IS NOT NULL AND NOT isnan(value)
+ORDER BY value {{order}}, created_at, run_id
+LIMIT $k
+"""
+
+# The runs ranked last in both orders: NaN, unparsable or missing values, oldest first.
+_LAST_SQL = f"""
+SELECT i.run_id, i.name, m.value FROM {RUN_TABLE} i
+LEFT JOIN {METRIC_TABLE} m ON m.run_id = i.run_id AND m.metric = $metric
+WHERE i.domain = $domain AND i.executed AND i.status = 'completed'
+  AND (m.value IS NULL OR isnan(m.value))
+ORDER BY i.created_at, i.run_id
+LIMIT $k
+"""
+
+
+def _connect(db_path: Path, read_only: bool) -> Any:
+    import duckdb
+
+    return duckdb.connect(
+        str(db_path), read_only=read_only, config={"enable_external_access": False}
+    )
+
+
+def _is_current(con: Any) -> bool:
+    if con.execute(_HAS_TABLES_SQL).fetchone()[0] != 2:
+        return False
+    finished, indexed = con.execute(_COUNTS_SQL).fetchone()
+    return bool(finished == indexed)
+
+
+def _index_new(con: Any, since: bool) -> int:
+    con.execute(_NEW_RUNS_SQL.format(since=_SINCE if since else ""))
+    con.execute(_INSERT_RUNS_SQL)
+    con.execute(_INSERT_METRICS_SQL)
+    added = int(con.execute("SELECT count(*) FROM trackyard_new_runs").fetchone()[0])
+    con.execute("DROP TABLE trackyard_new_runs")
+    return added
+
+
+def _counts_agree(con: Any) -> bool:
+    finished, indexed = con.execute(_COUNTS_SQL).fetchone()
+    return bool(finished == indexed)
+
+
+def _catch_up(con: Any) -> int:
+    """Create the tables if needed and index every finished run not yet indexed (runs created
+    since the newest indexed one first, then, if some are still missing, every run id is
+    compared); rebuild when the index holds runs the store lost. Returns how many runs were
+    indexed."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for sql in _CREATE_SQL:
+            con.execute(sql)
+        added = _index_new(con, since=True)
+        if not _counts_agree(con):
+            added += _index_new(con, since=False)
+        if not _counts_agree(con):  # rows deleted or statuses changed behind the index
+            con.execute(f"DELETE FROM {RUN_TABLE}")
+            con.execute(f"DELETE FROM {METRIC_TABLE}")
+            added = _index_new(con, since=False)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    # Fold the write-ahead log into the file now: every later read-only open would replay it.
+    con.execute("CHECKPOINT")
+    return added
+
+
+def _rank(con: Any, domain: str, metric: str, k: int, order: str) -> list[tuple[Any, ...]]:
+    params: dict[str, Any] = {"domain": domain, "metric": metric, "k": k}
+    rows: list[tuple[Any, ...]] = con.execute(_FINITE_SQL.format(order=order), params).fetchall()
+    if len(rows) < k:
+        rows += con.execute(_LAST_SQL, {**params, "k": k - len(rows)}).fetchall()
+    return rows
+
+
+def rank_on(con: Any, domain: str, metric: str, k: int, order: str) -> list[tuple[Any, ...]] | None:
+    """:func:`top_k` on an open connection; None when the index is not current."""
+    return _rank(con, domain, metric, k, order) if _is_current(con) else None
+
+
+def top_k(
+    db_path: Path, domain: str, metric: str, k: int, order: str, *, timeout: float
+) -> list[tuple[Any, ...]]:
+    """(run id, name, value) of the ``k`` best executed runs of ``domain`` by ``metric``
+    (validated by the caller; ``order`` is ``ASC`` or ``DESC``), read from the index, which is
+    brought up to date first when the store holds runs it lacks."""
+    if not db_path.is_file():
+        raise StoreUnavailableError(f"top_k({metric!r}): the store {db_path} does not exist")
+
+    def read() -> list[tuple[Any, ...]] | None:
+        con = _connect(db_path, read_only=True)
+        try:
+            return rank_on(con, domain, metric, k, order)
+        finally:
+            con.close()
+
+    def update_and_read() -> list[tuple[Any, ...]]:
+        con = _connect(db_path, read_only=False)
+        try:
+            _catch_up(con)
+            return _rank(con, domain, metric, k, order)
+        finally:
+            con.close()
+
+    what = f"top_k({metric!r})"
+    rows = with_lock_retry(read, db_path, what, timeout)
+    if rows is None:
+        rows = with_lock_retry(update_and_read, db_path, what, timeout)
+    return rows
+
+
+def catch_up(db_path: Path, *, timeout: float) -> int:
+    """Index the finished runs the index lacks (building it when absent); how many."""
+
+    def run() -> int:
+        con = _connect(db_path, read_only=False)
+        try:
+            return _catch_up(con)
+        finally:
+            con.close()
+
+    return with_lock_retry(run, db_path, "updating the metrics index", timeout)
+
+
+def rebuild(db_path: Path, *, timeout: float) -> int:
+    """Drop the index and build it again from every run's metadata; how many runs it holds."""
+
+    def run() -> int:
+        con = _connect(db_path, read_only=False)
+        try:
+            for table in (RUN_TABLE, METRIC_TABLE):
+                con.execute(f"DROP TABLE IF EXISTS {table}")
+            return _catch_up(con)
+        finally:
+            con.close()
+
+    return with_lock_retry(run, db_path, "rebuilding the metrics index", timeout)
+
+
+def indexed_metrics(db_path: Path, *, timeout: float) -> Sequence[tuple[Any, ...]]:
+    """Every index row (run id, metric, value), for checks and tests."""
+
+    def run() -> list[tuple[Any, ...]]:
+        con = _connect(db_path, read_only=True)
+        try:
+            rows: list[tuple[Any, ...]] = con.execute(
+                f"SELECT run_id, metric, value FROM {METRIC_TABLE} ORDER BY run_id, metric"
+            ).fetchall()
+            return rows
+        finally:
+            con.close()
+
+    return with_lock_retry(run, db_path, "reading the metrics index", timeout)

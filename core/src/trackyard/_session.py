@@ -1,0 +1,137 @@
+"""The consist adapter: the two places where trackyard reaches into consist's internals.
+
+Both are listed in ``docs/scaling.md`` ("consist internals we rely on"); nothing else in
+trackyard touches them.
+
+* :func:`batch`: while one process owns a batch of runs, consist's ``DatabaseManager.engine``
+  (built with SQLAlchemy's ``NullPool``, so every operation opens a new DuckDB connection,
+  ~29 ms each) is swapped for a ``QueuePool(pool_size=1, max_overflow=0)`` engine on the same
+  URL, and swapped back and disposed when the batch ends, which releases the file lock so other
+  processes get in. Every run is such a batch of one, and the connection is also closed while
+  the model itself runs (:func:`lock_free`): the store is held only for consist's
+  bookkeeping. :func:`released` closes the batch's idle connection for a moment (a
+  ranking or a read-back opens its own, differently configured connection, which DuckDB
+  refuses while consist's is open in the same process).
+* :func:`explain_misses`: consist's cache-miss explainer
+  (``tracker_lifecycle.CacheMissExplainer``, ~180 ms of queries per miss) is replaced by a
+  subclass that skips the explanation for the trackers registered with it (their misses record
+  ``{"reason": "not_explained"}``); :func:`explain` runs the real explainer on demand.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+import weakref
+from collections.abc import Callable, Iterator
+from typing import Any
+
+EXPLAIN_ENV = "TRACKYARD_EXPLAIN_MISSES"
+NOT_EXPLAINED = "not_explained"
+
+_lock = threading.Lock()
+_quiet: weakref.WeakSet[Any] = weakref.WeakSet()  # consist Trackers whose misses skip it
+_installed = False
+_pools: list[Any] = []  # engines of the batches open in this process
+
+
+def _db(consist_tracker: Any) -> Any:
+    store = getattr(consist_tracker, "metadata_store", None)
+    return getattr(store, "db", None)
+
+
+@contextlib.contextmanager
+def batch(consist_tracker: Any) -> Iterator[None]:
+    """Keep one DuckDB connection open for every consist operation inside the block."""
+    db = _db(consist_tracker)
+    engine = getattr(db, "engine", None)
+    if engine is None or getattr(engine.pool, "_trackyard_batch", False):
+        yield  # no store, or already inside a batch
+        return
+    from sqlalchemy.pool import QueuePool
+    from sqlmodel import create_engine
+
+    pooled = create_engine(engine.url, poolclass=QueuePool, pool_size=1, max_overflow=0)
+    pooled.pool._trackyard_batch = True  # type: ignore[attr-defined]
+    db.engine = pooled
+    with _lock:
+        _pools.append(pooled)
+    try:
+        yield
+    finally:
+        db.engine = engine
+        with _lock:
+            _pools.remove(pooled)
+        pooled.dispose()
+
+
+@contextlib.contextmanager
+def released() -> Iterator[None]:
+    """Close the idle connections of this process's batches for the block (they reopen on
+    the next consist operation)."""
+    with _lock:
+        pools = list(_pools)
+    for pooled in pools:
+        pooled.dispose()
+    yield
+
+
+def lock_free(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` wrapped so that the batch connections of this process are closed while it runs
+    (a model may run for hours: the store stays free for other processes meanwhile); consist
+    reconnects once afterwards. Code identity and parameters still see ``fn``."""
+
+    @functools.wraps(fn)
+    def model(*args: Any, **kwargs: Any) -> Any:
+        with released():
+            pass
+        return fn(*args, **kwargs)
+
+    return model
+
+
+class _Skip:
+    """Stands in for consist's ``CacheMissExplanation`` when a miss is not explained."""
+
+    reason = NOT_EXPLAINED
+    candidate_run_id = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"status": "miss", "reason": NOT_EXPLAINED}
+
+
+def _install() -> None:
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        from consist.core import tracker_lifecycle
+
+        real: Any = getattr(tracker_lifecycle, "CacheMissExplainer")  # noqa: B009
+
+        class _OptIn(real):  # type: ignore[misc]
+            def explain(self, run: Any, **kwargs: Any) -> Any:
+                if self._tracker in _quiet:
+                    return _Skip()
+                return super().explain(run, **kwargs)
+
+        setattr(tracker_lifecycle, "CacheMissExplainer", _OptIn)  # noqa: B010
+        _installed = True
+
+
+def explain_misses(consist_tracker: Any, enabled: bool) -> None:
+    """Whether cache misses of ``consist_tracker`` get consist's explanation (~180 ms each)."""
+    if enabled:
+        _quiet.discard(consist_tracker)
+        return
+    _install()
+    _quiet.add(consist_tracker)
+
+
+def explain(consist_tracker: Any, run: Any) -> dict[str, Any]:
+    """consist's explanation of why ``run`` (a recorded run) found no cache hit."""
+    from consist.core.cache_miss_explainer import CacheMissExplainer
+
+    explained: dict[str, Any] = CacheMissExplainer(consist_tracker).explain(run).as_dict()
+    return explained

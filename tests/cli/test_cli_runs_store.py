@@ -1,0 +1,105 @@
+"""``trackyard runs`` reads the store alone: runs of a domain whose plugin is not installed list
+and rank, and a workspace without a store lists nothing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+
+# Runs recorded by consist used directly, stamped as trackyard would stamp a domain "ghost"
+# that has no plugin in this environment.
+WRITER = """
+import sys
+from pathlib import Path
+import consist
+from consist import Tracker
+
+ws = Path(sys.argv[1])
+ws.mkdir(parents=True, exist_ok=True)
+tracker = Tracker(run_dir=ws / "runs", db_path=ws / "provenance.duckdb")
+for name, score in [("g1", 0.5), ("g2", 0.1), ("g3", float("nan")), ("g4", 0.3)]:
+    def model(config):
+        consist.log_meta(trackyard={"domain": "ghost", "run_name": config["name"]},
+                         metrics={"score": "nan" if config["score"] != config["score"]
+                                  else config["score"]})
+    tracker.run(fn=model, name=name, model="ghost_model",
+                config={"name": name, "score": score})
+"""
+
+
+def test_runs_of_a_domain_without_plugin_list_and_rank(cli: Cli, tmp_path: Path) -> None:
+    """Runs recorded for a domain that no installed plugin provides still list and rank."""
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER, encoding="utf-8")
+    subprocess.run(
+        [sys.executable, str(script), str(tmp_path / ".trackyard")], check=True, timeout=300
+    )
+    listed = cli("runs", "ghost", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [r["name"] for r in json.loads(listed.stdout)] == ["g1", "g2", "g3", "g4"]
+    ranked = cli("runs", "ghost", "--top", "score", "--k", "4", "--json")
+    assert ranked.returncode == 0, ranked.stderr
+    rows = json.loads(ranked.stdout)
+    assert [r["name"] for r in rows] == ["g2", "g4", "g1", "g3"]  # NaN last
+    assert [r["value"] for r in rows[:3]] == [0.1, 0.3, 0.5]
+    desc = json.loads(cli("runs", "ghost", "--top", "score", "--order", "desc", "--json").stdout)
+    assert [r["name"] for r in desc] == ["g1", "g4", "g2", "g3"]
+
+
+def test_runs_without_a_store_lists_nothing_and_still_checks_the_metric(cli: Cli) -> None:
+    """No store yet: an empty listing, and a bad metric name is still refused with its message."""
+    empty = cli("runs", "ghost", "--json")
+    assert empty.returncode == 0, empty.stderr
+    assert json.loads(empty.stdout) == []
+    bad = cli("runs", "ghost", "--top", "bad name")
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == (
+        "Error: invalid metric name 'bad name': use a letter or '_' followed by up to 63 "
+        "letters, digits or '_' (for example 'rmse' or 'mode_share_error')\n"
+        "(run with --debug for the traceback)"
+    )
+
+
+PROBE = (
+    "import atexit, sys\n"
+    "from trackyard.cli import main\n"
+    "heavy = ('consist', 'pandas', 'sqlalchemy')\n"
+    "atexit.register(lambda: print('loaded:', sorted(m for m in heavy if m in sys.modules),"
+    " file=sys.stderr))\n"
+    "sys.argv = ['trackyard', *sys.argv[1:]]\n"
+    "main()\n"
+)
+
+
+def test_info_and_runs_load_neither_consist_nor_pandas(tmp_path: Path) -> None:
+    """`info` describes a domain and `runs --top` ranks without importing consist, pandas or
+    SQLAlchemy, and `info` writes nothing where it runs."""
+    script = tmp_path / "probe.py"
+    script.write_text(PROBE, encoding="utf-8")
+    here = tmp_path / "here"
+    here.mkdir()
+    for args in (["info", "calibration", "--json"], ["runs", "calibration", "--top", "x"]):
+        done = subprocess.run(
+            [sys.executable, str(script), *args],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "loaded: []" in done.stderr
+    info = subprocess.run(
+        [sys.executable, str(script), "info", "calibration", "--json"],
+        cwd=here,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    verbs = [v["name"] for v in json.loads(info.stdout)["verbs"]]
+    assert {"evaluate", "sweep", "calibrate", "query_top_k", "best_config"} <= set(verbs)
+    assert list(here.iterdir()) == []

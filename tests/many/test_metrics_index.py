@@ -1,0 +1,152 @@
+"""The metrics index ranks exactly as parsing every run's JSON did, whatever wrote the runs."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import consist
+import duckdb
+
+import trackyard
+from trackyard import _queries
+
+MODEL = "many_models_helper:model"
+CONFIGS = {
+    "low": {"coeff": 0.2, "label": "low"},
+    "mid": {"coeff": 0.45, "label": "mid"},
+    "bad": {"coeff": -1.0, "label": "bad"},
+    "high": {"coeff": 0.9, "label": "high"},
+    "top": {"coeff": 0.5, "label": "top"},
+}
+
+
+def _tracker(workspace: Path) -> Any:
+    return trackyard.get_tracker("calibration", workspace=workspace, model=MODEL)
+
+
+def _plain(value: float | None) -> float | str | None:
+    """NaN as a string, so that rankings compare equal."""
+    return "nan" if value is not None and math.isnan(value) else value
+
+
+def _rankings(cal: Any, metric: str = "mode_share_error") -> list[list[tuple[str, Any]]]:
+    """Both orders and several k, through the index and through the JSON reference."""
+    out = []
+    for use_index in (True, False):
+        for order in ("asc", "desc"):
+            for k in (1, 3, 50):
+                ranked = _queries.top_k(
+                    cal.consist,
+                    cal.domain_name,
+                    metric,
+                    k,
+                    order,
+                    db_path=cal.settings.db_path,
+                    use_index=use_index,
+                )
+                out.append([(r.run_id, _plain(r.value)) for r in ranked])
+    return out
+
+
+def _agree(cal: Any, metric: str = "mode_share_error") -> list[tuple[str, Any]]:
+    """Assert index and reference agree; return the index's full ascending ranking."""
+    both = _rankings(cal, metric)
+    half = len(both) // 2
+    assert both[:half] == both[half:]
+    return both[2]
+
+
+def _direct_consist_run(cal: Any, value: float | str) -> str:
+    """A run written by consist used directly (not through trackyard's run)."""
+
+    def direct(config: dict[str, Any]) -> None:
+        consist.log_meta(metrics={"mode_share_error": value, "odd key": 1.0})
+
+    result = cal.consist.run(fn=direct, name="direct", model="mode_choice", config={"v": value})
+    return str(result.run.id)
+
+
+def _index_tables(db: Path) -> set[str]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+    return {r[0] for r in rows if r[0].startswith("trackyard_")}
+
+
+def test_index_ranks_like_json_after_sweeps_direct_consist_runs_and_nan(
+    models_on_path: Path,
+) -> None:
+    """Rankings agree with the JSON query after a sweep, direct consist runs (NaN included)."""
+    cal = _tracker(models_on_path / "s")
+    cal.sweep(CONFIGS)
+    first = _agree(cal)
+    assert first[0][1] == 0.0  # coeff 0.5 is the best
+    nan_run = _direct_consist_run(cal, "nan")
+    best_run = _direct_consist_run(cal, -1.0)
+    ranking = _agree(cal)
+    assert ranking[0] == (best_run, -1.0)  # picked up before the query answered
+    assert ranking[-1][0] == nan_run  # NaN ranks last
+    assert cal.best_config() == {"v": -1.0}
+
+
+def test_index_picks_up_runs_merged_from_a_processes_sweep(models_on_path: Path) -> None:
+    """Runs merged from worker shards are ranked, and the ranking agrees with the JSON query."""
+    cal = _tracker(models_on_path / "p")
+    cal.sweep({"low": CONFIGS["low"]})
+    assert [r.name for r in cal.query_top_k(k=5)] == ["sweep_low"]
+    cal.sweep(CONFIGS, executor="processes", max_workers=2)
+    ranking = _agree(cal)
+    assert len(ranking) == 4
+    assert [r.name for r in cal.query_top_k(k=2)] == ["sweep_top", "sweep_mid"]
+
+
+def test_store_without_index_answers_then_gets_it_and_reconcile_rebuilds_it(
+    models_on_path: Path,
+) -> None:
+    """An older store (no index tables) ranks correctly and gains them; reconcile repairs it."""
+    cal = _tracker(models_on_path / "o")
+    cal.sweep(CONFIGS)
+    db = cal.settings.db_path
+    with duckdb.connect(str(db)) as con:
+        con.execute("DROP TABLE IF EXISTS trackyard_metric")
+        con.execute("DROP TABLE IF EXISTS trackyard_run_index")
+    assert _index_tables(db) == set()
+    assert [r.name for r in cal.query_top_k(k=2)] == ["sweep_top", "sweep_mid"]
+    assert _index_tables(db) == {"trackyard_metric", "trackyard_run_index"}
+    with duckdb.connect(str(db)) as con:  # a damaged index: a wrong value
+        con.execute("UPDATE trackyard_metric SET value = -5 WHERE name = 'sweep_high'")
+    assert cal.query_top_k(k=1)[0].name == "sweep_high"
+    trackyard.reconcile(cal.workspace)
+    assert [r.name for r in cal.query_top_k(k=2)] == ["sweep_top", "sweep_mid"]
+    _agree(cal)
+
+
+def test_runs_written_by_another_tool_with_older_timestamps_are_ranked(
+    models_on_path: Path,
+) -> None:
+    """A run another tool inserts with a timestamp older than every indexed run still ranks."""
+    cal = _tracker(models_on_path / "t")
+    cal.sweep(CONFIGS)
+    assert cal.query_top_k(k=1)[0].name == "sweep_top"  # the index now exists
+    db = cal.settings.db_path
+    with duckdb.connect(str(db)) as con:
+        cols = [r[0] for r in con.execute("DESCRIBE run").fetchall()]
+        select = ", ".join(
+            "'old-tool-run'"
+            if c == "id"
+            else "TIMESTAMP '2000-01-01 00:00:00'"
+            if c == "created_at"
+            else 'json_merge_patch(meta, \'{"metrics": {"mode_share_error": -9.0}, '
+            '"trackyard": {"run_name": "old"}}\')'
+            if c == "meta"
+            else c
+            for c in cols
+        )
+        con.execute(
+            f"INSERT INTO run SELECT {select} FROM run "
+            "WHERE json_extract_string(meta, '$.trackyard.run_name') = 'sweep_top'"
+        )
+    top = cal.query_top_k(k=2)
+    assert (top[0].run_id, top[0].name, top[0].value) == ("old-tool-run", "old", -9.0)
+    _agree(cal)

@@ -80,10 +80,10 @@ def score(config, data=None):
     return {"table": out}
 '''
 
-HELPER = '''
+HELPER = """
 def factor():
     return 1
-'''
+"""
 
 
 @pytest.fixture(scope="session")
@@ -125,7 +125,9 @@ def dask_client(trap_site: Path) -> Iterator[object]:
     """One Dask LocalCluster (two single-threaded worker processes) for the session."""
     from distributed import Client, LocalCluster
 
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    )
     client = Client(cluster)
     yield client
     client.close()

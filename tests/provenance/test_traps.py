@@ -56,7 +56,7 @@ def test_config_named_output_folder_is_copied_into_each_run(
     items = [(f"r{x}", {"x": x, "folder": str(folder / "out")}) for x in (1, 2)]
     first = trap.sweep(items, executor=_executor(executor, request))
     assert first.ran == 2, first.failures
-    again = trap.sweep([(f"s{x}", c) for (_, c), x in zip(items, (1, 2))], executor="serial")
+    again = trap.sweep([(f"s{c['x']}", c) for _, c in items], executor="serial")
     assert again.cached == 2
     for x in (1, 2):
         hit = again.outcomes[f"s{x}"]

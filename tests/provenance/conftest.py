@@ -17,8 +17,21 @@ from trackyard import DomainTracker, Wiring, hookimpl
 from trapmodels import model
 
 
+DATA = Path(__file__).with_name("data.txt")
+
+
 class Tracker(DomainTracker):
     wiring = Wiring(model="trap_model", outputs=("table",), untracked_config=("log", "folder"))
+    examples = {
+        "into": {"name": "d-into", "config": {"x": 1}, "output_dir": "doctor-out"},
+        "score": {"name": "d-score", "config": {"x": 1}, "inputs": {"data": DATA}},
+        "sweep": {"items": [("d-sweep", {"x": 2})]},
+        "naive": {"name": "d-naive", "config": {"x": 1, "data": str(DATA)}},
+    }
+
+    def naive(self, *, name, config):
+        """A verb written the naive way: the file it reads is a string in the config."""
+        return self.run(model.score, name=name, config=config)
 
     def into(self, *, name, config, output_dir):
         """A verb that lets the caller choose where the model writes."""
@@ -77,7 +90,7 @@ def score(config, data=None):
         out = Path(consist.output_path("table", "csv"))
     out.write_text(f"{config['x'] * factor()}|{text}", encoding="utf-8")
     _log(config)
-    return {"table": out}
+    return {"table": out, "x": float(config["x"])}
 '''
 
 HELPER = """
@@ -97,6 +110,7 @@ def trap_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     (package / "plugin.py").write_text(textwrap.dedent(PLUGIN), encoding="utf-8")
     (package / "model.py").write_text(textwrap.dedent(MODEL), encoding="utf-8")
     (package / "helper.py").write_text(textwrap.dedent(HELPER), encoding="utf-8")
+    (package / "data.txt").write_text("shipped", encoding="utf-8")
     info = site / "trapmodels-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: trapmodels\nVersion: 1.0\n")

@@ -216,3 +216,17 @@ def test_reused_run_name_keeps_each_runs_files(ws: Path) -> None:
     assert one.output("table") != two.output("table")
     assert trap.score(name="same", config={"x": 7}).output("table").read_text() == "7|"
     assert trap.score(name="same", config={"x": 8}).output("table").read_text() == "8|"
+
+
+def test_iteration_runs_keep_their_own_folders(ws: Path) -> None:
+    """Two configs run as the same iteration: each keeps its own folder, and each config's hit
+    serves its own data (no shared iteration folder)."""
+    from trapmodels import model
+
+    trap = _trap(ws)
+    one = trap.run(model.score, name="it", config={"x": 11}, iteration=1)
+    two = trap.run(model.score, name="it", config={"x": 12}, iteration=1)
+    assert one.output("table").parent != two.output("table").parent
+    hit = trap.run(model.score, name="it", config={"x": 11}, iteration=1)
+    assert hit.cache_hit and hit.output("table").read_text() == "11|"
+    assert _in_run_folder(trap, hit)

@@ -93,6 +93,22 @@ def score(config, data=None):
     return {"table": out, "x": float(config["x"])}
 '''
 
+MODEL += """
+
+def frame(config):
+    \"\"\"Returns a bare DataFrame for its single declared output.\"\"\"
+    import pandas as pd
+
+    return pd.DataFrame({"x": [config["x"]]})
+
+
+def count_files(config, data):
+    \"\"\"Lists the files in the folder it is given (a named input consist cannot load).\"\"\"
+    out = Path(consist.output_path("table", "txt"))
+    out.write_text(str(sorted(p.name for p in Path(data).iterdir())), encoding="utf-8")
+    return {"table": out}
+"""
+
 HELPER = """
 def factor():
     return 1

@@ -230,3 +230,32 @@ def test_iteration_runs_keep_their_own_folders(ws: Path) -> None:
     hit = trap.run(model.score, name="it", config={"x": 11}, iteration=1)
     assert hit.cache_hit and hit.output("table").read_text() == "11|"
     assert _in_run_folder(trap, hit)
+
+
+def test_bare_dataframe_is_the_single_declared_output(ws: Path) -> None:
+    """A model returning a bare DataFrame for its one declared output records it as parquet."""
+    import pandas as pd
+    from trapmodels import model
+
+    outcome = _trap(ws).run(model.frame, name="f", config={"x": 9})
+    assert outcome.output("table").suffix == ".parquet"
+    assert pd.read_parquet(outcome.output("table"))["x"].tolist() == [9]
+
+
+def test_named_folder_input_reaches_the_model_as_a_path_and_is_keyed_by_content(
+    ws: Path,
+) -> None:
+    """A folder passed through inputs= reaches the model as its path (not loaded), and adding
+    a file to it runs again."""
+    from trapmodels import model
+
+    trap = _trap(ws)
+    folder = ws.parent / "folder"
+    folder.mkdir()
+    (folder / "a.txt").write_text("a", encoding="utf-8")
+    first = trap.run(model.count_files, name="f1", config={}, inputs={"data": folder})
+    assert first.output("table").read_text() == "['a.txt']"
+    assert trap.run(model.count_files, name="f2", config={}, inputs={"data": folder}).cache_hit
+    (folder / "b.txt").write_text("b", encoding="utf-8")
+    again = trap.run(model.count_files, name="f3", config={}, inputs={"data": folder})
+    assert not again.cache_hit and again.output("table").read_text() == "['a.txt', 'b.txt']"

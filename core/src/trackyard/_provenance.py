@@ -56,7 +56,11 @@ def _walk(value: Any, where: str) -> Iterator[tuple[str, Any]]:
 
 
 def _names_file(text: str) -> bool:
+    """Whether ``text`` looks like a path (a separator or a file suffix, and a letter or digit:
+    not ``"/"``, ``"."`` or a bare word) and names an existing file or folder."""
     if not text or len(text) > 4096 or "\n" in text or "\0" in text:
+        return False
+    if not any(c.isalnum() for c in text) or not (os.sep in text or Path(text).suffix):
         return False
     try:
         return os.path.exists(text)

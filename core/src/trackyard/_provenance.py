@@ -122,8 +122,13 @@ def config_inputs(
 
 
 def input_identity(inputs: Mapping[str, Any]) -> list[IdentityInput]:
-    """``inputs={"label": path}`` as identity inputs ``input:<label>``, hashed by content."""
-    return [(f"input:{label}", Path(value)) for label, value in inputs.items()]
+    """``inputs={"label": path}`` as identity inputs ``input:<label>``, hashed by content
+    (other values, such as consist artifacts, are keyed by consist itself)."""
+    return [
+        (f"input:{label}", Path(value))
+        for label, value in inputs.items()
+        if isinstance(value, (str, os.PathLike))
+    ]
 
 
 # --- code identity ------------------------------------------------------------------------------

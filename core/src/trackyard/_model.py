@@ -25,15 +25,21 @@ from trackyard.wiring import CodeIdentity
 # --- running a model inside consist -------------------------------------------------------------
 
 
-def split_result(value: Any, metrics: dict[str, float | str]) -> Any:
+def split_result(
+    value: Any, metrics: dict[str, float | str], declared: tuple[str, ...] = ()
+) -> Any:
     """Separate a model's returned metrics from its outputs.
 
     A returned dict may mix outputs (paths, or DataFrames, written to the run's folder as
-    parquet) and scalar metrics (numbers). Anything else is returned to consist unchanged.
+    parquet) and scalar metrics (numbers). A bare DataFrame is the single declared output.
+    Anything else is returned to consist unchanged.
     """
+    import consist  # heavy (~1.6 s); a model runs only where consist is loaded anyway
+
+    if hasattr(value, "to_parquet") and len(declared) == 1:
+        value = {declared[0]: value}
     if not isinstance(value, Mapping):
         return value
-    import consist  # heavy (~1.6 s); a model runs only where consist is loaded anyway
 
     outputs: dict[str, Any] = {}
     for key, item in value.items():
@@ -53,18 +59,59 @@ def split_result(value: Any, metrics: dict[str, float | str]) -> Any:
     return outputs or None
 
 
+def _returned(outputs: Any, declared: tuple[str, ...]) -> dict[str, Any]:
+    if isinstance(outputs, Mapping):
+        return dict(outputs)
+    if isinstance(outputs, (str, Path)) and len(declared) == 1:
+        return {declared[0]: outputs}
+    if isinstance(outputs, (list, tuple)):
+        return dict(zip(declared, outputs, strict=False))
+    return {}
+
+
+def own_outputs(outputs: Any, declared: tuple[str, ...]) -> Any:
+    """Copy every returned output that lies outside the run's own folder into it.
+
+    A model may write where its config tells it (a shared folder that the next run
+    overwrites); the run records, and a cache hit serves, the copy in the run's own folder
+    (``consist.output_dir()``), which no other run writes. The original is left in place.
+    """
+    import shutil
+
+    import consist  # heavy; see split_result
+
+    returned = _returned(outputs, declared)
+    if not returned:
+        return outputs
+    home = Path(consist.output_dir()).resolve()
+    owned: dict[str, Any] = {}
+    for key, value in returned.items():
+        if not isinstance(value, (str, Path)) or not Path(value).exists():
+            owned[key] = value
+            continue
+        source = Path(value).resolve()
+        if source.is_relative_to(home):
+            owned[key] = Path(value)
+            continue
+        target = home / (key + ("" if source.is_dir() else source.suffix))
+        if source.is_dir():
+            shutil.copytree(source, target, dirs_exist_ok=True)
+        else:
+            shutil.copy2(source, target)
+        owned[key] = target
+    if isinstance(outputs, Mapping):
+        return owned
+    if isinstance(outputs, (list, tuple)) and len(owned) == len(outputs):
+        return type(outputs)(owned.values())
+    return next(iter(owned.values())) if len(owned) == 1 and len(declared) == 1 else outputs
+
+
 def check_outputs(fn: Callable[..., Any], outputs: Any, declared: tuple[str, ...]) -> None:
     """Raise ``OutputMissingError`` (inside the run, so consist records it ``failed``) when a
     returned path does not exist or a declared output was neither returned nor logged."""
     import consist  # heavy; see split_result
 
-    returned: dict[str, Any] = {}
-    if isinstance(outputs, Mapping):
-        returned = dict(outputs)
-    elif isinstance(outputs, (str, Path)) and len(declared) == 1:
-        returned = {declared[0]: outputs}
-    elif isinstance(outputs, (list, tuple)):
-        returned = dict(zip(declared, outputs, strict=False))
+    returned = _returned(outputs, declared)
     where = f"model {getattr(fn, '__qualname__', fn)!r}"
     for key, value in returned.items():
         if isinstance(value, (str, Path)) and not Path(value).exists():
@@ -90,8 +137,9 @@ def wrap_model(fn: Callable[..., Any], declared: tuple[str, ...] = ()) -> Callab
         import consist  # heavy; see split_result
 
         metrics: dict[str, float | str] = {}
-        outputs = split_result(fn(*args, **kwargs), metrics)
+        outputs = split_result(fn(*args, **kwargs), metrics, declared)
         check_outputs(fn, outputs, declared)
+        outputs = own_outputs(outputs, declared)
         if metrics:
             run = consist.current_run()
             logged = dict(((run.meta or {}).get(METRICS) or {}) if run else {})

@@ -1,7 +1,9 @@
 """The many-run cache pre-check: which items already ran, found by one query for the batch.
 
-Each input-free item's cache key is computed exactly as ``consist.Tracker.run`` computes it, so
-configs already in the store never leave the driver and write no new row.
+Each item's cache key is computed exactly as ``DomainTracker.run`` has ``consist.Tracker.run``
+compute it (named inputs, ``Path`` values in the config and the model's local imports are
+identity inputs, hashed by content), so configs already in the store never leave the driver and
+write no new row, on every executor. A run whose outputs are missing or changed is not a hit.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from trackyard import _queries
 from trackyard._layout import METRICS
 from trackyard._model import code_identity, model_identity, wrap_model
 from trackyard._outcome import Runner, RunOutcome
+from trackyard._provenance import code_dependencies, config_inputs, input_identity
 from trackyard._validate import decode_metric
 
 
@@ -30,23 +33,20 @@ class Keyed(Protocol):
 
 
 def cache_keys(dt: Runner, fn: Callable[..., Any], items: Sequence[Keyed]) -> dict[str, str]:
-    """Each input-free item's consist config hash, computed exactly as ``Tracker.run`` does.
-
-    Items with ``inputs`` are left out: their input hash needs consist's artifact lookups, so
-    they always go through a real ``run`` (which checks the cache itself).
-    """
+    """Each item's consist config hash, computed exactly as ``Tracker.run`` does."""
     identity = dt.consist.identity
     wired = dt.wiring
-    identity_inputs: list[Any] = [*wired.identity_inputs, *model_identity(fn)]
-    digests = identity.compute_hash_inputs_digests(identity_inputs) if identity_inputs else None
+    base: list[Any] = [*wired.identity_inputs, *model_identity(fn)]
+    code = code_dependencies(fn, wired.code_dependencies)
     epoch = wired.cache_epoch or dt.settings.cache_epoch
     keys: dict[str, str] = {}
     for item in items:
-        if item.inputs:
-            continue
-        config: dict[str, Any] = dict(item.config)
-        if digests:
-            config["__consist_hash_inputs__"] = digests
+        config, files = config_inputs(item.config, run=item.name, untracked=wired.untracked_config)
+        identity_inputs = [*base, *files, *input_identity(item.inputs or {}), *code]
+        if identity_inputs:
+            config["__consist_hash_inputs__"] = identity.compute_hash_inputs_digests(
+                identity_inputs
+            )
         keys[item.name] = identity.compute_run_config_hash(
             config=identity.normalize_json(config),
             model=wired.model if wired.model is not None else item.name,
@@ -71,21 +71,31 @@ def precheck(
     ).digest
     found: dict[str, tuple[str, Mapping[str, Any]]] = {}
     no_inputs = identity.compute_input_hash([])
-    for run_id, config_hash, meta in _queries.executed_runs(
-        dt.consist, code, no_inputs, sorted(set(keys.values()))
-    ):
-        found.setdefault(config_hash, (run_id, _as_mapping(meta)))  # newest first
+    plain = sorted({keys[i.name] for i in items if i.name in keys and not i.inputs})
+    named = sorted({keys[i.name] for i in items if i.name in keys and i.inputs})
+    for input_hash, hashes in ((no_inputs, plain), (None, named)):
+        if not hashes:
+            continue
+        for run_id, config_hash, meta in _queries.executed_runs(
+            dt.consist, code, input_hash, hashes
+        ):
+            found.setdefault(config_hash, (run_id, _as_mapping(meta)))  # newest first
     if not found:
         return {}
     outputs: dict[str, dict[str, Path]] = {}
-    for run_id, key, uri in _queries.output_uris(
+    stale: set[str] = set()
+    checksum = identity.compute_file_checksum
+    for run_id, key, uri, recorded in _queries.output_uris(
         dt.consist, sorted({r for r, _ in found.values()})
     ):
-        outputs.setdefault(run_id, {})[key] = Path(dt.consist.resolve_uri(uri))
+        path = Path(dt.consist.resolve_uri(uri))
+        outputs.setdefault(run_id, {})[key] = path
+        if not path.exists() or (recorded and checksum(path) != recorded):
+            stale.add(run_id)  # run for real: DomainTracker.run records why it runs again
     hits: dict[str, RunOutcome] = {}
     for item in items:
         match = found.get(keys.get(item.name, ""))
-        if match is not None:
+        if match is not None and match[0] not in stale:
             run_id, meta = match
             hits[item.name] = RunOutcome(
                 run_id=run_id,

@@ -185,27 +185,43 @@ WHERE status = 'completed' AND git_hash = $git AND input_hash = $inputs
 ORDER BY created_at DESC
 """
 
+# Runs whose inputs are named: their content is in the config hash (trackyard passes them as
+# identity inputs too), so the input hash, which depends on consist's artifact records, is not
+# compared.
+_CACHED_NAMED_INPUTS_SQL = f"""
+SELECT id, config_hash, meta FROM run
+WHERE status = 'completed' AND git_hash = $git
+  AND config_hash IN $hashes
+  AND json_extract(meta, '{CACHE_SOURCE_PATH}') IS NULL
+ORDER BY created_at DESC
+"""
+
 _OUTPUTS_SQL = """
-SELECT l.run_id, a.key, a.container_uri FROM run_artifact_link l
+SELECT l.run_id, a.key, a.container_uri, a.hash FROM run_artifact_link l
 JOIN artifact a ON a.id = l.artifact_id
 WHERE l.direction = 'output' AND l.run_id IN $ids
 """
 
 
 def executed_runs(
-    tracker: Tracker, code: str, inputs: str, config_hashes: Sequence[str]
+    tracker: Tracker, code: str, inputs: str | None, config_hashes: Sequence[str]
 ) -> list[tuple[str, str, Any]]:
     """Completed executed runs with this code and input hash and one of ``config_hashes``,
-    newest first: (run id, config hash, meta)."""
-    params = {"git": code, "inputs": inputs, "hashes": list(config_hashes)}
-    rows = _consist_query(tracker, _CACHED_SQL, params, expanding=("hashes",))
+    newest first: (run id, config hash, meta). ``inputs=None``: any input hash (for configs
+    whose named inputs are in the config hash)."""
+    params: dict[str, Any] = {"git": code, "hashes": list(config_hashes)}
+    sql = _CACHED_NAMED_INPUTS_SQL
+    if inputs is not None:
+        params["inputs"] = inputs
+        sql = _CACHED_SQL
+    rows = _consist_query(tracker, sql, params, expanding=("hashes",))
     return [(str(r[0]), str(r[1]), r[2]) for r in rows]
 
 
-def output_uris(tracker: Tracker, run_ids: Sequence[str]) -> list[tuple[str, str, str]]:
-    """The output artifacts of ``run_ids``: (run id, output key, container URI)."""
+def output_uris(tracker: Tracker, run_ids: Sequence[str]) -> list[tuple[str, str, str, str | None]]:
+    """The output artifacts of ``run_ids``: (run id, output key, container URI, content hash)."""
     rows = _consist_query(tracker, _OUTPUTS_SQL, {"ids": list(run_ids)}, expanding=("ids",))
-    return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+    return [(str(r[0]), str(r[1]), str(r[2]), None if r[3] is None else str(r[3])) for r in rows]
 
 
 # --- shards -------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from trackyard import _session, _shards
 from trackyard._model import function_reference
 from trackyard._outcome import Runner, RunOutcome
 from trackyard._precheck import cache_keys, precheck
+from trackyard._provenance import plain_config
 from trackyard._validate import check_config, check_run_name, worker_count
 from trackyard.errors import ConfigValidationError
 
@@ -167,7 +168,8 @@ def check_items(items: Sequence[Any]) -> list[Item]:
             raise ConfigValidationError(f"run name {name!r} appears twice; names must be unique")
         seen.add(name)
         inputs = dict(item[2]) if len(item) == 3 and item[2] else None
-        out.append(Item(name, check_config(item[1]), inputs))
+        check_config(plain_config(item[1]))  # a Path is an input file: hashed, not JSON
+        out.append(Item(name, dict(item[1] or {}), inputs))
     return out
 
 

@@ -14,6 +14,8 @@ Catch :class:`TrackyardError` to handle anything trackyard raises on purpose::
     ├── QueryValidationError     (also ValueError)   bad metric name, order or ``k`` in a query
     ├── OutputMissingError                           a run's declared/returned output does not
     │                                                exist; the run is recorded ``failed``
+    │   └── StaleOutputError                         a cache hit's outputs are missing or
+    │                                                changed (only with ``run(strict=True)``)
     ├── PluginSetMismatchError                       a many-run worker has other plugins than
     │                                                its driver; the task fails
     ├── StoreUnavailableError                        the provenance store cannot be used (locked
@@ -42,6 +44,7 @@ __all__ = [
     "PluginPolicyError",
     "PluginSetMismatchError",
     "QueryValidationError",
+    "StaleOutputError",
     "StoreUnavailableError",
     "TrackyardError",
     "UnknownDomainError",
@@ -123,6 +126,11 @@ class OutputMissingError(TrackyardError):
     """A model did not produce a declared output, or returned a path that does not exist.
 
     The run is recorded ``failed`` with this message, so it is never served from cache."""
+
+
+class StaleOutputError(OutputMissingError):
+    """A cache hit's recorded outputs are missing or were changed since they were recorded, and
+    the caller asked for strictness (``run(..., strict=True)``) instead of running again."""
 
 
 class ConfigValidationError(TrackyardError, ValueError):

@@ -8,7 +8,9 @@ are the record of truth: a DB row lost to a lock, a DB deleted or damaged, or a 
 * :func:`reconcile` marks stale ``running`` runs (their process is gone) as ``failed`` +
   interrupted, in the snapshot and the DB, and restores missing rows and statuses; it is
   idempotent and reports what it changed;
-* :func:`rebuild` recreates a missing DB from the snapshots (a damaged one is moved aside).
+* :func:`rebuild` recreates a missing DB from the snapshots (a damaged one is moved aside);
+* :func:`audit_outputs` checks completed runs' output files against their recorded hashes and,
+  with ``fix``, marks damaged runs so they are never served as cache hits again.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from trackyard import _metrics_index, _queries
-from trackyard._layout import HOST, INTERRUPTED, PID, STAMP, WAL_SUFFIX
+from trackyard._layout import CACHE_SOURCE, HOST, INTERRUPTED, INVALIDATED, PID, STAMP, WAL_SUFFIX
 from trackyard._store import (
     apply_lock_budget,
     lock_timeout,
@@ -36,8 +38,10 @@ from trackyard.errors import StoreUnavailableError
 
 __all__ = [
     "AuditReport",
+    "OutputReport",
     "ReconcileReport",
     "audit",
+    "audit_outputs",
     "rebuild",
     "reconcile",
     "recorded_plugin_sets",
@@ -249,3 +253,91 @@ def rebuild(workspace: str | os.PathLike[str]) -> ReconcileReport:
     db = _open_db(db_path, init=True)
     db.engine.dispose()
     return reconcile(workspace)
+
+
+# --- outputs: are completed runs' files still there, with the recorded content? ---------------
+
+
+@dataclass(frozen=True)
+class OutputReport:
+    """Completed runs whose recorded outputs are missing or changed (``(run id, reason)``), and
+    those ``--fix`` marked so that they are never served as cache hits again."""
+
+    damaged: tuple[tuple[str, str], ...] = ()
+    invalidated: tuple[str, ...] = ()
+    checked: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not [r for r, _ in self.damaged if r not in self.invalidated]
+
+    def __str__(self) -> str:
+        if not self.damaged:
+            return f"outputs: all {self.checked} completed runs have their recorded files"
+        lines = [f"outputs: {len(self.damaged)} of {self.checked} completed runs are damaged:"]
+        for run_id, reason in self.damaged:
+            done = " (marked: never served again)" if run_id in self.invalidated else ""
+            lines.append(f"  - run {run_id}: {reason}{done}")
+        return "\n".join(lines)
+
+
+def _output_path(uri: str, run_dir: Path) -> Path | None:
+    if "://" in uri:
+        return None  # a mount: resolved only by a tracker that knows it
+    path = Path(uri)
+    return path if path.is_absolute() else run_dir / path
+
+
+def _damage(payload: dict[str, Any], run_dir: Path) -> str | None:
+    from consist.core.identity import IdentityManager  # heavy; only when auditing outputs
+
+    checksum = IdentityManager(project_root=str(run_dir)).compute_file_checksum
+    for artifact in payload.get("outputs") or []:
+        path = _output_path(str(artifact.get("container_uri", "")), run_dir)
+        if path is None:
+            continue
+        key = artifact.get("key")
+        if not path.exists():
+            return f"output {key!r} ({path}) is missing"
+        recorded = artifact.get("hash")
+        if recorded and checksum(path) != recorded:
+            return f"output {key!r} ({path}) was changed"
+    return None
+
+
+def audit_outputs(workspace: str | os.PathLike[str], *, fix: bool = False) -> OutputReport:
+    """Check every completed, executed run's outputs against what was recorded (existence and
+    content hash). ``fix``: mark the damaged runs ``failed`` (snapshot and DB, with the reason
+    in ``meta.trackyard.invalidated``), so no cache lookup ever serves them again."""
+    db_path, run_dir = _locations(workspace)
+    damaged: list[tuple[str, str]] = []
+    invalidated: list[str] = []
+    checked = 0
+    db = None
+    for path in snapshots(run_dir):
+        try:
+            payload = _load(path)
+        except (OSError, ValueError):
+            continue  # reported by audit()
+        run = payload["run"]
+        meta = run.get("meta") or {}
+        if run.get("status") != "completed" or meta.get(CACHE_SOURCE):
+            continue
+        checked += 1
+        reason = _damage(payload, run_dir)
+        if reason is None:
+            continue
+        damaged.append((str(run["id"]), reason))
+        if not fix:
+            continue
+        meta = dict(meta)
+        meta[STAMP] = {**(meta.get(STAMP) or {}), INVALIDATED: reason}
+        run["meta"], run["status"] = meta, "failed"
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+        tmp.replace(path)
+        if db_path.exists():
+            db = db or _open_db(db_path, init=False)
+            _restore(db, payload)
+        invalidated.append(str(run["id"]))
+    return OutputReport(tuple(damaged), tuple(invalidated), checked)

@@ -19,7 +19,17 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from trackyard import _queries, _session, _sweep
-from trackyard._layout import CACHE_SOURCE, HOST, INTERRUPTED, METRICS, PID, RUN_NAME, STAMP
+from trackyard._layout import (
+    CACHE_SOURCE,
+    HOST,
+    INTERRUPTED,
+    METRICS,
+    MODEL_DIST,
+    PID,
+    RERUN_REASON,
+    RUN_NAME,
+    STAMP,
+)
 from trackyard._model import (
     accepted_kwargs,
     code_identity,
@@ -28,6 +38,13 @@ from trackyard._model import (
     wrap_model,
 )
 from trackyard._outcome import RunCall, RunOutcome
+from trackyard._provenance import (
+    code_dependencies,
+    config_inputs,
+    distribution_of,
+    input_identity,
+    stale_outputs,
+)
 from trackyard._queries import RankedRun
 from trackyard._store import lock_timeout, recovery_hint
 from trackyard._sweep import ManyResult, ProgressBar
@@ -35,6 +52,7 @@ from trackyard._validate import check_config, check_run_name, decode_metric, wor
 from trackyard.errors import (
     ConfigValidationError,
     PluginContractError,
+    StaleOutputError,
     StoreUnavailableError,
 )
 from trackyard.settings import NoOptions, Settings
@@ -269,30 +287,63 @@ class DomainTracker:
         wiring: Wiring | None = None,
         runtime_kwargs: Mapping[str, Any] | None = None,
         parent_run_id: str | None = None,
+        strict: bool = False,
     ) -> RunOutcome:
         """Run ``fn`` once through consist with this domain's wiring applied.
 
         ``fn`` may return a dict mixing output paths (or DataFrames) and scalar metrics. Outputs
-        always go to consist's per-run folder; nothing here lets a caller pick a shared one.
-        ``parent_run_id`` links the run to a header run (a consist scenario); it is not part of
-        the cache key.
+        end up in the run's own folder (one written elsewhere is copied in), and a cache hit is
+        served only when its recorded outputs still exist with the recorded content; else the
+        call runs again and records why (``strict=True``: ``StaleOutputError`` instead).
+        Named ``inputs`` reach the model as paths; they, ``pathlib.Path`` values in the config
+        and the model's local imports are in the cache key by content (see
+        ``docs/provenance.md``). ``parent_run_id`` links the run to a header run (a consist
+        scenario); it is not part of the cache key.
         """
         check_run_name(name)
         wired = self.wiring.merge(wiring) if wiring is not None else self.wiring
+        plain, config_files = (
+            config_inputs(config, run=name, untracked=wired.untracked_config)
+            if isinstance(config, Mapping)
+            else (config, [])
+        )
         call = RunCall(
             domain=self.domain_name,
             name=name,
             model=wired.model,
-            config=check_config(config),
+            config=check_config(plain),
             inputs=dict(inputs or {}),
             wiring=wired,
             year=year,
             iteration=iteration,
         )
         mode = self._check_call(fn, call)
-        options = {"tags": tags, "facets": facets, "parent_run_id": parent_run_id}
+        options: dict[str, Any] = {
+            "tags": tags,
+            "facets": facets,
+            "parent_run_id": parent_run_id,
+            "identity": [
+                *config_files,
+                *input_identity(call.inputs),
+                *code_dependencies(fn, wired.code_dependencies),
+            ],
+        }
         self._observer.before_run(call)
-        result, suspect = self._call_consist(fn, call, mode, runtime_kwargs or {}, options)
+        runtime = runtime_kwargs or {}
+        result, suspect = self._call_consist(fn, call, mode, runtime, options)
+        reason = (
+            stale_outputs(result, self._consist.identity.compute_file_checksum)
+            if result.cache_hit
+            else None
+        )
+        if reason is not None:
+            if strict:
+                raise StaleOutputError(
+                    f"run {name!r} matched a cached run, but its {reason}; call again without "
+                    "strict=True to run it again, or run `trackyard doctor --workspace "
+                    f"{self.workspace} --fix` to stop serving it"
+                )
+            result, suspect = self._call_consist(fn, call, mode, runtime, options, rerun=reason)
         outcome = self._outcome(name, call.config, result)
         if suspect:
             self._check_recorded(outcome)
@@ -323,16 +374,23 @@ class DomainTracker:
         mode: CodeIdentity,
         runtime_kwargs: Mapping[str, Any],
         options: Mapping[str, Any],
+        rerun: str | None = None,
     ) -> tuple[Any, bool]:
         """``consist.Tracker.run`` with the wiring applied; also whether a DB write was seen
-        to fail (the run's row must then be read back)."""
+        to fail (the run's row must then be read back). ``rerun``: why a cache hit was refused;
+        the run then executes whatever the cache holds, and records the reason."""
         wired = call.wiring
         runtime = accepted_kwargs(fn, {**wired.runtime_kwargs, **runtime_kwargs})
         self._current = {RUN_NAME: call.name, PID: os.getpid(), HOST: socket.gethostname()}
+        dist = distribution_of(fn)
+        if dist is not None:
+            self._current[MODEL_DIST] = dist
+        if rerun is not None:
+            self._current[RERUN_REASON] = rerun
         writes = _WriteFailureWatch()
         try:
             with _session.batch(self._consist):  # one connection for the run's bookkeeping
-                result = self._run_consist(fn, call, mode, runtime, options)
+                result = self._run_consist(fn, call, mode, runtime, options, rerun)
         except Exception as error:
             self._observer.run_failed(call, error)
             raise
@@ -351,6 +409,7 @@ class DomainTracker:
         mode: CodeIdentity,
         runtime: Mapping[str, Any],
         options: Mapping[str, Any],
+        rerun: str | None,
     ) -> Any:
         from consist import CacheOptions, ExecutionOptions  # heavy: only once a run starts
 
@@ -361,7 +420,8 @@ class DomainTracker:
             model=wired.model,
             config=dict(call.config),
             inputs=dict(call.inputs) or None,
-            identity_inputs=[*wired.identity_inputs, *model_identity(fn)] or None,
+            identity_inputs=[*wired.identity_inputs, *model_identity(fn), *options["identity"]]
+            or None,
             outputs=list(wired.outputs) or None,
             tags=list(dict.fromkeys((*wired.tags, *options["tags"]))) or None,
             facet={**wired.facets, **(options["facets"] or {})} or None,
@@ -369,10 +429,14 @@ class DomainTracker:
             iteration=call.iteration,
             parent_run_id=options["parent_run_id"],
             cache_options=CacheOptions(
+                cache_mode="overwrite" if rerun is not None else None,
                 cache_epoch=wired.cache_epoch or self.settings.cache_epoch,
                 code_identity=mode,
             ),
-            execution_options=ExecutionOptions(runtime_kwargs=runtime or None),
+            execution_options=ExecutionOptions(
+                runtime_kwargs=runtime or None,
+                input_binding="paths" if call.inputs else None,
+            ),
         )
 
     def _end_interrupted(self, interrupt: BaseException) -> None:

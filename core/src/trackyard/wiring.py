@@ -16,6 +16,11 @@ class Wiring:
 
     Fields left at ``None`` / empty take part in no merge. ``runtime_kwargs`` are passed to the
     model but are OUTSIDE the cache key: never put anything there that changes the outputs.
+    ``code_dependencies`` are files hashed as part of the model's code (a script the model
+    runs, a template); the modules the model imports from its own project are found without
+    being listed. ``untracked_config`` names top-level config keys whose string values are not
+    inputs (a log file the model appends to): other strings naming an existing file are
+    refused (see ``docs/provenance.md``).
     """
 
     model: str | None = None
@@ -26,6 +31,8 @@ class Wiring:
     cache_epoch: int | None = None
     code_identity: CodeIdentity | None = None
     runtime_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    code_dependencies: tuple[Path, ...] = ()
+    untracked_config: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Accept lists and str paths from plugin authors; store immutable, typed values.
@@ -39,6 +46,10 @@ class Wiring:
         object.__setattr__(self, "identity_inputs", tuple(pairs))
         object.__setattr__(self, "outputs", tuple(self.outputs))
         object.__setattr__(self, "tags", tuple(self.tags))
+        object.__setattr__(
+            self, "code_dependencies", tuple(Path(p) for p in self.code_dependencies)
+        )
+        object.__setattr__(self, "untracked_config", tuple(str(k) for k in self.untracked_config))
         for key in self.outputs:
             if not (isinstance(key, str) and key.isidentifier()):
                 raise TypeError(f"Wiring.outputs keys must be identifiers, got {key!r}")
@@ -47,7 +58,8 @@ class Wiring:
         """Return this wiring with ``other`` applied on top.
 
         Scalars (``model``, ``cache_epoch``, ``code_identity``): ``other``'s value wins when it is
-        not ``None``. Sequences (``identity_inputs``, ``outputs``, ``tags``): concatenated in
+        not ``None``. Sequences (``identity_inputs``, ``outputs``, ``tags``, ``code_dependencies``,
+        ``untracked_config``): concatenated in
         order, duplicates dropped (an identity input with an existing label replaces it).
         Mappings (``facets``, ``runtime_kwargs``): updated key by key, ``other`` wins.
         """
@@ -64,6 +76,12 @@ class Wiring:
                 other.code_identity if other.code_identity is not None else self.code_identity
             ),
             runtime_kwargs={**self.runtime_kwargs, **other.runtime_kwargs},
+            code_dependencies=tuple(
+                dict.fromkeys((*self.code_dependencies, *other.code_dependencies))
+            ),
+            untracked_config=tuple(
+                dict.fromkeys((*self.untracked_config, *other.untracked_config))
+            ),
         )
 
     def with_changes(self, **changes: Any) -> Wiring:
@@ -77,6 +95,8 @@ class Wiring:
             value = getattr(self, f.name)
             if f.name == "identity_inputs":
                 value = [[label, str(path)] for label, path in value]
+            elif f.name == "code_dependencies":
+                value = [str(path) for path in value]
             elif isinstance(value, tuple):
                 value = list(value)
             elif isinstance(value, Mapping):

@@ -148,6 +148,15 @@ def check_domain(registry: Any, name: str, distribution: str) -> DomainReport:
             )
             _attempt(
                 report,
+                f"{label}: an edited input file runs again",
+                _checks.check_input_change_runs_again,
+                tracker,
+                verb_name,
+                kwargs,
+                Path(tmp) / "inputs",
+            )
+            _attempt(
+                report,
                 f"{label}: metrics rankable",
                 _checks.check_metrics,
                 tracker,
@@ -218,6 +227,18 @@ def check_workspace(workspace: Path, fix: bool) -> DomainReport | None:
         return report
     hint = "" if found.ok else "\nrun `trackyard doctor --fix` to repair it from the snapshots"
     report.checks.append(Check("store audit", "ok" if found.ok else "FAIL", str(found) + hint))
+    try:
+        outputs = recovery.audit_outputs(workspace, fix=fix)
+    except Exception as exc:
+        report.checks.append(Check("run outputs", "FAIL", f"{type(exc).__name__}: {exc}"))
+    else:
+        hint = (
+            ""
+            if outputs.ok
+            else "\nrun `trackyard doctor --fix` to mark them so they are never served as hits"
+        )
+        status = "ok" if outputs.ok else "FAIL"
+        report.checks.append(Check("run outputs", status, str(outputs) + hint))
     installed = trackyard.plugin_set_fingerprint()
     recorded = recovery.recorded_plugin_sets(workspace)
     other = {fp: n for fp, n in recorded.items() if fp != installed}

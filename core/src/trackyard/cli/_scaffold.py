@@ -20,6 +20,7 @@ FILES = {
     "plugin.py.tmpl": "src/{package}/plugin.py",
     "tracker.py.tmpl": "src/{package}/tracker.py",
     "model.py.tmpl": "src/{package}/model.py",
+    "start.txt.tmpl": "src/{package}/start.txt",
     "test_conformance.py.tmpl": "tests/test_{name}_conformance.py",
 }
 

@@ -89,6 +89,12 @@ class DomainConformance:
         for tracker, verb, outcomes in self._each_verb(tmp_path):
             _checks.check_cache_hit(tracker, verb, self.verbs[verb], outcomes)
 
+    def test_changing_an_input_file_runs_again(self, tmp_path: Path) -> None:
+        """For every file a verb's arguments name, a copy with one byte changed runs again."""
+        tracker = self.build(tmp_path / "ws")
+        for verb, kwargs in self.verbs.items():
+            _checks.check_input_change_runs_again(tracker, verb, kwargs, tmp_path / "inputs")
+
     def test_metrics_are_recorded_and_rankable(self, tmp_path: Path) -> None:
         """Each verb's runs record metrics that read back and rank with top_k."""
         for tracker, verb, outcomes in self._each_verb(tmp_path):
@@ -97,5 +103,5 @@ class DomainConformance:
     def test_model_error_surfaces_and_fails_the_run(self, tmp_path: Path) -> None:
         """A model that raises reaches the caller as that exception and leaves a failed run."""
         tracker = self.build(tmp_path)
-        for verb, kwargs in self.verbs.items():
-            _checks.check_model_error(tracker, verb, kwargs)
+        verb, kwargs = _checks.model_error_target(tracker, self.verbs)
+        _checks.check_model_error(tracker, verb, kwargs)

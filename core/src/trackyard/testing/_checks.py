@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trackyard._layout import DOMAIN, STAMP
+from trackyard._layout import DB_FILE, DOMAIN, RUNS_DIR, STAMP
 from trackyard._queries import last_status
 from trackyard.tracker import DomainTracker, RunOutcome
 
@@ -35,11 +35,16 @@ def _fail(message: str) -> ConformanceFailure:
 def build(
     registry: Registry, domain: str, workspace: Path, options: Mapping[str, Any]
 ) -> DomainTracker:
-    """The tracker builds through the registry, is a ``DomainTracker`` of the right domain."""
+    """The tracker builds through the registry, is a ``DomainTracker`` of the right domain.
+
+    Every store setting (workspace, ``db_path``, ``run_dir``) points into ``workspace``, so
+    that no check run reaches a store the user configured (``TRACKYARD_DB_PATH``, settings).
+    """
     infos = [i for i in registry.available_domains() if i.name == domain]
     if not infos:
         raise _fail(f"domain {domain!r} is not discoverable through entry points")
-    tracker = registry.get_tracker(domain, workspace=workspace, **dict(options))
+    store = {"db_path": Path(workspace) / DB_FILE, "run_dir": Path(workspace) / RUNS_DIR}
+    tracker = registry.get_tracker(domain, workspace=workspace, **{**store, **dict(options)})
     if not isinstance(tracker, DomainTracker):
         raise _fail(f"get_tracker({domain!r}) returned {type(tracker).__name__}")
     if tracker.domain_name != domain:
@@ -158,6 +163,83 @@ def check_cache_hit(
                 raise _fail(f"{where}: output {key!r} has different content")
         if dict(after.metrics) != dict(before.metrics):
             raise _fail(f"{where}: metrics {after.metrics} differ from {before.metrics}")
+        check_outputs_in_source_run(tracker, verb, after)
+
+
+def check_outputs_in_source_run(tracker: DomainTracker, verb: str, hit: RunOutcome) -> None:
+    """A hit's outputs live in the folder of the run that produced them (``cache_source``),
+    where no other run writes, never in a folder shared between runs."""
+    source = hit.cache_source or hit.run_id
+    run_dir = Path(tracker.settings.run_dir).resolve()
+    for key, path in hit.outputs.items():
+        resolved = Path(path).resolve()
+        if not resolved.is_relative_to(run_dir) or source not in resolved.parts:
+            raise _fail(
+                f"verb {tracker.domain_name}.{verb}: the cache hit's output {key!r} is {path}, "
+                f"outside the folder of run {source} that produced it, where another run can "
+                "overwrite it; return the output from the model (trackyard copies it into the "
+                "run's folder) or write it to consist.output_path(key)"
+            )
+
+
+def _files_in(value: Any) -> list[Path]:
+    """Files an argument names: ``Path`` values and strings naming an existing file."""
+    if isinstance(value, Path):
+        return [value] if value.is_file() else []
+    if isinstance(value, str):
+        try:
+            return [Path(value)] if len(value) < 4096 and Path(value).is_file() else []
+        except (OSError, ValueError):
+            return []
+    if isinstance(value, Mapping):
+        return [f for item in value.values() for f in _files_in(item)]
+    if isinstance(value, (list, tuple)):
+        return [f for item in value for f in _files_in(item)]
+    return []
+
+
+def _substitute(value: Any, old: Path, new: Path) -> Any:
+    if isinstance(value, Path) and value == old:
+        return new
+    if isinstance(value, str) and value == str(old):
+        return str(new)
+    if isinstance(value, Mapping):
+        return {k: _substitute(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, old, new) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_substitute(v, old, new) for v in value)
+    return value
+
+
+def check_input_change_runs_again(
+    tracker: DomainTracker, verb: str, kwargs: Mapping[str, Any], scratch: Path
+) -> int:
+    """For each file the verb's arguments name: a copy (in ``scratch``) with one byte changed
+    makes the verb run again instead of serving the old result. Returns how many files were
+    checked; the caller's files are never modified."""
+    files = list(dict.fromkeys(_files_in(dict(kwargs))))
+    for index, original in enumerate(files):
+        copy = Path(scratch) / f"input-{index}{original.suffix}"
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        data = bytearray(original.read_bytes())
+        copy.write_bytes(bytes(data))
+        changed = _substitute(dict(kwargs), original, copy)
+        call_verb(tracker, verb, changed)
+        if data:
+            data[-1] = (data[-1] + 1) % 256
+        else:
+            data = bytearray(b"\n")
+        copy.write_bytes(bytes(data))
+        stale = [o for o in call_verb(tracker, verb, changed) if o.cache_hit]
+        if stale:
+            raise _fail(
+                f"verb {tracker.domain_name}.{verb}: after one byte of its input file "
+                f"{original.name} changed, run {stale[0].run_id} was served from cache; "
+                "declare the file with self.run(..., inputs={'label': path}) (or pass a "
+                "pathlib.Path in the config) so its content is in the cache key"
+            )
+    return len(files)
 
 
 def check_metrics(tracker: DomainTracker, verb: str, outcomes: list[RunOutcome]) -> None:
@@ -178,6 +260,19 @@ def check_metrics(tracker: DomainTracker, verb: str, outcomes: list[RunOutcome])
                     f"run {outcome.run_id} of verb {tracker.domain_name}.{verb} is missing "
                     f"from top_k({metric!r})"
                 )
+
+
+def model_error_target(
+    tracker: DomainTracker, verbs: Mapping[str, Mapping[str, Any]]
+) -> tuple[str, Mapping[str, Any]]:
+    """The verb the model-error check uses (the rule doctor applies too): the first verb that
+    returns ONE run, since many-run verbs (sweeps, searches) record a model's error as a failure
+    and go on; else the first verb."""
+    for verb, kwargs in verbs.items():
+        if isinstance(getattr(tracker, verb)(**dict(kwargs)), RunOutcome):
+            return verb, kwargs
+    verb = next(iter(verbs))
+    return verb, verbs[verb]
 
 
 def check_model_error(tracker: DomainTracker, verb: str, kwargs: Mapping[str, Any]) -> None:

@@ -1,0 +1,238 @@
+"""What of a run's world goes into its cache key, and whether a cache hit's files still hold.
+
+* :func:`config_inputs` finds the files a config names: a ``pathlib.Path`` is hashed by
+  content; a string naming an existing file or folder is refused (its content would not be in
+  the key) unless the domain lists its key in ``Wiring.untracked_config``;
+* :func:`input_identity` keys ``inputs={"label": path}`` on the files' content;
+* :func:`code_dependencies` lists the model's own module and the modules it imports from the
+  same project (not the standard library, not installed packages), plus the wiring's
+  ``code_dependencies``;
+* :func:`distribution_of` names the installed distribution that provides the model;
+* :func:`stale_outputs` says why a cache hit's outputs cannot be served (missing, changed).
+
+Everything here becomes consist ``identity_inputs`` (label, path): consist hashes their content
+into the config hash, so the same key is computed by ``Tracker.run`` and by the many-run
+pre-check.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import inspect
+import os
+import sys
+import sysconfig
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from trackyard.errors import ConfigValidationError
+
+__all__ = [
+    "code_dependencies",
+    "config_inputs",
+    "distribution_of",
+    "input_identity",
+    "plain_config",
+    "stale_outputs",
+]
+
+IdentityInput = tuple[str, Path]
+
+
+# --- files a config names -----------------------------------------------------------------------
+
+
+def _walk(value: Any, where: str) -> Iterator[tuple[str, Any]]:
+    yield where, value
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _walk(item, f"{where}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from _walk(item, f"{where}[{index}]")
+
+
+def _names_file(text: str) -> bool:
+    """Whether ``text`` looks like a path (a separator or a file suffix, and a letter or digit:
+    not ``"/"``, ``"."`` or a bare word) and names an existing file or folder."""
+    if not text or len(text) > 4096 or "\n" in text or "\0" in text:
+        return False
+    if not any(c.isalnum() for c in text) or not (os.sep in text or Path(text).suffix):
+        return False
+    try:
+        return os.path.exists(text)
+    except (OSError, ValueError):
+        return False
+
+
+def plain_config(config: Any) -> Any:
+    """``config`` with every ``pathlib.Path`` turned into its string (what the model receives
+    and what is validated as JSON)."""
+    return _plain(config)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def config_inputs(
+    config: Mapping[str, Any], *, run: str, untracked: tuple[str, ...] = ()
+) -> tuple[dict[str, Any], list[IdentityInput]]:
+    """The config with ``Path`` values as strings, and the files it names as identity inputs.
+
+    A ``pathlib.Path`` anywhere in the config is an input: its content is hashed (label
+    ``config:<where>``). A string naming an existing file or folder raises
+    ``ConfigValidationError``: hashing every such string would also hash log files and output
+    folders, and keying on the string alone serves stale results when the file changes.
+    Top-level keys in ``untracked`` are left alone (a log the model appends to).
+    """
+    found: list[IdentityInput] = []
+    for key, value in config.items():
+        if key in untracked:
+            continue
+        for where, item in _walk(value, str(key)):
+            if isinstance(item, Path):
+                if not item.exists():
+                    raise ConfigValidationError(
+                        f"config value {where!r} of run {run!r} is the path {str(item)!r}, which "
+                        "does not exist; a Path in a config is an input file, hashed by content"
+                    )
+                found.append((f"config:{where}", item))
+            elif isinstance(item, str) and _names_file(item):
+                raise ConfigValidationError(
+                    f"config value {where!r} of run {run!r} names the existing "
+                    f"{'folder' if os.path.isdir(item) else 'file'} {item!r} as a plain string, "
+                    "so its content would not be in the cache key and an edited file would be "
+                    f"served the old result; pass it as inputs={{{key!r}: path}} or as a "
+                    "pathlib.Path in the config (both hash its content), or list "
+                    f"{key!r} in Wiring.untracked_config if the model does not read it"
+                )
+    return _plain(dict(config)), found
+
+
+def input_identity(inputs: Mapping[str, Any]) -> list[IdentityInput]:
+    """``inputs={"label": path}`` as identity inputs ``input:<label>``, hashed by content
+    (other values, such as consist artifacts, are keyed by consist itself)."""
+    return [
+        (f"input:{label}", Path(value))
+        for label, value in inputs.items()
+        if isinstance(value, (str, os.PathLike))
+    ]
+
+
+# --- code identity ------------------------------------------------------------------------------
+
+
+@functools.cache
+def _installed_roots() -> tuple[str, ...]:
+    """Folders whose modules are never "the same project": stdlib and site-packages."""
+    roots = {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+    roots |= {p for p in sys.path if p.rstrip("/").endswith(("site-packages", "dist-packages"))}
+    return tuple(sorted(str(Path(r).resolve()) + os.sep for r in roots if r))
+
+
+def _module_file(module: ModuleType | None) -> Path | None:
+    filename = getattr(module, "__file__", None) if module is not None else None
+    if not filename or not filename.endswith(".py"):
+        return None
+    path = Path(filename).resolve()
+    return path if path.is_file() else None
+
+
+def _project_root(module: ModuleType, path: Path) -> Path:
+    """The folder the model's top-level package (or module) sits in."""
+    depth = module.__name__.count(".")
+    if path.name == "__init__.py":
+        depth += 1
+    return path.parents[depth] if depth < len(path.parents) else path.parent
+
+
+def _local_imports(module: ModuleType, root: Path, seen: dict[str, Path]) -> None:
+    """Modules under ``root`` that ``module`` refers to (imported modules, imported names),
+    transitively; installed and standard-library modules are skipped."""
+    installed = _installed_roots()
+    for value in list(vars(module).values()):
+        if isinstance(value, ModuleType):
+            target: ModuleType | None = value
+        else:
+            owner = getattr(value, "__module__", None)
+            target = sys.modules.get(owner) if isinstance(owner, str) else None
+        if target is None or target.__name__ in seen:
+            continue
+        path = _module_file(target)
+        if path is None or not path.is_relative_to(root) or str(path).startswith(installed):
+            continue
+        seen[target.__name__] = path
+        _local_imports(target, root, seen)
+
+
+def code_dependencies(fn: Callable[..., Any], extra: tuple[Path, ...] = ()) -> list[IdentityInput]:
+    """The modules ``fn``'s module imports from its own project (``code:<module>``) and the
+    wiring's extra code dependencies (``code:<path>``), as identity inputs.
+
+    The model's own file is already in consist's code identity; a model installed as a
+    package (in site-packages) contributes none: its distribution version is recorded instead.
+    """
+    found: list[IdentityInput] = []
+    target = inspect.unwrap(fn)
+    module = sys.modules.get(getattr(target, "__module__", "") or "")
+    path = _module_file(module)
+    if module is not None and path is not None and not str(path).startswith(_installed_roots()):
+        seen: dict[str, Path] = {module.__name__: path}
+        _local_imports(module, _project_root(module, path), seen)
+        del seen[module.__name__]
+        found += [(f"code:{name}", file) for name, file in sorted(seen.items())]
+    for dependency in extra:
+        if not dependency.exists():
+            raise ConfigValidationError(
+                f"code dependency {str(dependency)!r} (Wiring.code_dependencies) does not exist; "
+                "list the files the model runs or reads as code"
+            )
+        found.append((f"code:{dependency}", dependency))
+    return found
+
+
+@functools.cache
+def _distributions() -> Mapping[str, list[str]]:
+    return importlib.metadata.packages_distributions()
+
+
+def distribution_of(fn: Callable[..., Any]) -> str | None:
+    """``"name==version"`` of the installed distribution providing ``fn``'s top-level package."""
+    module = getattr(inspect.unwrap(fn), "__module__", None) or ""
+    for name in _distributions().get(module.partition(".")[0], []):
+        try:
+            return f"{name}=={importlib.metadata.version(name)}"
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+# --- what a cache hit checks --------------------------------------------------------------------
+
+
+def stale_outputs(result: Any, checksum: Callable[[Path], str]) -> str | None:
+    """Why the outputs of cache hit ``result`` cannot be served, or ``None`` when they can.
+
+    Every output must exist and hash to what consist recorded (``checksum`` is consist's own
+    file hash); a hit whose files are gone or were changed is never returned.
+    """
+    for key, artifact in sorted((result.outputs or {}).items()):
+        path = Path(result.output_path(key))
+        if not path.exists():
+            return f"output {key!r} ({path}) of run {artifact.run_id} is missing"
+        recorded = getattr(artifact, "hash", None)
+        if recorded and checksum(path) != recorded:
+            return f"output {key!r} ({path}) of run {artifact.run_id} was changed"
+    return None

@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Any
 from trackyard import _queries
 from trackyard._report_elements import Link, Section, Table
 from trackyard._store import lock_timeout
-from trackyard.report._data import RunRecord, WorkspaceSummary, records_in, workspace_summary
+from trackyard.report._data import (
+    RunRecord,
+    WorkspaceSummary,
+    reading_once,
+    records_in,
+    workspace_summary,
+)
 from trackyard.report._render import DomainPart, Page, error_box, render_page, render_section
 from trackyard.settings import NoOptions, resolve_settings
 
@@ -155,6 +161,13 @@ def build_report(
     domain whose plugin is not installed shows its runs only; a plugin whose sections fail
     shows an error box. The file is self-contained (plotly inlined) and works offline.
     """
+    with reading_once():
+        return _build(domains, workspace, Path(output), registry)
+
+
+def _build(
+    domains: Sequence[str], workspace: Any, output: Path, registry: Registry | None
+) -> ReportResult:
     from trackyard.registry import default_registry
 
     started = time.perf_counter()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,7 +19,14 @@ if TYPE_CHECKING:
     from trackyard.settings import Settings
     from trackyard.tracker import DomainTracker
 
-__all__ = ["RunRecord", "WorkspaceSummary", "records_in", "run_records", "workspace_summary"]
+__all__ = [
+    "RunRecord",
+    "WorkspaceSummary",
+    "reading_once",
+    "records_in",
+    "run_records",
+    "workspace_summary",
+]
 
 
 @dataclass(frozen=True)
@@ -52,10 +61,12 @@ class RunRecord:
         return self.cache_source is not None
 
 
-def _config(run_dir: Path, run_id: str) -> dict[str, Any]:
-    """The config a run was called with, from consist's JSON snapshot (``{}`` when missing)."""
+def _config(run_dir: str, run_id: str) -> dict[str, Any]:
+    """The config a run was called with, from consist's JSON snapshot (``{}`` when missing).
+    Plain strings, not pathlib: this runs once per run (10,000 in bench/bench_report.py)."""
     try:
-        raw = json.loads((run_dir / SNAPSHOT_DIR / f"{run_id}.json").read_text(encoding="utf-8"))
+        with open(os.path.join(run_dir, SNAPSHOT_DIR, run_id + ".json"), encoding="utf-8") as f:
+            raw = json.load(f)
     except (OSError, ValueError):
         return {}
     config = raw.get("config") if isinstance(raw, dict) else None
@@ -71,8 +82,33 @@ def run_records(tracker: DomainTracker) -> list[RunRecord]:
     return records_in(tracker.settings, tracker.domain_name)
 
 
+_memo: dict[tuple[str, str], list[RunRecord]] | None = None
+
+
+@contextmanager
+def reading_once() -> Iterator[None]:
+    """While a report is built, each domain's records are read once, whoever asks (the core's
+    runs table and every plugin's sections)."""
+    global _memo
+    previous, _memo = _memo, {}
+    try:
+        yield
+    finally:
+        _memo = previous
+
+
 def records_in(settings: Settings, domain: str) -> list[RunRecord]:
     """:func:`run_records` of ``domain`` in the store ``settings`` point at."""
+    key = (str(settings.db_path), domain)
+    if _memo is not None and key in _memo:
+        return list(_memo[key])
+    records = _read(settings, domain)
+    if _memo is not None:
+        _memo[key] = records
+    return list(records)
+
+
+def _read(settings: Settings, domain: str) -> list[RunRecord]:
     db_path = Path(settings.db_path)
     if not db_path.is_file():
         return []
@@ -80,12 +116,13 @@ def records_in(settings: Settings, domain: str) -> list[RunRecord]:
     rows = _queries.report_runs(db_path, domain, timeout)
     outputs: dict[str, dict[str, Path]] = {}
     inputs: dict[str, dict[str, str | None]] = {}
-    default_dir = Path(settings.run_dir)
-    run_dirs = {str(r[0]): Path(r[10]) if r[10] else default_dir for r in rows}
+    default_dir = str(settings.run_dir)
+    run_dirs = {str(r[0]): str(r[10]) if r[10] else default_dir for r in rows}
     for run_id, direction, key, uri, producer in _queries.report_links(db_path, domain, timeout):
         if direction == "output":
             base = run_dirs.get(run_id, default_dir)
-            outputs.setdefault(run_id, {})[key] = (base / str(uri)).resolve()
+            # normpath, not resolve(): no file-system call per artifact (10,000 runs)
+            outputs.setdefault(run_id, {})[key] = Path(os.path.normpath(os.path.join(base, uri)))
         else:
             inputs.setdefault(run_id, {})[key] = None if producer is None else str(producer)
     records = []

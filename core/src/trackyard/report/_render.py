@@ -18,7 +18,7 @@ from trackyard._report_elements import Chart, Link, Section, Series, Table
 
 __all__ = ["MAX_POINTS", "DomainPart", "Page", "error_box", "render_page", "render_section"]
 
-MAX_POINTS = 2000
+MAX_POINTS = 1000
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1f2933;

@@ -155,9 +155,6 @@ def opened(browser: Any, report_workspace: Workspace) -> Iterator[OpenedReport]:
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("request", lambda r: requests.append(r.url))
     page.goto(report_workspace.report.as_uri())
-    page.wait_for_function(
-        "document.querySelectorAll('.chart').length > 0 && "
-        "Array.from(document.querySelectorAll('.chart')).every(d => d.querySelector('.main-svg'))"
-    )
+    page.wait_for_function("document.body.dataset.chartsDrawn === '1'", timeout=60_000)
     yield OpenedReport(page, errors, requests)
     page.close()

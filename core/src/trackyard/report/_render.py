@@ -1,8 +1,9 @@
 """HTML for a report: one self-contained file, plotly's JavaScript inlined, no network.
 
 Sections become HTML; each :class:`Chart` becomes a plotly figure (JSON data, drawn by
-``Plotly.newPlot`` when the page loads). Series over :data:`MAX_POINTS` points are downsampled
-evenly and tables over their ``max_rows`` are cut, and the page says so.
+``Plotly.newPlot`` when the page loads). Series over :data:`MAX_POINTS` points (parallel
+coordinates over :data:`MAX_LINES` lines) are downsampled evenly and tables over their
+``max_rows`` are cut, and the page says so.
 """
 
 from __future__ import annotations
@@ -16,9 +17,19 @@ from typing import Any
 
 from trackyard._report_elements import Chart, Link, Section, Series, Table
 
-__all__ = ["MAX_POINTS", "DomainPart", "Page", "error_box", "render_page", "render_section"]
+__all__ = [
+    "MAX_LINES",
+    "MAX_POINTS",
+    "DomainPart",
+    "Page",
+    "error_box",
+    "render_page",
+    "render_section",
+]
 
 MAX_POINTS = 1000
+# Parallel coordinates are drawn with WebGL: fewer lines keep software rendering quick.
+MAX_LINES = 300
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1f2933;
@@ -40,13 +51,24 @@ border-radius:6px;margin:1rem 0}.error-box pre{white-space:pre-wrap;margin:.3rem
 .hit{color:#0b6e4f;font-weight:600}.failed{color:#cf1124;font-weight:600}
 """
 
+# Charts are drawn one per task (setTimeout), so the page shows and scrolls while the rest
+# are drawn; each chart div gets data-drawn="1" once plotly has drawn it.
 _INIT = """
-document.querySelectorAll('script.chart-spec').forEach(function (spec) {
-  var fig = JSON.parse(spec.textContent);
-  var div = document.getElementById(spec.dataset.target);
-  Plotly.newPlot(div, fig.data, fig.layout, {displaylogo: false, responsive: true,
-    modeBarButtonsToRemove: ['sendDataToCloud']});
-});
+(function () {
+  var specs = Array.prototype.slice.call(document.querySelectorAll('script.chart-spec'));
+  function next() {
+    var spec = specs.shift();
+    if (!spec) { document.body.dataset.chartsDrawn = '1'; return; }
+    var fig = JSON.parse(spec.textContent);
+    var div = document.getElementById(spec.dataset.target);
+    Plotly.newPlot(div, fig.data, fig.layout, {displaylogo: false, responsive: true,
+      modeBarButtonsToRemove: ['sendDataToCloud']}).then(function () {
+        div.dataset.drawn = '1';
+        setTimeout(next, 0);
+      });
+  }
+  next();
+})();
 """
 
 
@@ -145,7 +167,7 @@ def _chart(chart: Chart) -> str:
         if len(lengths) != 1:
             raise ValueError(f"chart {chart.title!r}: dimensions have different lengths")
         total = lengths.pop()
-        step = max(1, math.ceil(total / MAX_POINTS))
+        step = max(1, math.ceil(total / MAX_LINES))
         dims = [
             {"label": name, "values": [_jsonable(v) for v in _sample(values, step)]}
             for name, values in chart.dimensions.items()

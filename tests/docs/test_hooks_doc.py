@@ -32,7 +32,7 @@ def _documented() -> dict[str, str]:
 
 
 def test_hookspec_module_has_the_documented_hooks() -> None:
-    """The hookspecs module defines the seven hooks of the contract."""
+    """The hookspecs module defines the eight hooks of the contract."""
     assert sorted(_specs()) == sorted(
         [
             "register_domains",
@@ -42,6 +42,7 @@ def test_hookspec_module_has_the_documented_hooks() -> None:
             "before_run",
             "after_run",
             "run_failed",
+            "report_sections",
         ]
     )
 

@@ -20,13 +20,19 @@ def _run(workspace: Path) -> str:
 
 
 def test_demo_shows_top_runs_best_config_and_provenance(workspace: Path) -> None:
-    """The first run executes every evaluation and prints a table, the best config and the DB."""
+    """The first run executes every evaluation and prints a table, the best config, the DB and
+    the path of the report it wrote (history, slices and top runs)."""
     text = _run(workspace)
     assert "Top runs by mode_share_error" in text
     assert "Best config: {'sample_rate': 0.1, 'seed': 42, 'mode_choice_coeff': 1.2}" in text
     assert f"{N} evaluations: {N} executed, 0 served from cache, 0 failed" in text
     assert str(workspace / "provenance.duckdb") in text
     assert (workspace / "provenance.duckdb").is_file()
+    report = workspace.absolute() / "report.html"
+    assert f"Report (history, slices, top runs): {report}" in text
+    page = report.read_text(encoding="utf-8")
+    assert "Optimisation history" in page and "Metric against each parameter" in page
+    assert "Top runs" in page
 
 
 def test_demo_second_run_is_served_from_cache(workspace: Path) -> None:
@@ -60,3 +66,5 @@ def test_demo_in_a_fresh_process_uses_dot_trackyard_in_the_cwd(tmp_path: Path) -
     assert f"{N} executed" in first
     assert f"({N} cached, 0 executed)" in second
     assert str(tmp_path / ".trackyard" / "provenance.duckdb") in second.replace("\n", "")
+    assert str(tmp_path / ".trackyard" / "report.html") in second.replace("\n", "")
+    assert (tmp_path / ".trackyard" / "report.html").is_file()

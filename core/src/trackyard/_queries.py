@@ -249,3 +249,59 @@ def copy_table_sql(table: str, columns: Sequence[str]) -> str:
     names = ", ".join(_quote(c) for c in columns)
     quoted = _quote(table)
     return f"INSERT OR IGNORE INTO main.{quoted} ({names}) SELECT {names} FROM shard.main.{quoted}"
+
+
+# --- reports (trackyard report) -----------------------------------------------------------------
+
+_REPORT_RUNS_SQL = f"""
+SELECT id,
+       json_extract_string(meta, '{RUN_NAME_PATH}') AS name,
+       status,
+       strftime(created_at, '%Y-%m-%d %H:%M:%S') AS created_at,
+       epoch(ended_at) - epoch(started_at) AS seconds,
+       json_extract_string(meta, '{CACHE_SOURCE_PATH}') AS cache_source,
+       CAST(json_extract(meta, '{METRICS_PATH}') AS VARCHAR) AS metrics,
+       year,
+       parent_run_id,
+       json_extract_string(meta, '$.error') AS error,
+       json_extract_string(meta, '$._physical_run_dir') AS run_dir,
+       json_extract_string(meta, '{PLUGIN_SET_PATH}') AS plugin_set
+FROM run
+WHERE json_extract_string(meta, '{DOMAIN_PATH}') = ?
+ORDER BY created_at, id
+"""
+
+_REPORT_LINKS_SQL = f"""
+SELECT l.run_id, l.direction, a.key, a.container_uri, a.run_id
+FROM run_artifact_link l JOIN artifact a ON a.id = l.artifact_id
+JOIN run r ON r.id = l.run_id
+WHERE json_extract_string(r.meta, '{DOMAIN_PATH}') = ?
+ORDER BY l.run_id, l.direction, a.key
+"""
+
+_REPORT_DOMAINS_SQL = f"""
+SELECT json_extract_string(meta, '{DOMAIN_PATH}') AS domain, count(*) AS n
+FROM run WHERE domain IS NOT NULL GROUP BY domain ORDER BY domain
+"""
+
+
+def report_runs(db_path: Path, domain: str, timeout: float) -> list[Any]:
+    """Every run of ``domain``, oldest first, for a report: (id, name, status, created_at,
+    seconds, cache_source, metrics JSON, year, parent_run_id, error, run_dir, plugin_set)."""
+    return list(
+        read_only_query(db_path, _REPORT_RUNS_SQL, [domain], timeout=timeout, what="report")
+    )
+
+
+def report_links(db_path: Path, domain: str, timeout: float) -> list[Any]:
+    """The artifacts the runs of ``domain`` read and wrote: (run id, direction, key,
+    container URI, producing run id)."""
+    return list(
+        read_only_query(db_path, _REPORT_LINKS_SQL, [domain], timeout=timeout, what="report")
+    )
+
+
+def report_domains(db_path: Path, timeout: float) -> dict[str, int]:
+    """How many runs each domain recorded in the store."""
+    rows = read_only_query(db_path, _REPORT_DOMAINS_SQL, [], timeout=timeout, what="report")
+    return {str(r[0]): int(r[1]) for r in rows}

@@ -1,8 +1,9 @@
 """``trackyard demo``: a small calibration of the bundled mode-choice model, end to end.
 
-Uses only the public API (``trackyard.get_tracker("calibration")`` and its verbs), so it is
-also a worked example. The second run in the same workspace executes nothing: every
-evaluation is served from consist's cache, and the demo says so.
+Uses only the public API (``trackyard.get_tracker("calibration")``, its verbs and
+``trackyard.report.build_report``), so it is also a worked example. The second run in the same
+workspace executes nothing: every evaluation is served from consist's cache, and the demo says
+so. It ends by writing the workspace's HTML report and printing its path.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ METRIC = "mode_share_error"
 
 
 def run_demo(workspace: Path | None = None, console: Any = None) -> int:
-    """Calibrate the demo model on a small grid, print the top runs and the best config.
+    """Calibrate the demo model on a small grid, print the top runs and the best config, and
+    write the workspace's HTML report (``<workspace>/report.html``), printing its path.
 
     ``workspace`` defaults to the resolved setting (``./.trackyard`` unless configured);
     ``console`` is a ``rich.console.Console`` (a new one on stdout by default). Returns 0.
@@ -71,4 +73,9 @@ def run_demo(workspace: Path | None = None, console: Any = None) -> int:
         db_path = cal.settings.db_path
         out.print(f"Provenance lives in {db_path} (run outputs under {cal.settings.run_dir}).")
         out.print(f"Inspect it with: consist runs --db-path {db_path}")
+        report_path = cal.settings.workspace / "report.html"
+    from trackyard.report import build_report
+
+    report = build_report(["calibration"], workspace=workspace, output=report_path)
+    out.print(f"Report (history, slices, top runs): {report.path}", soft_wrap=True)
     return 0

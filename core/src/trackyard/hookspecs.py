@@ -27,6 +27,7 @@ import pluggy
 if TYPE_CHECKING:
     from consist import Tracker
 
+    from trackyard._report_elements import Section
     from trackyard.settings import Settings
     from trackyard.tracker import DomainTracker, RunCall, RunOutcome
     from trackyard.wiring import Wiring
@@ -101,3 +102,13 @@ def after_run(domain: str, call: RunCall, outcome: RunOutcome) -> None:
 @hookspec
 def run_failed(domain: str, call: RunCall, error: BaseException) -> None:
     """Observe a run whose model raised; the error is re-raised to the caller afterwards."""
+
+
+@hookspec
+def report_sections(domain: str, tracker: DomainTracker) -> list[Section] | None:
+    """Contribute sections to ``trackyard report`` for ``domain``: a list of
+    ``trackyard.report.Section`` (tables and charts), or ``None`` to pass.
+
+    Every participant is called on its own; one that raises, or returns something that is not
+    a list of sections, is shown as an error box in the report and stops nothing else.
+    """

@@ -269,6 +269,20 @@ class _Hooks:
         impls = getattr(self.pm.hook, hook).get_hookimpls()
         return [i.plugin_name for i in reversed(impls)]
 
+    def call_each(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call ``hook`` of each participant on its own, in call order (pluggy's subset
+        callers): (plugin name, its results, or the exception it raised). One plugin's failure
+        does not stop the others'."""
+        out: list[tuple[str, Any]] = []
+        for name in dict.fromkeys(self.order(hook)):
+            others = [p for p in self.pm.get_plugins() if self.pm.get_name(p) != name]
+            caller = self.pm.subset_hook_caller(hook, remove_plugins=others)
+            try:
+                out.append((name, caller(**kwargs)))
+            except Exception as exc:
+                out.append((name, exc))
+        return out
+
     def implements(self, *hooks: str) -> bool:
         return any(getattr(self.pm.hook, h).get_hookimpls() for h in hooks)
 
@@ -434,6 +448,12 @@ class Registry(Discovery):
         """The plugins (``distribution:module``) whose ``hook`` runs for domain ``name``, in call
         order; loads the domain and the cross-cutting plugins."""
         return self._participants(name).order(hook)
+
+    def call_each(self, name: str, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call ``hook`` of each plugin taking part in domain ``name`` separately, in call
+        order: (plugin, its results or the exception it raised). Used for hooks whose
+        failures must stay local, such as ``report_sections``."""
+        return self._participants(name).call_each(hook, domain=name, **kwargs)
 
     # --- building -----------------------------------------------------------------------------
 

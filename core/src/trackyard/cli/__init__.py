@@ -15,6 +15,7 @@ from trackyard.cli import domains as _domains  # noqa: F401
 from trackyard.cli import info as _info  # noqa: F401
 from trackyard.cli import install as _install  # noqa: F401
 from trackyard.cli import new_plugin as _new_plugin  # noqa: F401
+from trackyard.cli import report as _report  # noqa: F401
 from trackyard.cli import run as _run  # noqa: F401
 from trackyard.cli import runs as _runs  # noqa: F401
 from trackyard.cli import which as _which  # noqa: F401

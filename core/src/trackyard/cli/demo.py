@@ -21,8 +21,8 @@ def demo(
         ),
     ] = None,
 ) -> None:
-    """Run the demo: calibrate the bundled mode-choice model on a small grid, rank the runs
-    and show the cache at work (run it twice)."""
+    """Run the demo: calibrate the bundled mode-choice model on a small grid, rank the runs,
+    show the cache at work (run it twice) and write the HTML report, printing its path."""
     from rich.console import Console
 
     from trackyard.demo import run_demo  # type: ignore[import-not-found,unused-ignore]

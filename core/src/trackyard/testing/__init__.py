@@ -100,6 +100,17 @@ class DomainConformance:
         for tracker, verb, outcomes in self._each_verb(tmp_path):
             _checks.check_metrics(tracker, verb, outcomes)
 
+    def test_report_sections_render(self, tmp_path: Path) -> None:
+        """After every verb ran, each plugin's ``report_sections`` for the domain render in
+        ``trackyard report`` without an error box."""
+        registry = self.make_registry()
+        if not self.domain:
+            raise ConformanceFailure(f"{type(self).__name__} must set domain = '<name>'")
+        tracker = _checks.build(registry, self.domain, tmp_path, self.options)
+        for verb, kwargs in self.verbs.items():
+            _checks.call_verb(tracker, verb, kwargs)
+        _checks.check_report_sections(registry, tracker)
+
     def test_model_error_surfaces_and_fails_the_run(self, tmp_path: Path) -> None:
         """A model that raises reaches the caller as that exception and leaves a failed run."""
         tracker = self.build(tmp_path)

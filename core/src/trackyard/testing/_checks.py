@@ -309,3 +309,20 @@ def check_model_error(tracker: DomainTracker, verb: str, kwargs: Mapping[str, An
             f"verb {tracker.domain_name}.{verb}: after a model error the run is {status!r}, "
             "expected 'failed'"
         )
+
+
+def check_report_sections(registry: Registry, tracker: DomainTracker) -> int:
+    """Every plugin's ``report_sections`` for the domain returns sections that render (no
+    error box); returns how many sections were drawn."""
+    from trackyard.report._build import plugin_parts  # the report renders only when checked
+    from trackyard.report._render import render_section
+
+    drawn = 0
+    for plugin, section in plugin_parts(registry, tracker.domain_name, tracker):
+        if isinstance(section, str):
+            raise _fail(f"plugin {plugin!r}: report_sections failed: {section}")
+        html = render_section(section, plugin)
+        if 'class="error-box"' in html:
+            raise _fail(f"plugin {plugin!r}: report section does not render: {html}")
+        drawn += 1
+    return drawn

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trackyard import DomainTracker, Settings, Wiring, hookimpl
 from trackyard_calibration.tracker import CalibrationTracker
+
+if TYPE_CHECKING:
+    from trackyard.report import Section
 
 
 @hookimpl
@@ -27,3 +31,14 @@ def default_wiring(domain: str, settings: Settings) -> Wiring | None:
         identity.append(("targets", targets))
         runtime["targets"] = targets
     return Wiring(identity_inputs=tuple(identity), runtime_kwargs=runtime)
+
+
+@hookimpl
+def report_sections(domain: str, tracker: DomainTracker) -> list[Section] | None:
+    """History, slices, parallel coordinates, top runs, best config and failures."""
+    if domain != "calibration":
+        return None
+    from trackyard.report import run_records
+    from trackyard_calibration._report import calibration_sections
+
+    return calibration_sections(run_records(tracker))

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trackyard import DomainTracker, Settings, Wiring, hookimpl
 from trackyard_simulation.tracker import SimulationTracker
+
+if TYPE_CHECKING:
+    from trackyard.report import Section
 
 
 @hookimpl
@@ -24,3 +28,14 @@ def default_wiring(domain: str, settings: Settings) -> Wiring | None:
     tags = [options.tags] if isinstance(options.tags, str) else list(options.tags)
     identity = () if options.config_dir is None else (("model_config", Path(options.config_dir)),)
     return Wiring(identity_inputs=identity, outputs=tuple(outputs), tags=tuple(tags))
+
+
+@hookimpl
+def report_sections(domain: str, tracker: DomainTracker) -> list[Section] | None:
+    """Each scenario's lineage and metrics over the years, and a comparison of scenarios."""
+    if domain != "simulation":
+        return None
+    from trackyard.report import run_records
+    from trackyard_simulation._report import simulation_sections
+
+    return simulation_sections(run_records(tracker))

@@ -15,6 +15,7 @@ from trackyard import _queries
 from trackyard._layout import METRICS
 from trackyard._model import code_identity, model_identity, wrap_model
 from trackyard._outcome import Runner, RunOutcome
+from trackyard._store import Store
 from trackyard._validate import decode_metric
 
 
@@ -71,16 +72,15 @@ def precheck(
     ).digest
     found: dict[str, tuple[str, Mapping[str, Any]]] = {}
     no_inputs = identity.compute_input_hash([])
+    store = Store.of(dt.settings)
     for run_id, config_hash, meta in _queries.executed_runs(
-        dt.consist, code, no_inputs, sorted(set(keys.values()))
+        store, code, no_inputs, sorted(set(keys.values()))
     ):
         found.setdefault(config_hash, (run_id, _as_mapping(meta)))  # newest first
     if not found:
         return {}
     outputs: dict[str, dict[str, Path]] = {}
-    for run_id, key, uri in _queries.output_uris(
-        dt.consist, sorted({r for r, _ in found.values()})
-    ):
+    for run_id, key, uri in _queries.output_uris(store, sorted({r for r, _ in found.values()})):
         outputs.setdefault(run_id, {})[key] = Path(dt.consist.resolve_uri(uri))
     hits: dict[str, RunOutcome] = {}
     for item in items:

@@ -4,16 +4,16 @@ Every user value is bound as a parameter. The only words formatted into SQL text
 JSON paths and keys from ``_layout``, the ORDER keyword from ``_validate.ORDERS``, and (for the
 shard merge) table and column names read from the shard's own catalogue, quoted.
 
-Queries run either through consist (``Tracker.run_query``, SQLAlchemy ``text``) or on a
-short-lived read-only DuckDB connection with external access disabled (``_store``).
+Every query runs through the store access layer (``_store.Store``): a short-lived read-only
+DuckDB connection with external access disabled, with the common lock wait and error types.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from trackyard._layout import (
     CACHE_SOURCE_PATH,
@@ -23,11 +23,8 @@ from trackyard._layout import (
     RUN_NAME_PATH,
     metric_path,
 )
-from trackyard._store import read_only_query
+from trackyard._store import Store, read_only_query
 from trackyard._validate import check_query
-
-if TYPE_CHECKING:
-    from consist import Tracker
 
 # --- ranking ------------------------------------------------------------------------------------
 
@@ -59,42 +56,18 @@ LIMIT $k
 
 
 def top_k(
-    tracker: Tracker,
-    domain: str,
-    metric: object,
-    k: object = 5,
-    order: object = "asc",
-    *,
-    db_path: Path | None = None,
-    timeout: float = 30.0,
+    store: Store, domain: str, metric: object, k: object = 5, order: object = "asc"
 ) -> list[RankedRun]:
     """The ``k`` best executed runs of ``domain`` by ``metric``; NaN and missing values last.
 
-    With ``db_path`` the query runs on a short-lived read-only DuckDB connection with external
-    access disabled; a busy store raises ``StoreUnavailableError`` instead of answering [].
+    The query runs on a short-lived read-only DuckDB connection with external access disabled;
+    a busy store is waited for, then raises ``StoreUnavailableError`` instead of answering [].
     """
     metric, k, keyword = check_query(metric, k, order)
     sql = _TOP_K_SQL.format(order=keyword)
     params = {"path": metric_path(metric), "domain": domain, "k": k}
-    if db_path is not None:
-        rows: Sequence[Any] = read_only_query(
-            db_path, sql, params, timeout=timeout, what=f"top_k({metric!r})"
-        )
-    else:
-        rows = _consist_query(tracker, sql, params)
+    rows = store.query(sql, params, what=f"top_k({metric!r})")
     return [RankedRun(str(r[0]), r[1], None if r[2] is None else float(r[2])) for r in rows]
-
-
-def _consist_query(
-    tracker: Tracker, sql: str, params: Mapping[str, Any], expanding: Sequence[str] = ()
-) -> list[Any]:
-    """Run ``sql`` (``$name`` parameters) through consist's own connection."""
-    from sqlalchemy import bindparam, text  # heavy (~0.3 s): only when a query runs
-
-    for name in params:
-        sql = sql.replace(f"${name}", f":{name}")
-    query = text(sql).bindparams(*(bindparam(n, expanding=True) for n in expanding), **params)
-    return list(tracker.run_query(query))
 
 
 # --- listing and statuses -----------------------------------------------------------------------
@@ -112,10 +85,10 @@ ORDER BY created_at, id
 """
 
 
-def domain_runs(tracker: Tracker, domain: str) -> list[Any]:
+def domain_runs(store: Store, domain: str) -> list[Any]:
     """Every run of ``domain``, oldest first: (id, name, status, created_at, cache_source,
     metrics JSON)."""
-    return _consist_query(tracker, _RUNS_SQL, {"domain": domain})
+    return store.query(_RUNS_SQL, {"domain": domain}, what=f"listing the runs of {domain!r}")
 
 
 _LAST_STATUS_SQL = f"""
@@ -124,9 +97,9 @@ ORDER BY created_at DESC, id DESC LIMIT 1
 """
 
 
-def last_status(tracker: Tracker, domain: str) -> str | None:
+def last_status(store: Store, domain: str) -> str | None:
     """The status of the latest run of ``domain`` (None when it has none)."""
-    rows = _consist_query(tracker, _LAST_STATUS_SQL, {"domain": domain})
+    rows = store.query(_LAST_STATUS_SQL, {"domain": domain}, what="the latest run's status")
     return str(rows[0][0]) if rows else None
 
 
@@ -165,7 +138,7 @@ def plugin_set_counts(db_path: Path, timeout: float) -> dict[str, int]:
 _CACHED_SQL = f"""
 SELECT id, config_hash, meta FROM run
 WHERE status = 'completed' AND git_hash = $git AND input_hash = $inputs
-  AND config_hash IN $hashes
+  AND list_contains($hashes, config_hash)
   AND json_extract(meta, '{CACHE_SOURCE_PATH}') IS NULL
 ORDER BY created_at DESC
 """
@@ -173,23 +146,23 @@ ORDER BY created_at DESC
 _OUTPUTS_SQL = """
 SELECT l.run_id, a.key, a.container_uri FROM run_artifact_link l
 JOIN artifact a ON a.id = l.artifact_id
-WHERE l.direction = 'output' AND l.run_id IN $ids
+WHERE l.direction = 'output' AND list_contains($ids, l.run_id)
 """
 
 
 def executed_runs(
-    tracker: Tracker, code: str, inputs: str, config_hashes: Sequence[str]
+    store: Store, code: str, inputs: str, config_hashes: Sequence[str]
 ) -> list[tuple[str, str, Any]]:
     """Completed executed runs with this code and input hash and one of ``config_hashes``,
     newest first: (run id, config hash, meta)."""
     params = {"git": code, "inputs": inputs, "hashes": list(config_hashes)}
-    rows = _consist_query(tracker, _CACHED_SQL, params, expanding=("hashes",))
+    rows = store.query(_CACHED_SQL, params, what="the sweep's cache pre-check")
     return [(str(r[0]), str(r[1]), r[2]) for r in rows]
 
 
-def output_uris(tracker: Tracker, run_ids: Sequence[str]) -> list[tuple[str, str, str]]:
+def output_uris(store: Store, run_ids: Sequence[str]) -> list[tuple[str, str, str]]:
     """The output artifacts of ``run_ids``: (run id, output key, container URI)."""
-    rows = _consist_query(tracker, _OUTPUTS_SQL, {"ids": list(run_ids)}, expanding=("ids",))
+    rows = store.query(_OUTPUTS_SQL, {"ids": list(run_ids)}, what="the sweep's cache pre-check")
     return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
 
 

@@ -8,7 +8,12 @@ are the record of truth: a DB row lost to a lock, a DB deleted or damaged, or a 
 * :func:`reconcile` marks stale ``running`` runs (their process is gone) as ``failed`` +
   interrupted, in the snapshot and the DB, and restores missing rows and statuses; it is
   idempotent and reports what it changed;
-* :func:`rebuild` recreates a missing DB from the snapshots (a damaged one is moved aside).
+* :func:`rebuild` recreates the DB from the snapshots; a damaged one is moved aside under a
+  dated name (``provenance.duckdb.damaged-YYYYmmddHHMMSS``), never deleted.
+
+Every function finds the store and run folder exactly as ``get_tracker`` does (keywords, then
+``TRACKYARD_*`` variables, then ``pyproject.toml``), and reaches the store only through the
+store access layer (``_store.Store``).
 """
 
 from __future__ import annotations
@@ -22,17 +27,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from trackyard import _queries
+from trackyard import _queries, _shards
 from trackyard._layout import HOST, INTERRUPTED, PID, STAMP, WAL_SUFFIX
-from trackyard._store import (
-    apply_lock_budget,
-    lock_timeout,
-    pid_alive,
-    schema_marker,
-    snapshots,
-    workspace_store,
-)
-from trackyard.errors import StoreUnavailableError
+from trackyard._store import Store, apply_lock_budget, pid_alive, schema_marker, snapshots
+from trackyard.errors import StoreCorruptError, StoreUnavailableError
+from trackyard.settings import NoOptions, resolve_settings
 
 __all__ = [
     "AuditReport",
@@ -80,15 +79,22 @@ class ReconcileReport:
     rows_restored: tuple[str, ...] = ()
     statuses_fixed: tuple[str, ...] = ()
     errors: tuple[str, ...] = field(default_factory=tuple)
+    moved_aside: tuple[str, ...] = ()  # damaged store files kept under a dated name
 
     @property
     def changed(self) -> bool:
-        return bool(self.marked_interrupted or self.rows_restored or self.statuses_fixed)
+        return bool(
+            self.marked_interrupted or self.rows_restored or self.statuses_fixed or self.moved_aside
+        )
 
     def __str__(self) -> str:
         if not self.changed and not self.errors:
             return "reconcile: nothing to do"
         lines = ["reconcile:"]
+        lines += [
+            f"  - damaged store moved aside to {p}; rebuilt from the snapshots"
+            for p in self.moved_aside
+        ]
         lines += [f"  - marked interrupted: {r}" for r in self.marked_interrupted]
         lines += [f"  - restored DB row: {r}" for r in self.rows_restored]
         lines += [f"  - fixed DB status: {r}" for r in self.statuses_fixed]
@@ -96,20 +102,30 @@ class ReconcileReport:
         return "\n".join(lines)
 
 
-def _locations(workspace: str | os.PathLike[str]) -> tuple[Path, Path]:
-    ws = Path(workspace).absolute()
-    if not ws.is_dir():
-        raise StoreUnavailableError(f"workspace {ws} does not exist or is not a folder")
-    return workspace_store(ws)
+Location = str | os.PathLike[str] | None
+
+
+def resolve_store(
+    workspace: Location = None, *, db_path: Location = None, run_dir: Location = None
+) -> tuple[Path, Store]:
+    """The workspace and store that settings resolve, as ``get_tracker`` resolves them."""
+    keywords = {
+        key: value
+        for key, value in (("workspace", workspace), ("db_path", db_path), ("run_dir", run_dir))
+        if value is not None
+    }
+    settings = resolve_settings("*", NoOptions, keywords)
+    if not (settings.db_path.exists() or settings.run_dir.is_dir()):
+        raise StoreUnavailableError(
+            f"no store at {settings.db_path} and no run folder at {settings.run_dir}: "
+            f"workspace {settings.workspace} holds nothing to audit or repair"
+        )
+    return settings.workspace, Store.of(settings)
 
 
 def _load(path: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
-
-
-def _db_statuses(db_path: Path) -> dict[str, str]:
-    return _queries.run_statuses(db_path, lock_timeout())
 
 
 def _is_stale(run: dict[str, Any]) -> bool:
@@ -126,19 +142,25 @@ def _is_stale(run: dict[str, Any]) -> bool:
     return not pid_alive(pid)
 
 
-def recorded_plugin_sets(workspace: str | os.PathLike[str]) -> dict[str, int]:
+def recorded_plugin_sets(
+    workspace: Location = None, *, db_path: Location = None, run_dir: Location = None
+) -> dict[str, int]:
     """How many runs of ``workspace`` recorded each plugin-set fingerprint (most used first);
     compare with ``trackyard.plugin_set_fingerprint()``. Read-only; ``{}`` without a DB."""
-    db_path, _ = _locations(workspace)
-    if not db_path.exists():
+    _, store = resolve_store(workspace, db_path=db_path, run_dir=run_dir)
+    if not store.db_path.exists():
         return {}
-    return _queries.plugin_set_counts(db_path, lock_timeout())
+    return _queries.plugin_set_counts(store.db_path, store.timeout)
 
 
-def audit(workspace: str | os.PathLike[str]) -> AuditReport:
-    """Compare every JSON snapshot in ``workspace`` with its DB row; read-only."""
-    db_path, run_dir = _locations(workspace)
-    db = _db_statuses(db_path) if db_path.exists() else {}
+def audit(
+    workspace: Location = None, *, db_path: Location = None, run_dir: Location = None
+) -> AuditReport:
+    """Compare every JSON snapshot with its DB row; read-only. The store and run folder are
+    those settings resolve (keywords, ``TRACKYARD_*`` variables, ``pyproject.toml``)."""
+    _, store = resolve_store(workspace, db_path=db_path, run_dir=run_dir)
+    run_dir = store.run_dir
+    db = _queries.run_statuses(store.db_path, store.timeout) if store.db_path.exists() else {}
     missing, mismatched, stale = [], [], []
     for path in snapshots(run_dir):
         run = _load(path)["run"]
@@ -186,20 +208,40 @@ def _restore(db: Any, payload: dict[str, Any]) -> None:
     db.execute_with_retry(write, "trackyard_restore")
 
 
-def _open_db(db_path: Path, *, init: bool) -> Any:
+def _open_db(store: Store, *, init: bool) -> Any:
     from consist.core.persistence import DatabaseManager  # heavy; only when repairing
 
-    db = DatabaseManager(str(db_path), skip_schema_init=not init)
-    apply_lock_budget(db, lock_timeout())
+    db = store.retry(
+        lambda: DatabaseManager(str(store.db_path), skip_schema_init=not init),
+        what="opening the store to repair it",
+    )
+    apply_lock_budget(db, store.timeout)
     return db
 
 
-def reconcile(workspace: str | os.PathLike[str]) -> ReconcileReport:
-    """Repair ``workspace`` from its snapshots; idempotent; returns what changed."""
-    db_path, run_dir = _locations(workspace)
-    if not db_path.exists():
-        return rebuild(workspace)
-    db_rows = _db_statuses(db_path)
+def reconcile(
+    workspace: Location = None, *, db_path: Location = None, run_dir: Location = None
+) -> ReconcileReport:
+    """Repair the store from its snapshots; idempotent; returns what changed.
+
+    A missing, truncated or damaged store is rebuilt (:func:`rebuild`); shards a killed sweep
+    left are merged (those of workers still alive are left alone); stale ``running`` runs are
+    marked ``failed`` (interrupted); missing rows and statuses are restored.
+    """
+    ws, store = resolve_store(workspace, db_path=db_path, run_dir=run_dir)
+    if not store.db_path.exists():
+        return rebuild(ws, db_path=store.db_path, run_dir=store.run_dir)
+    try:
+        store.check(deep=True)
+    except StoreCorruptError:
+        return rebuild(ws, db_path=store.db_path, run_dir=store.run_dir)
+    return _reconcile(ws, store)
+
+
+def _reconcile(ws: Path, store: Store, rebuilt: tuple[str, ...] = ()) -> ReconcileReport:
+    db_path, run_dir = store.db_path, store.run_dir
+    kept = [f"shard {p} could not be merged; it is kept" for p in _merge_stale_shards(ws, store)]
+    db_rows = _queries.run_statuses(db_path, store.timeout)
     marked: list[str] = []
     restored: list[str] = []
     fixed: list[str] = []
@@ -224,26 +266,46 @@ def reconcile(workspace: str | os.PathLike[str]) -> ReconcileReport:
             marked.append(run_id)
         if db_rows.get(run_id) == run["status"]:
             continue
-        db = db or _open_db(db_path, init=False)
+        db = db or _open_db(store, init=False)
         try:
             _restore(db, payload)
         except Exception as exc:
             errors.append(f"{run_id}: could not restore ({type(exc).__name__}: {exc})")
             continue
         (restored if run_id not in db_rows else fixed).append(run_id)
-    return ReconcileReport(tuple(marked), tuple(restored), tuple(fixed), tuple(errors))
+    if db is not None:
+        db.engine.dispose()
+    return ReconcileReport(
+        tuple(marked), tuple(restored), tuple(fixed), (*errors, *kept), moved_aside=rebuilt
+    )
 
 
-def rebuild(workspace: str | os.PathLike[str]) -> ReconcileReport:
-    """Recreate the workspace's DB from its snapshots; a damaged DB is moved aside first."""
-    db_path, _ = _locations(workspace)
-    if db_path.exists():
-        aside = db_path.with_name(f"{db_path.name}.damaged-{datetime.now():%Y%m%d%H%M%S}")
-        db_path.replace(aside)
-        wal = Path(f"{db_path}{WAL_SUFFIX}")
+def _merge_stale_shards(ws: Path, store: Store) -> list[Path]:
+    """Merge the shards of sweeps whose driver is gone; the shards that could not be merged."""
+    if not _shards.has_sweeps(ws):
+        return []
+    return _shards.recover(ws, _shards.Merger(store))
+
+
+def rebuild(
+    workspace: Location = None, *, db_path: Location = None, run_dir: Location = None
+) -> ReconcileReport:
+    """Recreate the store from its snapshots; an existing (damaged) file is moved aside under
+    a dated name first, never deleted. Runs, artifacts, links, metrics and plugin sets (all in
+    the snapshots) come back."""
+    ws, store = resolve_store(workspace, db_path=db_path, run_dir=run_dir)
+    moved: list[str] = []
+    if store.db_path.exists():
+        aside = store.db_path.with_name(
+            f"{store.db_path.name}.damaged-{datetime.now():%Y%m%d%H%M%S}"
+        )
+        store.db_path.replace(aside)
+        moved.append(str(aside))
+        wal = Path(f"{store.db_path}{WAL_SUFFIX}")
         if wal.exists():
             wal.replace(Path(f"{aside}{WAL_SUFFIX}"))
-    schema_marker(db_path).unlink(missing_ok=True)
-    db = _open_db(db_path, init=True)
+    schema_marker(store.db_path).unlink(missing_ok=True)
+    store.db_path.parent.mkdir(parents=True, exist_ok=True)
+    db = _open_db(store, init=True)
     db.engine.dispose()
-    return reconcile(workspace)
+    return _reconcile(ws, store, tuple(moved))

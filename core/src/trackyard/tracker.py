@@ -28,7 +28,7 @@ from trackyard._model import (
 )
 from trackyard._outcome import RunCall, RunOutcome
 from trackyard._queries import RankedRun
-from trackyard._store import lock_timeout, recovery_hint
+from trackyard._store import LOCK_TIMEOUT_ENV, Store, lock_timeout, recovery_hint, verify_store
 from trackyard._sweep import ManyResult, ProgressBar
 from trackyard._validate import check_config, check_run_name, decode_metric, worker_count
 from trackyard.errors import (
@@ -380,11 +380,14 @@ class DomainTracker:
             return
         status = _queries.recorded_status(Path(db_path), outcome.run_id, lock_timeout())
         if status != outcome.status:
+            # Damage is its own error (StoreCorruptError), never blamed on another process.
+            verify_store(Path(db_path), self.settings.run_dir, lock_timeout(), deep=True)
             raise StoreUnavailableError(
                 f"run {outcome.run_id} ({outcome.name!r}) finished {outcome.status!r} and its "
                 f"JSON snapshot was written, but the store {db_path} "
                 + ("has no row for it" if status is None else f"records it as {status!r}")
-                + f" (another process held the DB?); {recovery_hint(self.workspace)}"
+                + " (the write was refused: another process held the DB past "
+                + f"{LOCK_TIMEOUT_ENV}); {recovery_hint(self.settings)}"
             )
 
     def run_many(
@@ -430,16 +433,7 @@ class DomainTracker:
         Runs without the metric, or with NaN, come last in both orders. Invalid metric names,
         orders and ``k`` raise ``QueryValidationError`` before any SQL runs.
         """
-        db_path = getattr(self._consist, "db_path", None)
-        return _queries.top_k(
-            self._consist,
-            self.domain_name,
-            metric,
-            k,
-            order,
-            db_path=Path(db_path) if db_path else None,
-            timeout=lock_timeout(),
-        )
+        return _queries.top_k(Store.of(self.settings), self.domain_name, metric, k, order)
 
     # --- context manager ----------------------------------------------------------------------
 

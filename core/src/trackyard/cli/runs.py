@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from trackyard._queries import domain_runs
+from trackyard._store import Store
 from trackyard.cli._app import app
 from trackyard.cli.run import WORKSPACE_HELP, build_tracker
 
@@ -27,7 +28,7 @@ class RecordedRun:
 
 
 def recorded_runs(tracker: Any, limit: int | None) -> list[RecordedRun]:
-    rows = domain_runs(tracker.consist, tracker.domain_name)
+    rows = domain_runs(Store.of(tracker.settings), tracker.domain_name)
     out = [
         RecordedRun(
             str(r[0]), r[1], str(r[2]), str(r[3]), r[4] is not None, json.loads(r[5] or "{}")

@@ -45,6 +45,9 @@ def holds_store(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def records_pid(config: dict[str, Any]) -> dict[str, Any]:
-    """Write this worker's pid to ``config["pids"]/<pid>`` then sleep ``config["sleep"]``."""
+    """Write this worker's pid to ``config["pids"]/<pid>``; unless ``config["fast"]``, wait
+    while the file ``config["pids"]/block`` exists; then finish like :func:`calib`."""
     Path(config["pids"], str(os.getpid())).write_text("")
+    while not config.get("fast") and Path(config["pids"], "block").exists():
+        time.sleep(0.1)
     return calib(config)

@@ -115,10 +115,10 @@ def resolve_store(
         if value is not None
     }
     settings = resolve_settings("*", NoOptions, keywords)
-    if not (settings.db_path.exists() or settings.run_dir.is_dir()):
+    if not (settings.workspace.is_dir() or settings.db_path.exists() or settings.run_dir.is_dir()):
         raise StoreUnavailableError(
-            f"no store at {settings.db_path} and no run folder at {settings.run_dir}: "
-            f"workspace {settings.workspace} holds nothing to audit or repair"
+            f"workspace {settings.workspace} does not exist, and there is no store at "
+            f"{settings.db_path} nor a run folder at {settings.run_dir}"
         )
     return settings.workspace, Store.of(settings)
 

@@ -205,6 +205,8 @@ def check_workspace(workspace: Path | None, fix: bool) -> DomainReport | None:
         ws, store = recovery.resolve_store(workspace)
     except StoreUnavailableError:
         return None
+    if not (store.db_path.exists() or store.run_dir.is_dir()):
+        return None
     where = {"db_path": store.db_path, "run_dir": store.run_dir}
     report = DomainReport("workspace", str(ws))
     if fix:

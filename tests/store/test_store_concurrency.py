@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 
 import trackyard
 from trackyard._store import pid_alive
@@ -129,3 +130,48 @@ def _finished(ws: Path, label: str) -> bool:
     except duckdb.Error:
         return False
     return bool(rows and rows[0])
+
+
+@pytest.mark.parametrize("killed", ["serial sweep", "worker"])
+def test_kill_9_then_rerun_reuses_finished_configs(project: Path, killed: str) -> None:
+    """After kill -9 of a serial sweep or of one worker of a processes sweep, doctor --fix
+    leaves nothing running and the re-run reuses the finished config and runs the others."""
+    (project / "pyproject.toml").write_text(
+        '[tool.trackyard.domains.calibration]\nmodel = "store_models:records_pid"\n'
+    )
+    ws, pids = project / "ws", project / "pids"
+    pids.mkdir()
+    (pids / "block").write_text("")
+    configs = {
+        "fast": {"x": 0, "fast": True, "pids": str(pids)},
+        "slow1": {"x": 1, "pids": str(pids)},
+        "slow2": {"x": 2, "pids": str(pids)},
+    }
+    executor = "serial" if killed == "serial sweep" else "processes"
+    args = [*sweep_args(ws, configs, executor), "--set", "max_workers=2"]
+    if executor == "serial":
+        args = args[:-2]
+    driver = start(project, *args)
+    deadline = time.monotonic() + 300
+    while not (_finished(ws, "fast") and any(p.name.isdigit() for p in pids.iterdir())):
+        assert driver.poll() is None and time.monotonic() < deadline, driver.communicate()
+        time.sleep(0.2)
+    workers = sorted(int(p.name) for p in pids.iterdir() if p.name.isdigit())
+    if killed == "worker":
+        os.kill(next(w for w in workers if w != driver.pid), signal.SIGKILL)
+        (pids / "block").unlink()
+        driver.communicate(timeout=600)
+    else:
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.communicate(timeout=60)
+        (pids / "block").unlink()
+    trackyard.reconcile(ws)
+    assert "running" not in db_runs(ws / "provenance.duckdb").values()
+    assert "running" not in snapshot_runs(ws / "runs").values()
+    rerun = start(project, *args)
+    out, err = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, err
+    outcomes = json.loads(out)["outcomes"]
+    assert outcomes["fast"]["cache_hit"] is True
+    assert set(outcomes) == {"fast", "slow1", "slow2"}
+    assert trackyard.audit(ws).ok

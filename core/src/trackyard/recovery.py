@@ -182,30 +182,54 @@ def _parse_times(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _restore(db: Any, payload: dict[str, Any]) -> None:
-    """Upsert one snapshot's run row, artifacts and links (consist's own models)."""
+_BATCH = 500  # snapshots restored per transaction
+
+
+def _restore(db: Any, payloads: list[dict[str, Any]]) -> None:
+    """Upsert the snapshots' run rows, artifacts and links (consist's own models), all in one
+    transaction (one connection: ~10x faster than one per run)."""
     from consist.models.artifact import Artifact  # heavy; only when repairing
     from consist.models.run import Run, RunArtifactLink
 
-    run = Run(**_parse_times(payload["run"]))
+    fields = Artifact.model_fields
+    uuids = [k for k, info in fields.items() if "UUID" in str(info.annotation)]
 
     def write() -> None:
         with db.session_scope() as session:
-            session.merge(run)
-            for direction in ("input", "output"):
-                for raw in payload.get(f"{direction}s") or []:
-                    data = _parse_times(raw)
-                    fields = Artifact.model_fields
-                    for key, info in fields.items():
-                        if isinstance(data.get(key), str) and "UUID" in str(info.annotation):
-                            data[key] = uuid.UUID(data[key])
-                    session.merge(Artifact(**{k: v for k, v in data.items() if k in fields}))
-                    session.merge(
-                        RunArtifactLink(run_id=run.id, artifact_id=data["id"], direction=direction)
-                    )
+            for payload in payloads:
+                run = Run(**_parse_times(payload["run"]))
+                session.merge(run)
+                for direction in ("input", "output"):
+                    for raw in payload.get(f"{direction}s") or []:
+                        data = _parse_times(raw)
+                        for key in uuids:
+                            if isinstance(data.get(key), str):
+                                data[key] = uuid.UUID(data[key])
+                        session.merge(Artifact(**{k: v for k, v in data.items() if k in fields}))
+                        session.merge(
+                            RunArtifactLink(
+                                run_id=run.id, artifact_id=data["id"], direction=direction
+                            )
+                        )
             session.commit()
 
     db.execute_with_retry(write, "trackyard_restore")
+
+
+def _restore_each(
+    db: Any, payloads: list[dict[str, Any]], errors: list[str]
+) -> list[dict[str, Any]]:
+    """Restore ``payloads`` in one transaction, or one by one when that fails: the payloads
+    restored, and an error line in ``errors`` per one that could not be."""
+    try:
+        _restore(db, payloads)
+    except Exception as exc:
+        if len(payloads) == 1:
+            run_id = payloads[0]["run"]["id"]
+            errors.append(f"{run_id}: could not restore ({type(exc).__name__}: {exc})")
+            return []
+        return [p for one in payloads for p in _restore_each(db, [one], errors)]
+    return payloads
 
 
 def _open_db(store: Store, *, init: bool) -> Any:
@@ -246,7 +270,7 @@ def _reconcile(ws: Path, store: Store, rebuilt: tuple[str, ...] = ()) -> Reconci
     restored: list[str] = []
     fixed: list[str] = []
     errors: list[str] = []
-    db = None
+    todo: list[dict[str, Any]] = []
     for path in snapshots(run_dir):
         try:
             payload = _load(path)
@@ -264,15 +288,13 @@ def _reconcile(ws: Path, store: Store, rebuilt: tuple[str, ...] = ()) -> Reconci
             tmp.write_text(json.dumps(payload, indent=2), encoding="utf-8")
             tmp.replace(path)
             marked.append(run_id)
-        if db_rows.get(run_id) == run["status"]:
-            continue
-        db = db or _open_db(store, init=False)
-        try:
-            _restore(db, payload)
-        except Exception as exc:
-            errors.append(f"{run_id}: could not restore ({type(exc).__name__}: {exc})")
-            continue
-        (restored if run_id not in db_rows else fixed).append(run_id)
+        if db_rows.get(run_id) != run["status"]:
+            todo.append(payload)
+    db = _open_db(store, init=False) if todo else None
+    for start in range(0, len(todo), _BATCH):
+        for payload in _restore_each(db, todo[start : start + _BATCH], errors):
+            run_id = str(payload["run"]["id"])
+            (restored if run_id not in db_rows else fixed).append(run_id)
     if db is not None:
         db.engine.dispose()
     return ReconcileReport(

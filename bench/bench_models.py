@@ -55,3 +55,16 @@ def trivial_pattern(config: dict[str, Any]) -> dict[str, Path]:
     """``trivial`` the way the pattern document writes a model for ``tracker.run``."""
     consist.log_meta(metrics={"score": float(config["x"])})
     return _write_outputs(config)
+
+
+def store_model(config: dict[str, Any]) -> dict[str, Any]:
+    """A calibration model for ``bench_store.py``: three tiny outputs and an ``rmse``."""
+    import consist
+
+    out: dict[str, Any] = {}
+    for key in ("persons", "trips", "metrics"):
+        path = Path(consist.output_path(key, "txt"))
+        path.write_text(repr(sorted(config.items())))
+        out[key] = path
+    out["rmse"] = float(config.get("x", 0))
+    return out

@@ -310,6 +310,7 @@ def _topk_size(root: Path, rows: list[Row], size: int) -> None:
 
     import trackyard
     from trackyard import _queries
+    from trackyard._store import Store
 
     if True:
         t5 = trackyard.get_tracker(
@@ -355,7 +356,12 @@ def _topk_size(root: Path, rows: list[Row], size: int) -> None:
         con.close()
         json_q = timed(
             lambda: _queries.top_k(
-                None, "calibration", "score", 5, "asc", db_path=Path(db), use_index=False
+                Store(Path(db), Path(db).parent / "runs", 30.0),
+                "calibration",
+                "score",
+                5,
+                "asc",
+                use_index=False,
             ),
             3 if size <= 100_000 else 1,
         )

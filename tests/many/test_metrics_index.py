@@ -11,6 +11,7 @@ import duckdb
 
 import trackyard
 from trackyard import _queries
+from trackyard._store import Store
 
 MODEL = "many_models_helper:model"
 CONFIGS = {
@@ -38,13 +39,7 @@ def _rankings(cal: Any, metric: str = "mode_share_error") -> list[list[tuple[str
         for order in ("asc", "desc"):
             for k in (1, 3, 50):
                 ranked = _queries.top_k(
-                    cal.consist,
-                    cal.domain_name,
-                    metric,
-                    k,
-                    order,
-                    db_path=cal.settings.db_path,
-                    use_index=use_index,
+                    Store.of(cal.settings), cal.domain_name, metric, k, order, use_index=use_index
                 )
                 out.append([(r.run_id, _plain(r.value)) for r in ranked])
     return out

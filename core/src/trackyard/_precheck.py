@@ -18,6 +18,7 @@ from trackyard._layout import METRICS
 from trackyard._model import code_identity, model_identity, wrap_model
 from trackyard._outcome import Runner, RunOutcome
 from trackyard._provenance import code_dependencies, config_inputs, input_identity
+from trackyard._store import Store
 from trackyard._validate import decode_metric
 
 
@@ -71,23 +72,21 @@ def precheck(
     ).digest
     found: dict[str, tuple[str, Mapping[str, Any]]] = {}
     no_inputs = identity.compute_input_hash([])
+    store = Store.of(dt.settings)
     plain = sorted({keys[i.name] for i in items if i.name in keys and not i.inputs})
     named = sorted({keys[i.name] for i in items if i.name in keys and i.inputs})
     for input_hash, hashes in ((no_inputs, plain), (None, named)):
         if not hashes:
             continue
-        for run_id, config_hash, meta in _queries.executed_runs(
-            dt.consist, code, input_hash, hashes
-        ):
+        for run_id, config_hash, meta in _queries.executed_runs(store, code, input_hash, hashes):
             found.setdefault(config_hash, (run_id, _as_mapping(meta)))  # newest first
     if not found:
         return {}
     outputs: dict[str, dict[str, Path]] = {}
     stale: set[str] = set()
     checksum = identity.compute_file_checksum
-    for run_id, key, uri, recorded in _queries.output_uris(
-        dt.consist, sorted({r for r, _ in found.values()})
-    ):
+    ran = sorted({r for r, _ in found.values()})
+    for run_id, key, uri, recorded in _queries.output_uris(store, ran):
         path = Path(dt.consist.resolve_uri(uri))
         outputs.setdefault(run_id, {})[key] = path
         if not path.exists() or (recorded and checksum(path) != recorded):

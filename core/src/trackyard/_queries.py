@@ -4,16 +4,16 @@ Every user value is bound as a parameter. The only words formatted into SQL text
 JSON paths and keys from ``_layout``, the ORDER keyword from ``_validate.ORDERS``, and (for the
 shard merge) table and column names read from the shard's own catalogue, quoted.
 
-Queries run either through consist (``Tracker.run_query``, SQLAlchemy ``text``) or on a
-short-lived read-only DuckDB connection with external access disabled (``_store``).
+Every query runs through the store access layer (``_store.Store``): a short-lived read-only
+DuckDB connection with external access disabled, with the common lock wait and error types.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from trackyard import _metrics_index
 from trackyard._layout import (
@@ -24,11 +24,8 @@ from trackyard._layout import (
     RUN_NAME_PATH,
     metric_path,
 )
-from trackyard._store import read_only_query
+from trackyard._store import Store, read_only_query
 from trackyard._validate import check_query
-
-if TYPE_CHECKING:
-    from consist import Tracker
 
 # --- ranking ------------------------------------------------------------------------------------
 
@@ -60,49 +57,31 @@ LIMIT $k
 
 
 def top_k(
-    tracker: Tracker | None,
+    store: Store,
     domain: str,
     metric: object,
     k: object = 5,
     order: object = "asc",
     *,
-    db_path: Path | None = None,
-    timeout: float = 30.0,
     use_index: bool = True,
 ) -> list[RankedRun]:
     """The ``k`` best executed runs of ``domain`` by ``metric``; NaN and missing values last.
 
-    With ``db_path`` the ranking reads the metrics index (``_metrics_index``, brought up to
-    date first) on a short-lived DuckDB connection with external access disabled;
-    ``use_index=False`` parses every run's JSON metadata instead (the reference the index is
-    tested against). A busy store raises ``StoreUnavailableError`` instead of answering [].
+    The ranking reads the metrics index (``_metrics_index``, brought up to date first) on a
+    short-lived DuckDB connection with external access disabled; ``use_index=False`` parses
+    every run's JSON metadata instead (the reference the index is tested against). A busy store
+    is waited for, then raises ``StoreUnavailableError`` instead of answering [].
     """
     metric, k, keyword = check_query(metric, k, order)
     sql = _TOP_K_SQL.format(order=keyword)
     params = {"path": metric_path(metric), "domain": domain, "k": k}
-    if db_path is not None and use_index:
+    if use_index:
         rows: Sequence[Any] = _metrics_index.top_k(
-            db_path, domain, metric, k, keyword, timeout=timeout
+            store.db_path, domain, metric, k, keyword, timeout=store.timeout
         )
-    elif db_path is not None:
-        rows = read_only_query(db_path, sql, params, timeout=timeout, what=f"top_k({metric!r})")
-    elif tracker is not None:
-        rows = _consist_query(tracker, sql, params)
     else:
-        raise ValueError("top_k needs a tracker or a db_path")
+        rows = store.query(sql, params, what=f"top_k({metric!r})")
     return [RankedRun(str(r[0]), r[1], None if r[2] is None else float(r[2])) for r in rows]
-
-
-def _consist_query(
-    tracker: Tracker, sql: str, params: Mapping[str, Any], expanding: Sequence[str] = ()
-) -> list[Any]:
-    """Run ``sql`` (``$name`` parameters) through consist's own connection."""
-    from sqlalchemy import bindparam, text  # heavy (~0.3 s): only when a query runs
-
-    for name in params:
-        sql = sql.replace(f"${name}", f":{name}")
-    query = text(sql).bindparams(*(bindparam(n, expanding=True) for n in expanding), **params)
-    return list(tracker.run_query(query))
 
 
 # --- listing and statuses -----------------------------------------------------------------------
@@ -120,17 +99,10 @@ ORDER BY created_at, id
 """
 
 
-def domain_runs(tracker: Tracker, domain: str) -> list[Any]:
+def domain_runs(store: Store, domain: str) -> list[Any]:
     """Every run of ``domain``, oldest first: (id, name, status, created_at, cache_source,
     metrics JSON)."""
-    return _consist_query(tracker, _RUNS_SQL, {"domain": domain})
-
-
-def stored_domain_runs(db_path: Path, domain: str, timeout: float) -> list[Any]:
-    """:func:`domain_runs` on a short-lived read-only connection to the store ``db_path``."""
-    return read_only_query(
-        db_path, _RUNS_SQL, {"domain": domain}, timeout=timeout, what=f"runs of {domain!r}"
-    )
+    return store.query(_RUNS_SQL, {"domain": domain}, what=f"listing the runs of {domain!r}")
 
 
 _LAST_STATUS_SQL = f"""
@@ -139,9 +111,9 @@ ORDER BY created_at DESC, id DESC LIMIT 1
 """
 
 
-def last_status(tracker: Tracker, domain: str) -> str | None:
+def last_status(store: Store, domain: str) -> str | None:
     """The status of the latest run of ``domain`` (None when it has none)."""
-    rows = _consist_query(tracker, _LAST_STATUS_SQL, {"domain": domain})
+    rows = store.query(_LAST_STATUS_SQL, {"domain": domain}, what="the latest run's status")
     return str(rows[0][0]) if rows else None
 
 
@@ -180,7 +152,7 @@ def plugin_set_counts(db_path: Path, timeout: float) -> dict[str, int]:
 _CACHED_SQL = f"""
 SELECT id, config_hash, meta FROM run
 WHERE status = 'completed' AND git_hash = $git AND input_hash = $inputs
-  AND config_hash IN $hashes
+  AND list_contains($hashes, config_hash)
   AND json_extract(meta, '{CACHE_SOURCE_PATH}') IS NULL
 ORDER BY created_at DESC
 """
@@ -191,7 +163,7 @@ ORDER BY created_at DESC
 _CACHED_NAMED_INPUTS_SQL = f"""
 SELECT id, config_hash, meta FROM run
 WHERE status = 'completed' AND git_hash = $git
-  AND config_hash IN $hashes
+  AND list_contains($hashes, config_hash)
   AND json_extract(meta, '{CACHE_SOURCE_PATH}') IS NULL
 ORDER BY created_at DESC
 """
@@ -199,12 +171,12 @@ ORDER BY created_at DESC
 _OUTPUTS_SQL = """
 SELECT l.run_id, a.key, a.container_uri, a.hash FROM run_artifact_link l
 JOIN artifact a ON a.id = l.artifact_id
-WHERE l.direction = 'output' AND l.run_id IN $ids
+WHERE l.direction = 'output' AND list_contains($ids, l.run_id)
 """
 
 
 def executed_runs(
-    tracker: Tracker, code: str, inputs: str | None, config_hashes: Sequence[str]
+    store: Store, code: str, inputs: str | None, config_hashes: Sequence[str]
 ) -> list[tuple[str, str, Any]]:
     """Completed executed runs with this code and input hash and one of ``config_hashes``,
     newest first: (run id, config hash, meta). ``inputs=None``: any input hash (for configs
@@ -214,13 +186,13 @@ def executed_runs(
     if inputs is not None:
         params["inputs"] = inputs
         sql = _CACHED_SQL
-    rows = _consist_query(tracker, sql, params, expanding=("hashes",))
+    rows = store.query(sql, params, what="the sweep's cache pre-check")
     return [(str(r[0]), str(r[1]), r[2]) for r in rows]
 
 
-def output_uris(tracker: Tracker, run_ids: Sequence[str]) -> list[tuple[str, str, str, str | None]]:
+def output_uris(store: Store, run_ids: Sequence[str]) -> list[tuple[str, str, str, str | None]]:
     """The output artifacts of ``run_ids``: (run id, output key, container URI, content hash)."""
-    rows = _consist_query(tracker, _OUTPUTS_SQL, {"ids": list(run_ids)}, expanding=("ids",))
+    rows = store.query(_OUTPUTS_SQL, {"ids": list(run_ids)}, what="the sweep's cache pre-check")
     return [(str(r[0]), str(r[1]), str(r[2]), None if r[3] is None else str(r[3])) for r in rows]
 
 

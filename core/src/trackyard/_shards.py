@@ -22,6 +22,8 @@ import dataclasses
 import os
 import shutil
 import socket
+import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -34,7 +36,7 @@ from trackyard import _queries, _session
 from trackyard._layout import DRIVER_FILE, SHARDS_DIR, TEMPLATE_DB, WAL_SUFFIX
 from trackyard._model import resolve_callable
 from trackyard._outcome import Runner, RunOutcome
-from trackyard._store import pid_alive, schema_marker
+from trackyard._store import Store, pid_alive, schema_marker
 from trackyard.errors import PluginSetMismatchError
 
 BUILDER = "trackyard:get_tracker"
@@ -140,8 +142,40 @@ def _worker_template(task: Task, folder: Path) -> Path:
         return shared
     template = folder / TEMPLATE_DB
     if not template.is_file():
-        build_tracker(task.domain, db_path=template, **task.options)
+        with tempfile.TemporaryDirectory(dir=folder) as empty:
+            options = {**task.options, "run_dir": Path(empty)}
+            build_tracker(task.domain, db_path=template, **options)
     return template
+
+
+def watch_driver(driver_pid: int, interval: float = 0.5) -> None:
+    """Make this worker process exit when the driver ``driver_pid`` dies, by any signal
+    (``kill -9`` included): the kernel kills it when its parent (the fork server, which exits
+    with the driver) dies (``PR_SET_PDEATHSIG`` on Linux), and a daemon thread checks the
+    driver's pid every ``interval`` seconds everywhere. Used as the pool's initializer."""
+    _parent_death_signal()
+    if not pid_alive(driver_pid):
+        os._exit(1)
+
+    def watch() -> None:
+        while pid_alive(driver_pid):
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="trackyard-driver-watch", daemon=True).start()
+
+
+def _parent_death_signal() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (no-op elsewhere)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
 
 
 # --- the template store -------------------------------------------------------------------------
@@ -171,7 +205,10 @@ def make_template(dt: Runner) -> None:
         return
     template.parent.mkdir(parents=True, exist_ok=True)
     temporary = template.with_name(f".{uuid.uuid4().hex[:8]}-{TEMPLATE_DB}")
-    build_tracker(dt.domain_name, db_path=temporary, **worker_options(dt))  # initialises it
+    with tempfile.TemporaryDirectory(dir=template.parent) as empty:
+        # An empty run folder of its own: a new store beside recorded snapshots is refused.
+        options = {**worker_options(dt), "run_dir": Path(empty)}
+        build_tracker(dt.domain_name, db_path=temporary, **options)  # initialises it
     Path(f"{temporary}{WAL_SUFFIX}").unlink(missing_ok=True)
     os.replace(temporary, template)
     os.replace(schema_marker(temporary), schema_marker(template))
@@ -188,8 +225,9 @@ def open_sweep(dt: Runner) -> Path:
     return sweep
 
 
-def has_sweeps(dt: Runner) -> bool:
-    return (dt.workspace / SHARDS_DIR).is_dir()
+def has_sweeps(workspace: Path) -> bool:
+    """Whether ``workspace`` has a shards folder (a sweep ran, or runs, there)."""
+    return (workspace / SHARDS_DIR).is_dir()
 
 
 def remove_shard(shard: Path) -> None:
@@ -220,17 +258,41 @@ def _close_interrupted(shard: Path) -> None:
         con.execute(_queries.MARK_INTERRUPTED_SQL)
 
 
-def recover(dt: Runner, merger: Merger) -> None:
-    """Merge every shard of a killed sweep into the main store, then remove it."""
-    for sweep in _stale_sweeps(dt.workspace / SHARDS_DIR):
-        ok = True
-        for shard in sorted(sweep.glob("*/*.duckdb")):
-            if shard.name == TEMPLATE_DB:
+def _worker_alive(worker: Path) -> bool:
+    """Whether the worker of folder ``<host>-<pid>-<thread>`` still runs (this host only;
+    another host's worker, or a name not in that form, counts as alive: never touched)."""
+    host, _, rest = worker.name.rpartition("-")[0].rpartition("-")
+    pid = rest
+    if not host or not pid.isdigit():
+        return True
+    if host != socket.gethostname():
+        return True
+    return pid_alive(int(pid))
+
+
+def recover(workspace: Path, merger: Merger) -> list[Path]:
+    """Merge every shard of a killed sweep into the main store; remove a sweep once all its
+    shards are merged. Shards of workers still alive are left alone (they may be writing).
+    Returns the shards that could not be merged (kept where they are)."""
+    kept: list[Path] = []
+    for sweep in _stale_sweeps(workspace / SHARDS_DIR):
+        done = True
+        for worker in sorted(p for p in sweep.iterdir() if p.is_dir()):
+            if _worker_alive(worker):
+                done = False
                 continue
-            _close_interrupted(shard)
-            ok = merger.merge(shard) and ok
-        if ok:
+            for shard in sorted(worker.glob("*.duckdb")):
+                if shard.name == TEMPLATE_DB:
+                    continue
+                _close_interrupted(shard)
+                if merger.merge(shard):
+                    remove_shard(shard)
+                else:
+                    kept.append(shard)
+                    done = False
+        if done:
             shutil.rmtree(sweep, ignore_errors=True)
+    return kept
 
 
 # --- merging ------------------------------------------------------------------------------------
@@ -261,48 +323,66 @@ class Merger:
     the shard and runs ``INSERT OR IGNORE`` per table in one transaction (~30 ms, against
     ~200 ms for consist's merge, which opens ~30 connections; on 2 cores the driver's merges
     compete with the workers for CPU). A shard with anything else goes through consist's
-    merge.
+    merge. Every access goes through the store layer (``_store.Store``): lock conflicts on the
+    main store are waited for within ``TRACKYARD_LOCK_TIMEOUT``; ``last_error`` says why the
+    latest merge failed.
     """
 
-    def __init__(self, dt: Runner) -> None:
-        from consist.core.maintenance import DatabaseMaintenance  # heavy; only when merging
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._maintenance: Any = None
+        self.last_error: str | None = None
 
-        self._main = Path(dt.settings.db_path)
-        self._maintenance = DatabaseMaintenance(
-            db=_merge_db(dt.settings.db_path), run_dir=dt.settings.run_dir
-        )
+    def merge(self, shard: Path, attempts: int = 3) -> bool:
+        """Merge ``shard``; True when done. Runs already in the main store are skipped.
 
-    def merge(self, shard: Path, attempts: int = 5) -> bool:
-        """Merge ``shard``; True when done. Runs already in the main store are skipped."""
+        Each attempt waits out lock conflicts within the lock budget; a failed attempt is
+        retried ``attempts`` times. False (with ``last_error`` set) when it still failed: the
+        shard must then be kept, it holds rows the store lacks.
+        """
         if not shard.is_file():
             return True
         for attempt in range(attempts):
             try:
-                if not self._merge_sql(shard):
-                    self._maintenance.merge(shard, conflict="skip", include_snapshots=False)
+                if not self._store.write(
+                    lambda con: self._merge_sql(con, shard), what=f"merging shard {shard.name}"
+                ):
+                    self._store.retry(
+                        lambda: self._consist_merge(shard), what=f"merging shard {shard.name}"
+                    )
+                self.last_error = None
                 return True
-            except Exception:  # a worker holds the shard's lock: try again shortly
+            except Exception as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
                 time.sleep(0.2 * (attempt + 1))
         return False
 
-    def _merge_sql(self, shard: Path) -> bool:
+    def _consist_merge(self, shard: Path) -> None:
+        if self._maintenance is None:
+            from consist.core.maintenance import DatabaseMaintenance  # heavy; only when needed
+
+            self._maintenance = DatabaseMaintenance(
+                db=_merge_db(self._store.db_path), run_dir=self._store.run_dir
+            )
+        self._maintenance.merge(shard, conflict="skip", include_snapshots=False)
+
+    def _merge_sql(self, con: Any, shard: Path) -> bool:
         """The one-connection merge; False (nothing written) when the shard needs consist's."""
         import duckdb  # heavy; only when merging
 
-        with duckdb.connect(str(self._main)) as con:
-            con.execute(_queries.ATTACH_SHARD_SQL, {"path": str(shard)})
-            try:
-                tables = self._copyable_tables(con)
-                if tables is None:
-                    return False
-                con.execute("BEGIN TRANSACTION")
-                for table, columns in sorted(tables.items()):
-                    con.execute(_queries.copy_table_sql(table, columns))
-                con.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(duckdb.Error):
-                    con.execute("ROLLBACK")
-                raise
+        con.execute(_queries.ATTACH_SHARD_SQL, {"path": str(shard)})
+        try:
+            tables = self._copyable_tables(con)
+            if tables is None:
+                return False
+            con.execute("BEGIN TRANSACTION")
+            for table, columns in sorted(tables.items()):
+                con.execute(_queries.copy_table_sql(table, columns))
+            con.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            raise
         return True
 
     @staticmethod

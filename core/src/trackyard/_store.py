@@ -15,15 +15,18 @@ The workspace's file names are in ``_layout``; SQL against consist's tables is i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from trackyard._layout import DB_FILE, RUNS_DIR, SCHEMA_MARKER_SUFFIX, SNAPSHOT_DIR
-from trackyard.errors import ConfigValidationError, StoreUnavailableError
+from trackyard.errors import ConfigValidationError, StoreCorruptError, StoreUnavailableError
 from trackyard.settings import Settings
 
 if TYPE_CHECKING:
@@ -35,19 +38,26 @@ DEFAULT_LOCK_TIMEOUT = 30.0
 # DuckDB files are 3 header blocks of 4 KiB followed by whole 256 KiB blocks.
 _HEADER_BYTES = 3 * 4096
 _BLOCK_BYTES = 256 * 1024
-_LOCK_MARKERS = ("lock", "different configuration", "already open", "busy")
 T = TypeVar("T")
 
 
 def recovery_hint(settings_or_workspace: Settings | Path) -> str:
-    ws = (
-        settings_or_workspace.workspace
-        if isinstance(settings_or_workspace, Settings)
-        else settings_or_workspace
-    )
+    """The repair command for a workspace (or the settings of a tracker)."""
+    if isinstance(settings_or_workspace, Settings):
+        return repair_hint(settings_or_workspace.db_path, settings_or_workspace.run_dir)
+    return repair_hint(*workspace_store(settings_or_workspace))
+
+
+def repair_hint(db_path: Path, run_dir: Path | None = None) -> str:
+    """A repair command that works for this store: ``trackyard doctor --fix`` on its workspace
+    when it sits at its default place, else ``trackyard.reconcile`` naming both locations."""
+    ws = db_path.parent
+    if db_path.name == DB_FILE and (run_dir is None or run_dir == ws / RUNS_DIR):
+        return f"run `trackyard doctor --fix --workspace {ws}`"
+    folder = run_dir if run_dir is not None else ws / RUNS_DIR
     return (
-        f"run `trackyard doctor --fix` or "
-        f"`python -c \"import trackyard; print(trackyard.reconcile('{ws}'))\"`"
+        'run `python -c "import trackyard; print(trackyard.reconcile('
+        f"db_path='{db_path}', run_dir='{folder}'))\"`"
     )
 
 
@@ -69,7 +79,17 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """Whether ``pid`` has exited but was not reaped yet (Linux; False elsewhere): a killed
+    worker whose parent died too can stay a zombie when the container's init never reaps."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 def run_subdir(run: Run) -> str:
@@ -99,38 +119,162 @@ def snapshots(run_dir: Path) -> list[Path]:
     return sorted(folder.glob("*.json")) if folder.is_dir() else []
 
 
-def is_lock_error(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    return any(marker in text for marker in _LOCK_MARKERS)
+# --- the one way into a store: classify, wait and retry ---------------------------------------
+
+LOCK = "lock"
+CORRUPT = "corrupt"
+
+
+def _duckdb_error(exc: BaseException) -> BaseException | None:
+    """The DuckDB exception behind ``exc`` (SQLAlchemy wraps it as ``.orig``), or None."""
+    import duckdb
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, duckdb.Error):
+            return current
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+    return None
+
+
+def lock_holder(db_path: Path) -> int | None:
+    """The pid of another process holding a POSIX lock on ``db_path`` (DuckDB's file lock),
+    from ``/proc/locks`` on Linux or ``fcntl(F_GETLK)`` elsewhere; None when nobody does."""
+    try:
+        st = db_path.stat()
+    except OSError:
+        return None
+    me = os.getpid()
+    locks = Path("/proc/locks")
+    if locks.is_file():
+        device = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+        try:
+            lines = locks.read_text(encoding="ascii", errors="replace").splitlines()
+        except OSError:
+            lines = []
+        for line in lines:
+            fields = line.split()
+            # "1: POSIX  ADVISORY  WRITE 18885 fe:00:2255204 0 EOF" ("->" marks a waiter)
+            if len(fields) >= 6 and fields[1] != "->" and fields[5] == device:
+                pid = int(fields[4]) if fields[4].lstrip("-").isdigit() else -1
+                if pid != me:
+                    return pid
+        return None
+    return _fcntl_holder(db_path, me)
+
+
+def _fcntl_holder(db_path: Path, me: int) -> int | None:  # pragma: no cover - not Linux
+    import fcntl
+    import struct
+
+    fmt = "hhqqi"
+    try:
+        fd = os.open(db_path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        probe = struct.pack(fmt, fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+        kind, _, _, _, pid = struct.unpack(fmt, fcntl.fcntl(fd, fcntl.F_GETLK, probe))
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return pid if kind != fcntl.F_UNLCK and pid != me else None
+
+
+def classify(exc: BaseException, db_path: Path) -> str | None:
+    """``LOCK``, ``CORRUPT`` or None, from DuckDB's exception TYPE (never its words):
+
+    * ``ConnectionException``: this process holds the file with another configuration (a lock);
+    * ``IOException``: a lock, unless the file is not a whole number of DuckDB blocks
+      (truncated): a lock conflict and a failed read are both IO errors, and a holder often
+      lets go before it can be seen, so ``with_lock_retry`` decides at its deadline (a holder
+      seen: locked; never: unreadable);
+    * a bare ``duckdb.Error``, ``FatalException`` or ``InternalException`` (DuckDB's type for
+      "Corrupt database file: computed checksum ..."): damage.
+    """
+    import duckdb
+
+    found = _duckdb_error(exc)
+    if found is None:
+        return None
+    if isinstance(found, duckdb.ConnectionException):
+        return LOCK
+    if isinstance(found, duckdb.IOException):
+        return CORRUPT if truncated(db_path) else LOCK
+    if type(found) is duckdb.Error or isinstance(
+        found, (duckdb.FatalException, duckdb.InternalException)
+    ):
+        return CORRUPT
+    return None
+
+
+def truncated(db_path: Path) -> bool:
+    """Whether ``db_path`` exists and is not 3 header blocks plus whole data blocks."""
+    try:
+        size = db_path.stat().st_size
+    except OSError:
+        return False
+    return size < _HEADER_BYTES or (size - _HEADER_BYTES) % _BLOCK_BYTES != 0
+
+
+def corrupt_error(
+    db_path: Path, what: str, exc: BaseException, run_dir: Path | None = None
+) -> StoreCorruptError:
+    """The typed damage error: names the file, what DuckDB said, and the repair command."""
+    return StoreCorruptError(
+        f"{what}: the store {db_path} is damaged ({type(exc).__name__}: {exc}); nothing was "
+        f"written to it. Move it aside and rebuild it from the run snapshots: "
+        f"{repair_hint(db_path, run_dir)}",
+        db_path,
+    )
 
 
 def with_lock_retry(fn: Callable[[], T], db_path: Path, what: str, timeout: float) -> T:
-    """Call ``fn``; while the DB is locked, retry until ``timeout`` seconds have passed, then
-    raise ``StoreUnavailableError`` (never a silent empty answer)."""
-    import duckdb
-
+    """Call ``fn`` (anything touching the store); on a lock conflict wait and retry until
+    ``timeout`` seconds have passed, then raise ``StoreUnavailableError`` naming the file and
+    the holder's pid. Damage raises ``StoreCorruptError`` (at once when DuckDB's error type
+    says so; an IO error no lock holder was ever seen behind, at the deadline); other errors
+    pass through."""
     deadline = time.monotonic() + timeout
     delay = 0.05
+    holder: int | None = None
     while True:
         try:
             return fn()
-        except (duckdb.Error, OSError) as exc:
-            if not is_lock_error(exc):
+        except Exception as exc:
+            kind = classify(exc, db_path)
+            if kind is None:
                 raise
+            if kind == CORRUPT:
+                raise corrupt_error(db_path, what, exc) from exc
+            holder = lock_holder(db_path) or holder
             if time.monotonic() >= deadline:
+                if holder is None and not isinstance(_duckdb_error(exc), _connection_error()):
+                    raise corrupt_error(db_path, what, exc) from exc
+                by = f"process {holder}" if holder is not None else "another connection"
                 raise StoreUnavailableError(
-                    f"{what}: the store {db_path} stayed locked by another process or "
-                    f"connection for {timeout:g} s ({exc}); retry when it is free, or raise "
-                    f"{LOCK_TIMEOUT_ENV}"
+                    f"{what}: the store {db_path} stayed locked by {by} for {timeout:g} s "
+                    f"({_duckdb_error(exc)}); retry when it is free, or raise {LOCK_TIMEOUT_ENV}"
                 ) from exc
             time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
             delay = min(delay * 1.6 + random.uniform(0, 0.05), 1.0)
 
 
+def _connection_error() -> type[BaseException]:
+    import duckdb
+
+    return duckdb.ConnectionException
+
+
 def read_only_query(
     db_path: Path, sql: str, params: Sequence[Any] | Mapping[str, Any], *, timeout: float, what: str
 ) -> list[tuple[Any, ...]]:
-    """Run ``sql`` on a read-only connection with external access disabled, closed at once."""
+    """Run ``sql`` on a read-only connection with external access disabled, closed at once;
+    lock conflicts are waited for (``with_lock_retry``)."""
     import duckdb
 
     def query() -> list[tuple[Any, ...]]:
@@ -141,8 +285,62 @@ def read_only_query(
             con.close()
 
     if not db_path.is_file():
-        raise StoreUnavailableError(f"{what}: the store {db_path} does not exist")
+        raise StoreUnavailableError(
+            f"{what}: the store {db_path} does not exist; {repair_hint(db_path)}"
+        )
     return with_lock_retry(query, db_path, what, timeout)
+
+
+def write_transaction(db_path: Path, fn: Callable[[Any], T], *, timeout: float, what: str) -> T:
+    """Call ``fn(connection)`` on a read-write DuckDB connection to ``db_path``, closed at once;
+    lock conflicts are waited for, damage raises ``StoreCorruptError``."""
+    import duckdb
+
+    def write() -> T:
+        with duckdb.connect(str(db_path)) as con:
+            return fn(con)
+
+    return with_lock_retry(write, db_path, what, timeout)
+
+
+@dataclass(frozen=True)
+class Store:
+    """One workspace's store as settings resolve it: THE way into it.
+
+    ``query`` (read-only), ``write`` (one read-write connection), ``retry`` (any callable that
+    touches the DB, such as consist's), ``check`` (refuse a damaged or deleted store) all share
+    one lock budget (``TRACKYARD_LOCK_TIMEOUT``) and one error classification.
+    """
+
+    db_path: Path
+    run_dir: Path
+    timeout: float
+
+    @classmethod
+    def of(cls, settings: Settings, timeout: float | None = None) -> Store:
+        """The store ``settings`` resolve (``timeout`` defaults to ``TRACKYARD_LOCK_TIMEOUT``)."""
+        return cls(
+            settings.db_path, settings.run_dir, lock_timeout() if timeout is None else timeout
+        )
+
+    def query(
+        self, sql: str, params: Sequence[Any] | Mapping[str, Any] = (), *, what: str
+    ) -> list[tuple[Any, ...]]:
+        """Rows of ``sql`` (bound ``params``) on a short-lived read-only connection."""
+        return read_only_query(self.db_path, sql, params, timeout=self.timeout, what=what)
+
+    def write(self, fn: Callable[[Any], T], *, what: str) -> T:
+        """``fn(connection)`` on a short-lived read-write connection."""
+        return write_transaction(self.db_path, fn, timeout=self.timeout, what=what)
+
+    def retry(self, fn: Callable[[], T], *, what: str) -> T:
+        """``fn()`` with the lock budget and error classification of every store access."""
+        return with_lock_retry(fn, self.db_path, what, self.timeout)
+
+    def check(self, *, deep: bool = False) -> None:
+        """Refuse a deleted-but-recorded, truncated or damaged store (``deep`` reads every
+        table's every row, as ``doctor --fix`` does; the default check is cheap)."""
+        verify_store(self.db_path, self.run_dir, self.timeout, deep=deep)
 
 
 def check_locations(settings: Settings) -> None:
@@ -162,37 +360,64 @@ def check_locations(settings: Settings) -> None:
 
 def check_store(settings: Settings, timeout: float) -> None:
     """Refuse a deleted-but-recorded, truncated or corrupt DB before consist touches it."""
-    db = settings.db_path
+    verify_store(settings.db_path, settings.run_dir, timeout)
+
+
+_TABLES_SQL = "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY 1"
+
+
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def verify_store(db_path: Path, run_dir: Path, timeout: float, *, deep: bool = False) -> None:
+    """Refuse a missing store whose run folder holds snapshots (never replaced by an empty
+    one), a truncated file, or one DuckDB cannot read (``StoreCorruptError``).
+
+    The cheap check (at every ``get_tracker``) opens the file read-only, reads the catalogue and
+    counts the runs; ``deep`` reads every row of every table, so a damaged data block anywhere
+    is found (``doctor --fix``).
+    """
+    db = db_path
     if not db.exists():
-        # The schema marker beside the DB says this store existed: its loss is a deletion.
-        # Without it the store is new (a parallel shard sharing run_dir, say) and is created.
-        existed = schema_marker(db).is_file()
-        found = snapshots(settings.run_dir) if existed else []
+        found = snapshots(run_dir)
         if found:
             raise StoreUnavailableError(
                 f"the store {db} is missing but {len(found)} run snapshot(s) exist in "
-                f"{settings.run_dir / SNAPSHOT_DIR}; it was not replaced by an empty one. "
-                f"Rebuild it from the snapshots: {recovery_hint(settings)}"
+                f"{run_dir / SNAPSHOT_DIR}; it was not replaced by an empty one. "
+                f"Rebuild it from the snapshots: {repair_hint(db, run_dir)}"
             )
         return
     size = db.stat().st_size
     if size < _HEADER_BYTES or (size - _HEADER_BYTES) % _BLOCK_BYTES:
-        raise StoreUnavailableError(
+        raise StoreCorruptError(
             f"the store {db} is truncated ({size} bytes is not a whole number of DuckDB "
             f"blocks); move it aside and rebuild it from the run snapshots: "
-            f"{recovery_hint(settings)}"
+            f"{repair_hint(db, run_dir)}",
+            db,
         )
+    import duckdb
+
+    def probe() -> None:
+        with duckdb.connect(
+            str(db), read_only=True, config={"enable_external_access": False}
+        ) as con:
+            tables = [str(r[0]) for r in con.execute(_TABLES_SQL).fetchall()]
+            if "run" in tables:
+                con.execute("SELECT count(*) FROM run").fetchall()
+            if deep:
+                for table in tables:
+                    name = _quoted(table)
+                    con.execute(f"SELECT sum(length(t::VARCHAR)) FROM main.{name} AS t").fetchall()
+
     try:
-        read_only_query(
-            db, "SELECT count(*) FROM duckdb_tables()", [], timeout=timeout, what="opening"
-        )
+        with_lock_retry(probe, db, "opening", timeout)
+    except StoreCorruptError as exc:
+        raise corrupt_error(db, "opening", exc.__cause__ or exc, run_dir) from exc
     except StoreUnavailableError:
         raise
     except Exception as exc:
-        raise StoreUnavailableError(
-            f"the store {db} is damaged ({type(exc).__name__}: {exc}); move it aside and "
-            f"rebuild it from the run snapshots: {recovery_hint(settings)}"
-        ) from exc
+        raise corrupt_error(db, "opening", exc, run_dir) from exc
 
 
 def apply_lock_budget(db: Any, timeout: float) -> None:
@@ -230,27 +455,55 @@ def default_tracker(settings: Settings) -> Tracker:
         ) from exc
     marker = schema_marker(settings.db_path)
     version = str(consist.__version__)
-    initialised = (
-        settings.db_path.is_file()
-        and settings.db_path.stat().st_size > 0
-        and marker.is_file()
-        and marker.read_text(encoding="utf-8").strip() == version
-    )
-    try:
-        tracker = Tracker(
-            run_dir=settings.run_dir,
-            db_path=settings.db_path,
-            run_subdir_fn=run_subdir,
-            db_skip_schema_init=initialised,
+
+    def is_initialised() -> bool:
+        return (
+            settings.db_path.is_file()
+            and settings.db_path.stat().st_size > 0
+            and marker.is_file()
+            and marker.read_text(encoding="utf-8").strip() == version
         )
+
+    initialised = is_initialised()
+    try:
+        with _first_setup(settings.db_path, initialised):
+            initialised = initialised or is_initialised()  # set up while this one waited
+            tracker = Tracker(
+                run_dir=settings.run_dir,
+                db_path=settings.db_path,
+                run_subdir_fn=run_subdir,
+                db_skip_schema_init=initialised,
+            )
+            if not initialised:
+                marker.write_text(version + "\n", encoding="utf-8")
     except Exception as exc:
-        if is_lock_error(exc):
+        kind = classify(exc, settings.db_path)
+        if kind == CORRUPT:
+            raise corrupt_error(settings.db_path, "opening", exc, settings.run_dir) from exc
+        if kind == LOCK:
             raise StoreUnavailableError(
                 f"the store {settings.db_path} is locked by another process ({exc}); retry "
                 f"when it is free, or raise {LOCK_TIMEOUT_ENV}"
             ) from exc
         raise
     apply_lock_budget(getattr(tracker.metadata_store, "db", None), timeout)
-    if not initialised:
-        marker.write_text(version + "\n", encoding="utf-8")
     return tracker
+
+
+@contextlib.contextmanager
+def _first_setup(db_path: Path, initialised: bool) -> Iterator[None]:
+    """Serialise consist's schema set-up of one store across processes (an advisory lock on
+    ``<db>.trackyard-schema.lock``): consist logs and skips the steps a concurrent set-up's
+    lock makes fail, which would leave a store without some of its columns or indexes."""
+    if initialised or sys.platform == "win32":
+        yield
+        return
+    import fcntl
+
+    lock = Path(f"{schema_marker(db_path)}.lock")
+    with lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

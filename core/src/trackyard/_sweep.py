@@ -15,6 +15,7 @@ The driver (the process that called ``DomainTracker.run_many``) does all the boo
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -28,6 +29,7 @@ from trackyard._model import function_reference
 from trackyard._outcome import Runner, RunOutcome
 from trackyard._precheck import cache_keys, precheck
 from trackyard._provenance import plain_config
+from trackyard._store import Store, recovery_hint
 from trackyard._validate import check_config, check_run_name, worker_count
 from trackyard.errors import ConfigValidationError
 
@@ -175,8 +177,8 @@ def check_items(items: Sequence[Any]) -> list[Item]:
 
 def _recover(dt: Runner, *, parallel: bool) -> None:
     """Before a parallel sweep, or when shards exist: merge what a killed sweep left."""
-    if parallel or _shards.has_sweeps(dt):
-        _shards.recover(dt, _shards.Merger(dt))
+    if parallel or _shards.has_sweeps(dt.workspace):
+        _shards.recover(dt.workspace, _shards.Merger(Store.of(dt.settings)))
 
 
 def _dedupe(todo: list[Item], keys: Mapping[str, str]) -> tuple[list[Item], list[Item]]:
@@ -227,6 +229,16 @@ def _in_order(result: ManyResult, items: list[Item]) -> ManyResult:
     result.outcomes = {i.name: result.outcomes[i.name] for i in items if i.name in result.outcomes}
     result.failures = {i.name: result.failures[i.name] for i in items if i.name in result.failures}
     return result
+
+
+def unmerged_message(shard: Path, dt: Runner, error: str | None) -> str:
+    """Why a finished run is not reported done: it is kept only in its shard, and how to merge
+    it."""
+    return (
+        f"finished, but kept only in its shard {shard}: merging it into {dt.settings.db_path} "
+        f"failed ({error}); the shard is kept. Merge it once this sweep has ended: "
+        f"{recovery_hint(dt.settings)}"
+    )
 
 
 # --- submitters ---------------------------------------------------------------------------------
@@ -282,7 +294,7 @@ class _Pool:
     def __init__(self, dt: Runner, reference: str, executor: Any, slots: int) -> None:
         self._dt, self._reference, self._executor = dt, reference, executor
         self.slots = slots
-        self._merger = _shards.Merger(dt)
+        self._merger = _shards.Merger(Store.of(dt.settings))
         self._unmerged: list[Path] = []
         self._context: Any = _start_forkserver() if executor == "processes" else None
 
@@ -296,7 +308,9 @@ class _Pool:
             for name, future in futures:
                 yield self._take(name, future)
         finally:
-            if all(self._merger.merge(shard) for shard in self._unmerged):
+            # A shard that holds unmerged rows is never deleted: the sweep folder stays, and
+            # the next sweep or `trackyard doctor --fix` merges it once this driver has ended.
+            if not self._unmerged:
                 shutil.rmtree(sweep, ignore_errors=True)
 
     def _tasks(self, items: list[Item], sweep: Path) -> dict[str, _shards.Task]:
@@ -322,17 +336,24 @@ class _Pool:
             done: _shards.Done = future.result()
         except Exception as exc:
             return Finished(name, None, f"{type(exc).__name__}: {exc}")
-        if self._merger.merge(Path(done.shard)):
-            _shards.remove_shard(Path(done.shard))
-        else:
-            self._unmerged.append(Path(done.shard))
-        return Finished(name, done.outcome, done.error)
+        shard = Path(done.shard)
+        if self._merger.merge(shard):
+            _shards.remove_shard(shard)
+            return Finished(name, done.outcome, done.error)
+        # Not in the store the user queries: never reported as done.
+        self._unmerged.append(shard)
+        return Finished(name, None, unmerged_message(shard, self._dt, self._merger.last_error))
 
     def _processes(self, tasks: Mapping[str, _shards.Task]) -> Iterator[tuple[str, Any]]:
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         _shards.make_template(self._dt)
-        with ProcessPoolExecutor(max_workers=self.slots, mp_context=self._context) as pool:
+        with ProcessPoolExecutor(
+            max_workers=self.slots,
+            mp_context=self._context,
+            initializer=_shards.watch_driver,
+            initargs=(os.getpid(),),
+        ) as pool:
             futures = {pool.submit(_shards.execute, t): n for n, t in tasks.items()}
             for future in as_completed(futures):
                 yield futures[future], future

@@ -19,7 +19,9 @@ Catch :class:`TrackyardError` to handle anything trackyard raises on purpose::
     ├── PluginSetMismatchError                       a many-run worker has other plugins than
     │                                                its driver; the task fails
     ├── StoreUnavailableError                        the provenance store cannot be used (locked
-    │                                                past the retry budget, corrupt, missing)
+    │   │                                            past the retry budget, missing, unreadable)
+    │   └── StoreCorruptError                        the DuckDB file is truncated or damaged;
+    │                                                ``trackyard doctor --fix`` rebuilds it
     └── InstallError                                 installing/uninstalling plugins failed
         └── InstallRejectedError                     a newly installed plugin failed validation;
                                                      the install was rolled back (``report``)
@@ -45,6 +47,7 @@ __all__ = [
     "PluginSetMismatchError",
     "QueryValidationError",
     "StaleOutputError",
+    "StoreCorruptError",
     "StoreUnavailableError",
     "TrackyardError",
     "UnknownDomainError",
@@ -148,6 +151,15 @@ class PluginSetMismatchError(TrackyardError):
 
 class StoreUnavailableError(TrackyardError):
     """The provenance store (DuckDB file or run folder) cannot be used."""
+
+
+class StoreCorruptError(StoreUnavailableError):
+    """The store's DuckDB file is truncated or damaged (``db_path`` names it); it is never
+    written to. ``trackyard doctor --fix`` moves it aside and rebuilds it from the snapshots."""
+
+    def __init__(self, message: str, db_path: object = None) -> None:
+        super().__init__(message)
+        self.db_path = db_path
 
 
 class InstallError(TrackyardError):

@@ -46,7 +46,7 @@ from trackyard._provenance import (
     stale_outputs,
 )
 from trackyard._queries import RankedRun
-from trackyard._store import lock_timeout, recovery_hint
+from trackyard._store import LOCK_TIMEOUT_ENV, Store, lock_timeout, recovery_hint, verify_store
 from trackyard._sweep import ManyResult, ProgressBar
 from trackyard._validate import check_config, check_run_name, decode_metric, worker_count
 from trackyard.errors import (
@@ -484,11 +484,14 @@ class DomainTracker:
         with _session.released():
             status = _queries.recorded_status(Path(db_path), outcome.run_id, lock_timeout())
         if status != outcome.status:
+            # Damage is its own error (StoreCorruptError), never blamed on another process.
+            verify_store(Path(db_path), self.settings.run_dir, lock_timeout(), deep=True)
             raise StoreUnavailableError(
                 f"run {outcome.run_id} ({outcome.name!r}) finished {outcome.status!r} and its "
                 f"JSON snapshot was written, but the store {db_path} "
                 + ("has no row for it" if status is None else f"records it as {status!r}")
-                + f" (another process held the DB?); {recovery_hint(self.workspace)}"
+                + " (the write was refused: another process held the DB past "
+                + f"{LOCK_TIMEOUT_ENV}); {recovery_hint(self.settings)}"
             )
 
     def run_many(
@@ -534,17 +537,16 @@ class DomainTracker:
         Runs without the metric, or with NaN, come last in both orders. Invalid metric names,
         orders and ``k`` raise ``QueryValidationError`` before any SQL runs.
         """
-        db_path = getattr(self._consist, "db_path", None)
         with _session.released():
-            return _queries.top_k(
-                self._consist,
-                self.domain_name,
-                metric,
-                k,
-                order,
-                db_path=Path(db_path) if db_path else None,
-                timeout=lock_timeout(),
-            )
+            return _queries.top_k(self._store(), self.domain_name, metric, k, order)
+
+    def _store(self) -> Store:
+        """The store this tracker's consist writes to (a ``build_tracker`` hook may have put it
+        somewhere other than ``settings.db_path``)."""
+        db_path = getattr(self._consist, "db_path", None)
+        if not db_path:
+            return Store.of(self.settings)
+        return Store(Path(db_path), self.settings.run_dir, lock_timeout())
 
     def explain_miss(self, run_id: str) -> dict[str, Any]:
         """consist's explanation of why run ``run_id`` was not served from cache (which

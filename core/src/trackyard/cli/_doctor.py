@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from trackyard import RunOutcome
-from trackyard._layout import DB_FILE, RUNS_DIR
 from trackyard.cli._verbs import Verb, tracker_verbs
 from trackyard.errors import TrackyardError
 
@@ -202,33 +201,40 @@ def run_doctor(name: str | None) -> list[DomainReport]:
     return reports
 
 
-def check_workspace(workspace: Path, fix: bool) -> DomainReport | None:
+def check_workspace(workspace: Path | None, fix: bool) -> DomainReport | None:
     """Audit a workspace's store against its JSON snapshots (repairing it with ``fix``) and
-    compare the plugin set its runs recorded with the installed one. ``None`` when the
+    compare the plugin set its runs recorded with the installed one. The store and run folder
+    are those settings resolve for ``workspace`` (as ``get_tracker`` does). ``None`` when the
     workspace holds no store."""
     import trackyard
     from trackyard import recovery
+    from trackyard.errors import StoreUnavailableError
 
-    if not (workspace / DB_FILE).exists() and not (workspace / RUNS_DIR).is_dir():
+    try:
+        ws, store = recovery.resolve_store(workspace)
+    except StoreUnavailableError:
         return None
-    report = DomainReport("workspace", str(workspace))
+    if not (store.db_path.exists() or store.run_dir.is_dir()):
+        return None
+    where = {"db_path": store.db_path, "run_dir": store.run_dir}
+    report = DomainReport("workspace", str(ws))
     if fix:
         try:
-            changes = recovery.reconcile(workspace)
+            changes = recovery.reconcile(ws, **where)
         except Exception as exc:
             report.checks.append(Check("reconcile", "FAIL", f"{type(exc).__name__}: {exc}"))
         else:
             status = "FAIL" if changes.errors else "ok"
             report.checks.append(Check("reconcile", status, str(changes)))
     try:
-        found = recovery.audit(workspace)
+        found = recovery.audit(ws, **where)
     except Exception as exc:
         report.checks.append(Check("store audit", "FAIL", f"{type(exc).__name__}: {exc}"))
         return report
     hint = "" if found.ok else "\nrun `trackyard doctor --fix` to repair it from the snapshots"
     report.checks.append(Check("store audit", "ok" if found.ok else "FAIL", str(found) + hint))
     try:
-        outputs = recovery.audit_outputs(workspace, fix=fix)
+        outputs = recovery.audit_outputs(ws, **where, fix=fix)
     except Exception as exc:
         report.checks.append(Check("run outputs", "FAIL", f"{type(exc).__name__}: {exc}"))
     else:
@@ -240,7 +246,7 @@ def check_workspace(workspace: Path, fix: bool) -> DomainReport | None:
         status = "ok" if outputs.ok else "FAIL"
         report.checks.append(Check("run outputs", status, str(outputs) + hint))
     installed = trackyard.plugin_set_fingerprint()
-    recorded = recovery.recorded_plugin_sets(workspace)
+    recorded = recovery.recorded_plugin_sets(ws, **where)
     other = {fp: n for fp, n in recorded.items() if fp != installed}
     if not recorded:
         report.checks.append(Check("plugin set", "skip", "no run records a plugin set yet"))

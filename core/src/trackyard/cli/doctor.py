@@ -32,10 +32,8 @@ def doctor(
     plugin set its runs recorded with the installed one.
     """
     from trackyard.cli._doctor import check_workspace, run_doctor
-    from trackyard.settings import NoOptions, resolve_settings
 
-    ws = workspace or resolve_settings("*", NoOptions, {}).workspace
-    store = check_workspace(ws.absolute(), fix)
+    store = check_workspace(workspace.absolute() if workspace else None, fix)
     reports = run_doctor(name) + ([store] if store is not None else [])
     ok = all(r.ok for r in reports)
     if as_json:

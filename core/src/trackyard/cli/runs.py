@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from trackyard.cli._app import app
 from trackyard.cli.run import WORKSPACE_HELP
+
+if TYPE_CHECKING:
+    from trackyard._store import Store
 
 
 @dataclass(frozen=True)
@@ -25,15 +28,14 @@ class RecordedRun:
     metrics: dict[str, Any]
 
 
-def recorded_runs(db_path: Path, domain: str, limit: int | None) -> list[RecordedRun]:
-    """The runs of ``domain`` recorded in the store ``db_path``, oldest first (the last
-    ``limit``); none when the store does not exist yet."""
-    from trackyard._queries import stored_domain_runs
-    from trackyard._store import lock_timeout
+def recorded_runs(store: Store, domain: str, limit: int | None) -> list[RecordedRun]:
+    """The runs of ``domain`` recorded in ``store``, oldest first (the last ``limit``); none
+    when the store does not exist yet."""
+    from trackyard._queries import domain_runs
 
-    if not db_path.is_file():
+    if not store.db_path.is_file():
         return []
-    rows = stored_domain_runs(db_path, domain, lock_timeout())
+    rows = domain_runs(store, domain)
     out = [
         RecordedRun(
             str(r[0]), r[1], str(r[2]), str(r[3]), r[4] is not None, json.loads(r[5] or "{}")
@@ -65,25 +67,25 @@ def runs(
         from trackyard.errors import QueryValidationError
 
         raise QueryValidationError(f"--k must be a positive integer, got {k}")
+    from trackyard._layout import RUNS_DIR
+    from trackyard._store import Store, lock_timeout
     from trackyard.settings import store_location
 
     # Only the store is read (DuckDB): neither consist nor the domain's plugin is needed, so
     # runs stay listable after the plugin that made them is uninstalled.
     db_path = store_location(domain, workspace)
+    store = Store(db_path, db_path.parent / RUNS_DIR, lock_timeout())
     result: list[Any]
     if top is not None:
         from trackyard._queries import top_k
-        from trackyard._store import lock_timeout
 
-        if not db_path.is_file():
+        if not store.db_path.is_file():
             from trackyard._validate import check_query
 
             check_query(top, 5 if k is None else k, order)
             result = []
         else:
-            ranked = top_k(None, domain, top, 5 if k is None else k, order, db_path=db_path,
-                           timeout=lock_timeout())  # fmt: skip
-            result = list(ranked)
+            result = list(top_k(store, domain, top, 5 if k is None else k, order))
     else:
-        result = list(recorded_runs(db_path, domain, k))
+        result = list(recorded_runs(store, domain, k))
     print_result(result, as_json=as_json)

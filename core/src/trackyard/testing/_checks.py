@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from trackyard._layout import DB_FILE, DOMAIN, RUNS_DIR, STAMP
 from trackyard._queries import last_status
+from trackyard._store import Store
 from trackyard.tracker import DomainTracker, RunOutcome
 
 if TYPE_CHECKING:
@@ -303,7 +304,7 @@ def check_model_error(tracker: DomainTracker, verb: str, kwargs: Mapping[str, An
         )
     finally:
         del tracker.run
-    status = last_status(tracker.consist, tracker.domain_name) or "no run"
+    status = last_status(Store.of(tracker.settings), tracker.domain_name) or "no run"
     if status != "failed":
         raise _fail(
             f"verb {tracker.domain_name}.{verb}: after a model error the run is {status!r}, "

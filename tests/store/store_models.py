@@ -1,0 +1,53 @@
+"""Models for the store tests (a real module, so consist can identify their code)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import consist
+
+
+def calib(config: dict[str, Any]) -> dict[str, Any]:
+    """A calibration model: three small output files and an ``rmse`` metric; sleeps
+    ``config["sleep"]`` seconds first (0 by default)."""
+    time.sleep(float(config.get("sleep", 0)))
+    out: dict[str, Any] = {}
+    for key in ("persons", "trips", "metrics"):
+        path = Path(consist.output_path(key, "txt"))
+        path.write_text(repr(sorted(config.items())))
+        out[key] = path
+    out["rmse"] = float(config.get("x", 0))
+    return out
+
+
+HOLD = (
+    "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+    "open(sys.argv[3], 'w').write('held'); time.sleep(float(sys.argv[2]))"
+)
+
+
+def holds_store(config: dict[str, Any]) -> dict[str, Any]:
+    """Start a process that holds the MAIN store (``config["db"]``) for ``config["hold"]``
+    seconds, wait until it holds it, then finish like :func:`calib`."""
+    flag = Path(config["db"]).with_name("held.flag")
+    subprocess.Popen(
+        [sys.executable, "-c", HOLD, config["db"], str(config["hold"]), str(flag)],
+        start_new_session=True,
+    )
+    while not flag.exists():
+        time.sleep(0.05)
+    return calib({k: v for k, v in config.items() if k not in ("db", "hold")})
+
+
+def records_pid(config: dict[str, Any]) -> dict[str, Any]:
+    """Write this worker's pid to ``config["pids"]/<pid>``; unless ``config["fast"]``, wait
+    while the file ``config["pids"]/block`` exists; then finish like :func:`calib`."""
+    Path(config["pids"], str(os.getpid())).write_text("")
+    while not config.get("fast") and Path(config["pids"], "block").exists():
+        time.sleep(0.1)
+    return calib(config)

@@ -15,7 +15,10 @@ def probe(config: dict[str, Any]) -> dict[str, Any]:
     import many_models_helper
 
     done = subprocess.run(
-        [sys.executable, "-c", OPEN, config["db"].removeprefix("file:")], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", OPEN, config["db"].removeprefix("file:")],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     outputs = many_models_helper.model(config)
     return {**outputs, "store_free": 1.0 if done.returncode == 0 else 0.0}

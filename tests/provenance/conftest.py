@@ -165,9 +165,15 @@ def dask_client(trap_site: Path) -> Iterator[object]:
 
 
 @pytest.fixture
-def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trap_site: Path) -> Path:
-    """A fresh workspace folder and current folder, with no store setting from outside."""
+def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trap_site: Path) -> Iterator[Path]:
+    """A fresh workspace folder and current folder, with no store setting from outside, and a
+    fresh default registry (one made by an earlier test read entry points before ``trap``'s
+    site was on sys.path)."""
+    from trackyard.registry import set_default_registry
+
     monkeypatch.chdir(tmp_path)
     for var in ("TRACKYARD_WORKSPACE", "TRACKYARD_DB_PATH", "TRACKYARD_RUN_DIR"):
         monkeypatch.delenv(var, raising=False)
-    return tmp_path / "ws"
+    previous = set_default_registry(None)
+    yield tmp_path / "ws"
+    set_default_registry(previous)

@@ -34,9 +34,10 @@ HOLD = (
 def holds_store(config: dict[str, Any]) -> dict[str, Any]:
     """Start a process that holds the MAIN store (``config["db"]``) for ``config["hold"]``
     seconds, wait until it holds it, then finish like :func:`calib`."""
-    flag = Path(config["db"]).with_name("held.flag")
+    db = config["db"].removeprefix("file:")  # "file:<path>": not an input of the model
+    flag = Path(db).with_name("held.flag")
     subprocess.Popen(
-        [sys.executable, "-c", HOLD, config["db"], str(config["hold"]), str(flag)],
+        [sys.executable, "-c", HOLD, db, str(config["hold"]), str(flag)],
         start_new_session=True,
     )
     while not flag.exists():
@@ -47,7 +48,10 @@ def holds_store(config: dict[str, Any]) -> dict[str, Any]:
 def records_pid(config: dict[str, Any]) -> dict[str, Any]:
     """Write this worker's pid to ``config["pids"]/<pid>``; unless ``config["fast"]``, wait
     while the file ``config["pids"]/block`` exists; then finish like :func:`calib`."""
-    Path(config["pids"], str(os.getpid())).write_text("")
-    while not config.get("fast") and Path(config["pids"], "block").exists():
+    # "file:<folder>": a config string naming an existing folder would be refused as an
+    # undeclared input, and this folder is the test's control channel, not the model's input.
+    pids = Path(config["pids"].removeprefix("file:"))
+    Path(pids, str(os.getpid())).write_text("")
+    while not config.get("fast") and Path(pids, "block").exists():
         time.sleep(0.1)
     return calib(config)

@@ -115,10 +115,13 @@ def factor():
 """
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def trap_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A site folder holding the ``trapmodels`` distribution (a domain ``trap``), on sys.path
-    and PYTHONPATH, trusted, for the whole session (Dask workers start with this env)."""
+    and PYTHONPATH, trusted, for one test module at a time (Dask workers start with this env);
+    the default registry is made afresh on both sides, so no other test sees ``trap``."""
+    from trackyard.registry import set_default_registry
+
     site = tmp_path_factory.mktemp("trapsite")
     package = site / "trapmodels"
     package.mkdir()
@@ -141,7 +144,9 @@ def trap_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), saved["PYTHONPATH"]]))
     os.environ["TRACKYARD_TRUSTED_PATHS"] = str(site)
     sys.path.insert(0, str(site))
+    previous = set_default_registry(None)
     yield site
+    set_default_registry(previous)
     sys.path.remove(str(site))
     for key, value in saved.items():
         if value is None:
@@ -150,7 +155,7 @@ def trap_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             os.environ[key] = value
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def dask_client(trap_site: Path) -> Iterator[object]:
     """One Dask LocalCluster (two single-threaded worker processes) for the session."""
     from distributed import Client, LocalCluster

@@ -203,15 +203,17 @@ def code_dependencies(fn: Callable[..., Any], extra: tuple[Path, ...] = ()) -> l
     return found
 
 
-@functools.cache
-def _distributions() -> Mapping[str, list[str]]:
+@functools.lru_cache(maxsize=4)
+def _distributions(search_path: tuple[str, ...]) -> Mapping[str, list[str]]:
+    """Top-level package -> distributions, for one ``sys.path`` (keyed on it, so a folder added
+    to the path later, as by an in-process install, is seen)."""
     return importlib.metadata.packages_distributions()
 
 
 def distribution_of(fn: Callable[..., Any]) -> str | None:
     """``"name==version"`` of the installed distribution providing ``fn``'s top-level package."""
     module = getattr(inspect.unwrap(fn), "__module__", None) or ""
-    for name in _distributions().get(module.partition(".")[0], []):
+    for name in _distributions(tuple(sys.path)).get(module.partition(".")[0], []):
         try:
             return f"{name}=={importlib.metadata.version(name)}"
         except importlib.metadata.PackageNotFoundError:

@@ -3,6 +3,7 @@ folder on ``sys.path`` and ``PYTHONPATH`` so that worker processes and Dask work
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import textwrap
@@ -148,6 +149,9 @@ def trap_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield site
     set_default_registry(previous)
     sys.path.remove(str(site))
+    for name in [m for m in sys.modules if m == "trapmodels" or m.startswith("trapmodels.")]:
+        del sys.modules[name]  # the next module's site ships its own copy
+    importlib.invalidate_caches()
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)

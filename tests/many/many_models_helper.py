@@ -14,8 +14,7 @@ def model(config: dict[str, Any]) -> dict[str, Any]:
     """Write persons, trips and metrics files; fail for a negative ``coeff``.
 
     ``sleep`` slows a run down; ``log`` (``"file:<path>"``) names a file that gets one line
-    per execution (it travels in the config because worker processes may predate an
-    environment change).
+    per execution.
     """
     coeff = float(config["coeff"])
     if coeff < 0:
@@ -34,3 +33,12 @@ def model(config: dict[str, Any]) -> dict[str, Any]:
         with open(config["log"].removeprefix("file:"), "a", encoding="utf-8") as handle:
             handle.write(f"{config['label']}\n")
     return {**outputs, "mode_share_error": error}
+
+
+def env_model(config: dict[str, Any]) -> dict[str, Any]:
+    """``model``, with ``coeff`` scaled by the ``MANY_SCALE`` environment variable (what a
+    model reading its environment sees)."""
+    import os
+
+    scale = float(os.environ["MANY_SCALE"])
+    return model({**config, "coeff": float(config["coeff"]) * scale})

@@ -89,6 +89,23 @@ def test_processes_sweep_matches_serial_and_a_rerun_executes_nothing(
     assert not [p for p in shards.iterdir() if p.is_dir()]  # every shard merged and removed
 
 
+def test_worker_processes_see_the_drivers_environment_as_it_is_at_each_sweep(
+    models_on_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A processes sweep's workers see the driver's environment of that moment, as serial runs do."""
+    import many_models_helper
+
+    cal = _tracker(models_on_path / "env")
+    read: dict[str, str] = {}
+    for scale, label in (("1", "first"), ("3", "second")):
+        monkeypatch.setenv("MANY_SCALE", scale)
+        items = [(label, {"coeff": 0.25, "label": label})]
+        result = cal.run_many(many_models_helper.env_model, items, executor="processes")
+        assert not result.failures
+        read[label] = result.outcomes[label].output("persons").read_text(encoding="utf-8")
+    assert read == {"first": "persons,coeff\n1,0.25\n", "second": "persons,coeff\n1,0.75\n"}
+
+
 def test_dask_local_cluster_sweep_matches_serial(models_on_path: Path) -> None:
     """A Dask LocalCluster with 2 worker processes gives serial's outcomes, files and failures."""
     distributed = pytest.importorskip("distributed")

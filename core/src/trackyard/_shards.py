@@ -148,11 +148,20 @@ def _worker_template(task: Task, folder: Path) -> Path:
     return template
 
 
+def start_worker(driver_pid: int, environ: Mapping[str, str]) -> None:
+    """A pool worker's initializer: take the driver's environment as it was when the sweep
+    started (the fork server froze the one it had when it started, maybe sweeps ago, while
+    ``fork`` and ``spawn`` would pass the current one), then watch the driver."""
+    os.environ.clear()
+    os.environ.update(environ)
+    watch_driver(driver_pid)
+
+
 def watch_driver(driver_pid: int, interval: float = 0.5) -> None:
     """Make this worker process exit when the driver ``driver_pid`` dies, by any signal
     (``kill -9`` included): the kernel kills it when its parent (the fork server, which exits
     with the driver) dies (``PR_SET_PDEATHSIG`` on Linux), and a daemon thread checks the
-    driver's pid every ``interval`` seconds everywhere. Used as the pool's initializer."""
+    driver's pid every ``interval`` seconds everywhere."""
     _parent_death_signal()
     if not pid_alive(driver_pid):
         os._exit(1)

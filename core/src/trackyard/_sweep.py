@@ -351,8 +351,8 @@ class _Pool:
         with ProcessPoolExecutor(
             max_workers=self.slots,
             mp_context=self._context,
-            initializer=_shards.watch_driver,
-            initargs=(os.getpid(),),
+            initializer=_shards.start_worker,
+            initargs=(os.getpid(), dict(os.environ)),
         ) as pool:
             futures = {pool.submit(_shards.execute, t): n for n, t in tasks.items()}
             for future in as_completed(futures):

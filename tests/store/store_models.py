@@ -55,3 +55,14 @@ def records_pid(config: dict[str, Any]) -> dict[str, Any]:
     while not config.get("fast") and Path(pids, "block").exists():
         time.sleep(0.1)
     return calib(config)
+
+
+def fill(config: dict[str, Any]) -> dict[str, Any]:
+    """A calibration model whose ``persons`` output is ``config["size"]`` bytes."""
+    out: dict[str, Any] = {}
+    for key in ("persons", "trips", "metrics"):
+        path = Path(consist.output_path(key, "txt"))
+        path.write_text("x" * int(config["size"]) if key == "persons" else "small")
+        out[key] = path
+    out["rmse"] = 1.0
+    return out

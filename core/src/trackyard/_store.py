@@ -26,7 +26,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from trackyard._layout import DB_FILE, RUNS_DIR, SCHEMA_MARKER_SUFFIX, SNAPSHOT_DIR
-from trackyard.errors import ConfigValidationError, StoreCorruptError, StoreUnavailableError
+from trackyard.errors import (
+    ConfigValidationError,
+    DiskFullError,
+    StoreCorruptError,
+    StoreUnavailableError,
+)
 from trackyard.settings import Settings
 
 if TYPE_CHECKING:
@@ -212,6 +217,65 @@ def classify(exc: BaseException, db_path: Path) -> str | None:
     return None
 
 
+def _no_space(exc: BaseException) -> BaseException | None:
+    """The ``ENOSPC`` error (or DuckDB's "No space left on device") in ``exc``'s chain."""
+    import errno
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno == errno.ENOSPC:
+            return current
+        if "No space left on device" in str(current):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _size(n: int) -> str:
+    """``n`` bytes for a person: ``0 B``, ``512.0 KiB``, ``3.2 GiB``."""
+    if n < 1024:
+        return f"{n} B"
+    value, unit = n / 1024, "KiB"
+    for bigger in ("MiB", "GiB", "TiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, bigger
+    return f"{value:.1f} {unit}"
+
+
+def _free_bytes(path: Path) -> int | None:
+    """Free bytes on the filesystem holding ``path`` (or its nearest existing parent)."""
+    import shutil
+
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    try:
+        return shutil.disk_usage(path).free
+    except OSError:
+        return None
+
+
+def disk_full(exc: BaseException, run_name: str, settings: Settings) -> DiskFullError | None:
+    """A ``DiskFullError`` naming the full folder (the file the OS named, else the run
+    folder), its free space and the way out, when ``exc`` comes from a full disk."""
+    found = _no_space(exc)
+    if found is None:
+        return None
+    named = getattr(found, "filename", None)
+    where = Path(named) if isinstance(named, str) and named else settings.run_dir
+    free = _free_bytes(where)
+    return DiskFullError(
+        f"no space left on device while running {run_name!r}: {where} has "
+        f"{'no known space' if free is None else _size(free)} free; "
+        "free space there, or point the workspace (TRACKYARD_WORKSPACE, or TRACKYARD_RUN_DIR "
+        "and TRACKYARD_DB_PATH) at a larger disk; the run was not recorded as completed, so "
+        "running it again executes it",
+        where,
+    )
+
+
 def truncated(db_path: Path) -> bool:
     """Whether ``db_path`` exists and is not 3 header blocks plus whole data blocks."""
     try:
@@ -390,6 +454,15 @@ def verify_store(db_path: Path, run_dir: Path, timeout: float, *, deep: bool = F
         return
     size = db.stat().st_size
     if size < _HEADER_BYTES or (size - _HEADER_BYTES) % _BLOCK_BYTES:
+        free = _free_bytes(db)
+        if free is not None and free < _BLOCK_BYTES:
+            raise DiskFullError(
+                f"the store {db} stopped growing mid-block because its disk is full "
+                f"({_size(free)} free); free space there (or move the workspace to a larger "
+                f"disk), then check it with `trackyard doctor` (`--fix` rebuilds it from the "
+                "run snapshots if it is damaged)",
+                db,
+            )
         raise StoreCorruptError(
             f"the store {db} is truncated ({size} bytes is not a whole number of DuckDB "
             f"blocks); move it aside and rebuild it from the run snapshots: "

@@ -22,6 +22,8 @@ Catch :class:`TrackyardError` to handle anything trackyard raises on purpose::
     │   │                                            past the retry budget, missing, unreadable)
     │   └── StoreCorruptError                        the DuckDB file is truncated or damaged;
     │                                                ``trackyard doctor --fix`` rebuilds it
+    ├── DiskFullError            (also OSError)      the disk holding the run folder or store
+    │                                                filled up during a run; names the folder
     └── InstallError                                 installing/uninstalling plugins failed
         └── InstallRejectedError                     a newly installed plugin failed validation;
                                                      the install was rolled back (``report``)
@@ -36,6 +38,7 @@ from typing import Any
 
 __all__ = [
     "ConfigValidationError",
+    "DiskFullError",
     "DomainConflictError",
     "InstallError",
     "InstallRejectedError",
@@ -160,6 +163,22 @@ class StoreCorruptError(StoreUnavailableError):
     def __init__(self, message: str, db_path: object = None) -> None:
         super().__init__(message)
         self.db_path = db_path
+
+
+class DiskFullError(TrackyardError, OSError):
+    """The disk holding the run folder or the store filled up while a run was executing
+    (``errno`` is ``ENOSPC``; ``filename`` names the full folder or file). The run is not
+    recorded as completed, so running it again once there is space executes it. The
+    original ``OSError`` (or DuckDB's error) is ``__cause__``."""
+
+    def __init__(self, message: str, path: object = None) -> None:
+        import errno
+
+        super().__init__(message)
+        self.errno, self.strerror, self.filename = errno.ENOSPC, message, path
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class InstallError(TrackyardError):

@@ -46,7 +46,14 @@ from trackyard._provenance import (
     stale_outputs,
 )
 from trackyard._queries import RankedRun
-from trackyard._store import LOCK_TIMEOUT_ENV, Store, lock_timeout, recovery_hint, verify_store
+from trackyard._store import (
+    LOCK_TIMEOUT_ENV,
+    Store,
+    disk_full,
+    lock_timeout,
+    recovery_hint,
+    verify_store,
+)
 from trackyard._sweep import ManyResult, ProgressBar
 from trackyard._validate import check_config, check_run_name, decode_metric, worker_count
 from trackyard.errors import (
@@ -393,6 +400,9 @@ class DomainTracker:
                 result = self._run_consist(fn, call, mode, runtime, options, rerun)
         except Exception as error:
             self._observer.run_failed(call, error)
+            full = disk_full(error, call.name, self.settings)
+            if full is not None:
+                raise full from error
             raise
         except BaseException as interrupt:  # KeyboardInterrupt, SystemExit inside the model
             self._end_interrupted(interrupt)

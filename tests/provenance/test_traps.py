@@ -45,31 +45,49 @@ def test_shared_output_folder_hit_returns_its_own_data(ws: Path) -> None:
     assert again.metrics == {"x": 1.0}
 
 
-@pytest.mark.parametrize("executor", EXECUTORS)
-def test_config_named_output_folder_is_copied_into_each_run(
-    ws: Path, executor: str, request: pytest.FixtureRequest
-) -> None:
-    """A model writing into the folder its config names: every run keeps its own copy, and a
-    sweep repeated on any executor serves each config its own data from its own run folder."""
-    if executor != "serial":
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="known race (issue 11 left open): two workers writing one shared folder "
-                "at once can copy each other's file into their run folder",
-                strict=False,
-            )
-        )
+def test_config_named_output_folder_is_copied_into_each_serial_run(ws: Path) -> None:
+    """A model writing into the folder its config names: every serial run keeps its own copy,
+    and the sweep repeated serves each config its own data from its own run folder."""
     trap = _trap(ws)
     folder = ws.parent / "shared"
     items = [(f"r{x}", {"x": x, "folder": str(folder / "out")}) for x in (1, 2)]
-    first = trap.sweep(items, executor=_executor(executor, request))
+    first = trap.sweep(items)
     assert first.ran == 2, first.failures
-    again = trap.sweep([(f"s{c['x']}", c) for _, c in items], executor="serial")
+    again = trap.sweep([(f"s{c['x']}", c) for _, c in items])
     assert again.cached == 2
     for x in (1, 2):
         hit = again.outcomes[f"s{x}"]
         assert hit.output("table").read_text() == f"{x}|"
         assert _in_run_folder(trap, hit)
+
+
+@pytest.mark.parametrize("executor", ["processes", "dask"])
+def test_output_written_outside_the_run_folder_is_refused_in_a_parallel_sweep(
+    ws: Path, executor: str, request: pytest.FixtureRequest
+) -> None:
+    """On a parallel executor two runs writing one shared folder could keep each other's file:
+    each such run fails with OutputLocationError saying where to write, nothing is cached, and
+    the same configs then run serially keep their own data."""
+    trap = _trap(ws)
+    folder = ws.parent / "shared" / "out"
+    items = [(f"r{x}", {"x": x, "folder": str(folder)}) for x in (1, 2)]
+    parallel = trap.sweep(items, executor=_executor(executor, request))
+    assert (parallel.ran, parallel.cached, parallel.outcomes) == (0, 0, {})
+    assert parallel.failures == {
+        name: (
+            f"OutputLocationError: model 'score' returned output 'table' at "
+            f"{str(folder / 'table.csv')!r}, outside its run folder, in a {executor!r} sweep: "
+            "another run of the sweep may overwrite that file before it is copied into the "
+            "run, which would then keep the wrong data; write it to "
+            "consist.output_path('table') (the run's own folder), or run this sweep with "
+            "executor='serial'"
+        )
+        for name in ("r1", "r2")
+    }
+    serial = trap.sweep(items)
+    assert (serial.ran, serial.cached) == (2, 0)
+    for x in (1, 2):
+        assert serial.outcomes[f"r{x}"].output("table").read_text() == f"{x}|"
 
 
 def test_string_naming_an_existing_file_is_refused_with_the_fix(ws: Path) -> None:

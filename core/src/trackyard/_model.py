@@ -10,16 +10,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 from trackyard._layout import METRICS
 from trackyard._validate import check_metric_name, encode_metric
-from trackyard.errors import ConfigValidationError, OutputMissingError
+from trackyard.errors import ConfigValidationError, OutputLocationError, OutputMissingError
 from trackyard.wiring import CodeIdentity
 
 # --- running a model inside consist -------------------------------------------------------------
@@ -69,12 +71,28 @@ def _returned(outputs: Any, declared: tuple[str, ...]) -> dict[str, Any]:
     return {}
 
 
-def own_outputs(outputs: Any, declared: tuple[str, ...]) -> Any:
+_PARALLEL: ContextVar[str | None] = ContextVar("trackyard_parallel_executor", default=None)
+
+
+@contextlib.contextmanager
+def in_parallel_worker(executor: str) -> Iterator[None]:
+    """Runs inside happen in a worker of a parallel sweep (``executor``: its name), beside
+    other runs of the same sweep: outputs written outside the run folder are refused."""
+    token = _PARALLEL.set(executor)
+    try:
+        yield
+    finally:
+        _PARALLEL.reset(token)
+
+
+def own_outputs(outputs: Any, declared: tuple[str, ...], fn: Any = None) -> Any:
     """Copy every returned output that lies outside the run's own folder into it.
 
     A model may write where its config tells it (a shared folder that the next run
     overwrites); the run records, and a cache hit serves, the copy in the run's own folder
     (``consist.output_dir()``), which no other run writes. The original is left in place.
+    In a parallel sweep's worker such an output is refused (``OutputLocationError``): another
+    run of the sweep may have overwritten the file before it is copied, so no copy is safe.
     """
     import shutil
 
@@ -93,6 +111,15 @@ def own_outputs(outputs: Any, declared: tuple[str, ...]) -> Any:
         if source.is_relative_to(home):
             owned[key] = Path(value)
             continue
+        executor = _PARALLEL.get()
+        if executor is not None:
+            raise OutputLocationError(
+                f"model {getattr(fn, '__qualname__', fn)!r} returned output {key!r} at "
+                f"{str(value)!r}, outside its run folder, in a {executor!r} sweep: another run "
+                "of the sweep may overwrite that file before it is copied into the run, which "
+                f"would then keep the wrong data; write it to consist.output_path({key!r}) "
+                "(the run's own folder), or run this sweep with executor='serial'"
+            )
         target = home / (key + ("" if source.is_dir() else source.suffix))
         if source.is_dir():
             shutil.copytree(source, target, dirs_exist_ok=True)
@@ -139,7 +166,7 @@ def wrap_model(fn: Callable[..., Any], declared: tuple[str, ...] = ()) -> Callab
         metrics: dict[str, float | str] = {}
         outputs = split_result(fn(*args, **kwargs), metrics, declared)
         check_outputs(fn, outputs, declared)
-        outputs = own_outputs(outputs, declared)
+        outputs = own_outputs(outputs, declared, fn)
         if metrics:
             run = consist.current_run()
             logged = dict(((run.meta or {}).get(METRICS) or {}) if run else {})

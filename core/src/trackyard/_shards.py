@@ -34,7 +34,7 @@ from typing import Any
 
 from trackyard import _queries, _session
 from trackyard._layout import DRIVER_FILE, SHARDS_DIR, TEMPLATE_DB, WAL_SUFFIX
-from trackyard._model import resolve_callable
+from trackyard._model import in_parallel_worker, resolve_callable
 from trackyard._outcome import Runner, RunOutcome
 from trackyard._store import Store, pid_alive, schema_marker
 from trackyard.errors import PluginSetMismatchError
@@ -57,6 +57,7 @@ class Task:
     inputs: Mapping[str, Any] | None
     fingerprint: str
     sweep_dir: str
+    executor: str = "processes"  # or "dask": where the run happens, beside the sweep's others
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,8 @@ def execute(task: Task) -> Done:
     tracker, shard = _task_tracker(task)
     fn = resolve_callable(task.fn)
     try:
-        with _session.batch(tracker.consist):  # the task's shard is this worker's alone
+        with _session.batch(tracker.consist), in_parallel_worker(task.executor):
+            # The task's shard is this worker's alone; other runs of the sweep run beside it.
             outcome = tracker.run(fn, name=task.name, config=task.config, inputs=task.inputs)
     except Exception as exc:
         return Done(task.name, str(shard), None, f"{type(exc).__name__}: {exc}")

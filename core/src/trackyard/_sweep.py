@@ -326,6 +326,7 @@ class _Pool:
                 inputs=item.inputs,
                 fingerprint=fingerprint,
                 sweep_dir=str(sweep),
+                executor="processes" if self._executor == "processes" else "dask",
             )
             for item in items
         }

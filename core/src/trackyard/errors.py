@@ -16,6 +16,8 @@ Catch :class:`TrackyardError` to handle anything trackyard raises on purpose::
     │                                                exist; the run is recorded ``failed``
     │   └── StaleOutputError                         a cache hit's outputs are missing or
     │                                                changed (only with ``run(strict=True)``)
+    ├── OutputLocationError      (also ValueError)   in a parallel sweep, a model returned an
+    │                                                output outside its run folder
     ├── PluginSetMismatchError                       a many-run worker has other plugins than
     │                                                its driver; the task fails
     ├── StoreUnavailableError                        the provenance store cannot be used (locked
@@ -42,6 +44,7 @@ __all__ = [
     "DomainConflictError",
     "InstallError",
     "InstallRejectedError",
+    "OutputLocationError",
     "OutputMissingError",
     "PluginContractError",
     "PluginHookError",
@@ -137,6 +140,13 @@ class OutputMissingError(TrackyardError):
 class StaleOutputError(OutputMissingError):
     """A cache hit's recorded outputs are missing or were changed since they were recorded, and
     the caller asked for strictness (``run(..., strict=True)``) instead of running again."""
+
+
+class OutputLocationError(TrackyardError, ValueError):
+    """In a worker of a parallel sweep (``processes`` or Dask), a model returned an output
+    outside its run folder (a folder its config or the caller named). Another run of the sweep
+    could overwrite that file before trackyard copies it into the run, so the run is recorded
+    ``failed`` instead; the message says to write to ``consist.output_path(key)``."""
 
 
 class ConfigValidationError(TrackyardError, ValueError):

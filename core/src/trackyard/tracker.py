@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from trackyard import _queries, _session, _sweep
+from trackyard._hashing import one_hash_per_file
 from trackyard._layout import (
     CACHE_SOURCE,
     HOST,
@@ -335,25 +336,26 @@ class DomainTracker:
                 *code_dependencies(fn, wired.code_dependencies),
             ],
         }
-        self._observer.before_run(call)
-        runtime = runtime_kwargs or {}
-        result, suspect = self._call_consist(fn, call, mode, runtime, options)
-        reason = (
-            stale_outputs(result, self._consist.identity.compute_file_checksum)
-            if result.cache_hit
-            else None
-        )
-        if reason is not None:
-            if strict:
-                raise StaleOutputError(
-                    f"run {name!r} matched a cached run, but its {reason}; call again without "
-                    "strict=True to run it again, or run `trackyard doctor --workspace "
-                    f"{self.workspace} --fix` to stop serving it"
-                )
-            result, suspect = self._call_consist(fn, call, mode, runtime, options, rerun=reason)
-        outcome = self._outcome(name, call.config, result)
-        if suspect:
-            self._check_recorded(outcome)
+        with one_hash_per_file(self._consist):  # each file hashed once per call
+            self._observer.before_run(call)
+            runtime = runtime_kwargs or {}
+            result, suspect = self._call_consist(fn, call, mode, runtime, options)
+            reason = (
+                stale_outputs(result, self._consist.identity.compute_file_checksum)
+                if result.cache_hit
+                else None
+            )
+            if reason is not None:
+                if strict:
+                    raise StaleOutputError(
+                        f"run {name!r} matched a cached run, but its {reason}; call again without "
+                        "strict=True to run it again, or run `trackyard doctor --workspace "
+                        f"{self.workspace} --fix` to stop serving it"
+                    )
+                result, suspect = self._call_consist(fn, call, mode, runtime, options, rerun=reason)
+            outcome = self._outcome(name, call.config, result)
+            if suspect:
+                self._check_recorded(outcome)
         self._observer.after_run(call, outcome)
         return outcome
 

@@ -104,11 +104,11 @@ def test_store_without_index_answers_then_gets_it_and_reconcile_rebuilds_it(
     cal.sweep(CONFIGS)
     db = cal.settings.db_path
     with duckdb.connect(str(db)) as con:
-        con.execute("DROP TABLE IF EXISTS trackyard_metric")
-        con.execute("DROP TABLE IF EXISTS trackyard_run_index")
+        for table in ("trackyard_metric", "trackyard_run_index", "trackyard_index_meta"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
     assert _index_tables(db) == set()
     assert [r.name for r in cal.query_top_k(k=2)] == ["sweep_top", "sweep_mid"]
-    assert _index_tables(db) == {"trackyard_metric", "trackyard_run_index"}
+    assert _index_tables(db) == {"trackyard_metric", "trackyard_run_index", "trackyard_index_meta"}
     with duckdb.connect(str(db)) as con:  # a damaged index: a wrong value
         con.execute("UPDATE trackyard_metric SET value = -5 WHERE name = 'sweep_high'")
     assert cal.query_top_k(k=1)[0].name == "sweep_high"
@@ -145,3 +145,48 @@ def test_runs_written_by_another_tool_with_older_timestamps_are_ranked(
     top = cal.query_top_k(k=2)
     assert (top[0].run_id, top[0].name, top[0].value) == ("old-tool-run", "old", -9.0)
     _agree(cal)
+
+
+def _copies(db: Path, name: str, n: int, prefix: str) -> None:
+    """Insert ``n`` copies of run ``name`` with new ids and random metric values (another
+    tool bulk-loading runs), a few of them NaN."""
+    with duckdb.connect(str(db)) as con:
+        cols = [r[0] for r in con.execute("DESCRIBE run").fetchall()]
+        value = "CASE WHEN i % 997 = 0 THEN 'NaN' ELSE CAST(round(random(), 3) AS VARCHAR) END"
+        select = ", ".join(
+            f"'{prefix}' || CAST(i AS VARCHAR)"
+            if c == "id"
+            else "json_merge_patch(meta, json_object('metrics', json_object("
+            f"'mode_share_error', {value}), 'trackyard', json_object('run_name', "
+            f"'{prefix}' || CAST(i AS VARCHAR))))"
+            if c == "meta"
+            else c
+            for c in cols
+        )
+        con.execute(
+            f"INSERT INTO run SELECT {select} FROM run, range({n}) t(i) "
+            "WHERE json_extract_string(meta, '$.trackyard.run_name') = ?",
+            [name],
+        )
+
+
+def test_a_large_index_kept_in_order_ranks_like_json_as_runs_are_added(
+    models_on_path: Path,
+) -> None:
+    """With 12,000 runs (the index rewritten in value order) and then 15,000 more (appended,
+    then rewritten again), rankings in both orders equal the JSON query's, ties included."""
+    cal = _tracker(models_on_path / "big")
+    cal.sweep(CONFIGS)
+    db = cal.settings.db_path
+    for n, prefix in ((12_000, "a"), (300, "b"), (15_000, "c")):
+        _copies(db, "sweep_mid", n, prefix)
+        for order in ("asc", "desc"):
+            ranked = [(r.run_id, r.value) for r in cal.top_k("mode_share_error", k=25, order=order)]
+            reference = _queries.top_k(
+                Store.of(cal.settings), "calibration", "mode_share_error", 25, order,
+                use_index=False,
+            )  # fmt: skip
+            assert ranked == [(r.run_id, r.value) for r in reference]
+    with duckdb.connect(str(db), read_only=True) as con:
+        in_order = con.execute("SELECT max(sorted_rows) FROM trackyard_index_meta").fetchone()
+        assert in_order == con.execute("SELECT count(*) FROM trackyard_metric").fetchone()

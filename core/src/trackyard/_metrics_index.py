@@ -17,6 +17,13 @@ A store without the tables (an older version's) gets them built then. When the
 index holds runs the store no longer has, or statuses changed behind it, it is rebuilt;
 :func:`rebuild` does that on demand (``reconcile``, ``doctor --fix``).
 
+The metric rows are kept physically ordered by (domain, metric, value): DuckDB's top-N then
+skips, by the min/max it keeps per row group, every group that cannot hold one of the ``k``
+best values, so a ranking over a million runs reads a few row groups (measured in
+``bench/bench_suite.py --only topk``). Rows indexed later are appended; once the unsorted tail
+exceeds a tenth of the table (and 10,000 rows), the table is rewritten in order, inside the
+same transaction (``trackyard_index_meta`` remembers how many rows are in order).
+
 Rankings keep the JSON query's semantics exactly: executed, completed runs of the domain; NaN,
 unparsable and missing values last in both orders; ties by created_at, then run id.
 """
@@ -33,12 +40,19 @@ from trackyard.errors import StoreUnavailableError
 
 RUN_TABLE = "trackyard_run_index"
 METRIC_TABLE = "trackyard_metric"
+META_TABLE = "trackyard_index_meta"
+_RESORT_MIN = 10_000  # an unsorted tail smaller than this (or a tenth of the table) stays
 
 _CREATE_SQL = (
     f"CREATE TABLE IF NOT EXISTS {RUN_TABLE} (run_id VARCHAR, domain VARCHAR, name VARCHAR, "
     "status VARCHAR, executed BOOLEAN, created_at TIMESTAMP)",
     f"CREATE TABLE IF NOT EXISTS {METRIC_TABLE} (run_id VARCHAR, domain VARCHAR, name VARCHAR, "
     "status VARCHAR, executed BOOLEAN, created_at TIMESTAMP, metric VARCHAR, value DOUBLE)",
+    f"CREATE TABLE IF NOT EXISTS {META_TABLE} (sorted_rows BIGINT)",
+)
+_SORT_SQL = (
+    f"CREATE OR REPLACE TABLE {METRIC_TABLE} AS "
+    f"SELECT * FROM {METRIC_TABLE} ORDER BY domain, metric, value"
 )
 
 _HAS_TABLES_SQL = (
@@ -105,9 +119,12 @@ LIMIT $k
 def _connect(db_path: Path, read_only: bool) -> Any:
     import duckdb
 
-    return duckdb.connect(
+    con = duckdb.connect(
         str(db_path), read_only=read_only, config={"enable_external_access": False}
     )
+    # No progress bar: a rebuild over a million runs takes seconds and would draw one.
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 def _is_current(con: Any) -> bool:
@@ -146,7 +163,10 @@ def _catch_up(con: Any) -> int:
         if not _counts_agree(con):  # rows deleted or statuses changed behind the index
             con.execute(f"DELETE FROM {RUN_TABLE}")
             con.execute(f"DELETE FROM {METRIC_TABLE}")
+            con.execute(f"DELETE FROM {META_TABLE}")
             added = _index_new(con, since=False)
+        if added:
+            _keep_sorted(con)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -154,6 +174,18 @@ def _catch_up(con: Any) -> int:
     # Fold the write-ahead log into the file now: every later read-only open would replay it.
     con.execute("CHECKPOINT")
     return added
+
+
+def _keep_sorted(con: Any) -> None:
+    """Rewrite the metric rows in (domain, metric, value) order when the unsorted tail grew
+    past a tenth of the table and ``_RESORT_MIN`` rows."""
+    total = int(con.execute(f"SELECT count(*) FROM {METRIC_TABLE}").fetchone()[0])
+    found = con.execute(f"SELECT max(sorted_rows) FROM {META_TABLE}").fetchone()[0]
+    in_order = min(int(found or 0), total)
+    if total - in_order > max(_RESORT_MIN, total // 10):
+        con.execute(_SORT_SQL)
+        con.execute(f"DELETE FROM {META_TABLE}")
+        con.execute(f"INSERT INTO {META_TABLE} VALUES ({total})")
 
 
 def _rank(con: Any, domain: str, metric: str, k: int, order: str) -> list[tuple[Any, ...]]:
@@ -219,7 +251,7 @@ def rebuild(db_path: Path, *, timeout: float) -> int:
     def run() -> int:
         con = _connect(db_path, read_only=False)
         try:
-            for table in (RUN_TABLE, METRIC_TABLE):
+            for table in (RUN_TABLE, METRIC_TABLE, META_TABLE):
                 con.execute(f"DROP TABLE IF EXISTS {table}")
             return _catch_up(con)
         finally:

@@ -166,3 +166,46 @@ def test_tpe_batches_are_the_same_on_processes_and_serial(models_on_path: Path) 
     assert [t.config for t in proc.trials] == [t.config for t in serial.trials]
     assert len({t.config["coeff"] for t in proc.trials}) == 5
     assert (proc.ran, proc.best_value) == (5, serial.best_value)
+
+
+def _worker_pids(cal: Any, outcomes: Any) -> set[int]:
+    """The pids of the processes that executed ``outcomes`` (recorded on each run)."""
+    return {int(cal.consist.get_run(o.run_id).meta["trackyard"]["pid"]) for o in outcomes}
+
+
+def test_a_calibration_reuses_its_worker_processes_across_batches(models_on_path: Path) -> None:
+    """A TPE calibration on processes (three batches of two trials) runs every batch on the
+    same two worker processes, and they have exited once calibrate returns."""
+    import os
+
+    cal = _tracker(models_on_path / "p")
+    result = cal.calibrate(
+        space={"coeff": (0.0, 1.0)}, method="tpe", n_trials=6, seed=3,
+        executor="processes", max_workers=2,
+    )  # fmt: skip
+    assert result.ran == 6
+    pids = _worker_pids(cal, result.trials)
+    assert len(pids) <= 2 and os.getpid() not in pids
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_run_many_calls_in_reuse_workers_share_processes_and_others_do_not(
+    models_on_path: Path,
+) -> None:
+    """Inside `reuse_workers()` two run_many calls on processes use the same workers; outside
+    it each call starts its own."""
+    cal = _tracker(models_on_path / "p")
+    model = _model()
+
+    def batch(tag: str) -> Any:
+        items = [(f"{tag}{i}", {"coeff": 0.1 * i + 0.01, "label": tag}) for i in range(4)]
+        result = cal.run_many(model, items, executor="processes", max_workers=2)
+        assert result.ran == 4, result.failures
+        return result.outcomes.values()
+
+    with cal.reuse_workers():
+        kept = _worker_pids(cal, batch("a")) | _worker_pids(cal, batch("b"))
+    assert len(kept) <= 2
+    assert not _worker_pids(cal, batch("c")) & kept

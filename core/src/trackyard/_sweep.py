@@ -19,6 +19,7 @@ import os
 import shutil
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -33,7 +34,7 @@ from trackyard._store import Store, recovery_hint
 from trackyard._validate import check_config, check_run_name, worker_count
 from trackyard.errors import ConfigValidationError
 
-__all__ = ["ManyResult", "ProgressBar", "run_many"]
+__all__ = ["ManyResult", "ProgressBar", "kept_workers", "run_many"]
 
 
 @dataclass
@@ -287,6 +288,64 @@ def _start_forkserver() -> Any:
     return context
 
 
+class _WorkerPools:
+    """Process pools kept for the length of a :func:`kept_workers` block, one per worker
+    count; each is shut down (its workers exit) when the block ends."""
+
+    def __init__(self) -> None:
+        self._pools: dict[int, Any] = {}
+
+    def get(self, slots: int, context: Any) -> Any:
+        """The kept pool of ``slots`` workers, started now if there is none yet."""
+        pool = self._pools.get(slots)
+        if pool is None:
+            pool = self._pools[slots] = _new_pool(slots, context)
+        return pool
+
+    def discard(self, slots: int) -> None:
+        """Forget a pool that broke (a worker died); the next batch starts a new one."""
+        pool = self._pools.pop(slots, None)
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        for pool in self._pools.values():
+            pool.shutdown(wait=True, cancel_futures=True)
+        self._pools.clear()
+
+
+_KEPT: ContextVar[_WorkerPools | None] = ContextVar("trackyard_kept_workers", default=None)
+
+
+@contextlib.contextmanager
+def kept_workers() -> Iterator[None]:
+    """Within the block, ``processes`` batches keep their worker processes for the next batch
+    with the same worker count (``DomainTracker.reuse_workers``); they exit at its end."""
+    if _KEPT.get() is not None:  # an outer block keeps them already
+        yield
+        return
+    pools = _WorkerPools()
+    token = _KEPT.set(pools)
+    try:
+        yield
+    finally:
+        _KEPT.reset(token)
+        pools.close()
+
+
+def _new_pool(slots: int, context: Any) -> Any:
+    """A process pool whose workers take the driver's environment of now and exit when the
+    driver dies."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(
+        max_workers=slots,
+        mp_context=context,
+        initializer=_shards.start_worker,
+        initargs=(os.getpid(), dict(os.environ)),
+    )
+
+
 class _Pool:
     """Runs items in worker processes or on a Dask cluster, each task on its own shard,
     merged into the main store as it finishes."""
@@ -346,18 +405,29 @@ class _Pool:
         return Finished(name, None, unmerged_message(shard, self._dt, self._merger.last_error))
 
     def _processes(self, tasks: Mapping[str, _shards.Task]) -> Iterator[tuple[str, Any]]:
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures import as_completed
+        from concurrent.futures.process import BrokenProcessPool
 
         _shards.make_template(self._dt)
-        with ProcessPoolExecutor(
-            max_workers=self.slots,
-            mp_context=self._context,
-            initializer=_shards.start_worker,
-            initargs=(os.getpid(), dict(os.environ)),
-        ) as pool:
-            futures = {pool.submit(_shards.execute, t): n for n, t in tasks.items()}
+        kept = _KEPT.get()
+        pool = (
+            _new_pool(self.slots, self._context)
+            if kept is None
+            else kept.get(self.slots, self._context)
+        )
+        futures = {pool.submit(_shards.execute, t): n for n, t in tasks.items()}
+        broken = False
+        try:
             for future in as_completed(futures):
+                broken = broken or isinstance(future.exception(), BrokenProcessPool)
                 yield futures[future], future
+        finally:
+            for future in futures:
+                future.cancel()  # a batch left early: its queued tasks never start
+            if kept is None:
+                pool.shutdown(wait=True, cancel_futures=True)
+            elif broken:
+                kept.discard(self.slots)
 
     def _dask(self, tasks: Mapping[str, _shards.Task]) -> Iterator[tuple[str, Any]]:
         from distributed import as_completed  # only Dask users have it

@@ -7,6 +7,7 @@ merged wiring on every call. consist is imported only when a tracker is built or
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
@@ -530,6 +531,18 @@ class DomainTracker:
         return _sweep.run_many(
             self, fn, items, executor=executor, max_workers=max_workers, progress=progress
         )
+
+    def reuse_workers(self) -> contextlib.AbstractContextManager[None]:
+        """A block within which ``run_many(..., executor="processes")`` calls keep their worker
+        processes and hand them to the next call with the same ``max_workers`` (no start-up
+        per batch: a search that asks a few trials at a time runs them all on the same
+        workers); the workers exit when the block ends. Other executors are unaffected.
+
+        >>> with tracker.reuse_workers():  # doctest: +SKIP
+        ...     for batch in batches:
+        ...         tracker.run_many(model, batch, executor="processes", max_workers=2)
+        """
+        return _sweep.kept_workers()
 
     # --- queries ------------------------------------------------------------------------------
 

@@ -146,8 +146,11 @@ class CalibrationTracker(DomainTracker):
         self.top_k(metric, k=1)  # validates the metric name before anything runs
         proposer = make_proposer(method, checked, n_trials, seed)
         batched = method in BUILTIN_METHODS  # proposals do not depend on results
-        # One bar for the whole search, however many batches it runs in.
-        with self.progress_bar(n_trials, progress, f"calibrate ({method})") as bar:
+        # One bar for the whole search, and one set of worker processes for all its batches.
+        with (
+            self.reuse_workers(),
+            self.progress_bar(n_trials, progress, f"calibrate ({method})") as bar,
+        ):
             result = search(
                 proposer,
                 n_trials=n_trials,

@@ -6,7 +6,8 @@
 Sections: listing, tracker, run (single miss/hit), batch (per-run cost inside a serial
 ``run_many`` vs a direct consist loop, interleaved halves), sweep (16 x 1 s), topk (the metrics
 index vs a typed column on the same file, over stores of --sizes runs), cli (``runs --top`` and
-``info`` vs ``--help``).
+``info`` vs ``--help``), memory (peak RSS of the driver and of a worker over a ``processes``
+sweep of --mem-n trivial configs, measured after each quarter of it, so growth shows).
 
 Baselines are written the way the pattern document writes them: a hand-made wrapper that owns
 a ``consist.Tracker(run_dir=..., db_path=...)`` and calls ``tracker.run`` directly.
@@ -75,6 +76,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=list(SECTIONS), choices=list(SECTIONS))
     parser.add_argument("--batch-n", type=int, default=100)
     parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--mem-n", type=int, default=2_000)
     args = parser.parse_args()
     rows: list[Row] = []
     root = Path(tempfile.mkdtemp(prefix="trackyard-bench-"))
@@ -269,6 +271,54 @@ def batch(root: Path, rows: list[Row], args: Any) -> None:
     )
 
 
+def _peak_kib(pid: int | str = "self") -> int:
+    """Peak resident set size of process ``pid`` (VmHWM, Linux), in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmHWM for {pid}")
+
+
+def memory(root: Path, rows: list[Row], args: Any) -> None:
+    """Peak RSS of the driver and of the workers over a processes sweep of --mem-n configs,
+    read after each quarter (the workers are kept across the quarters by reuse_workers, so
+    their peak covers the whole sweep); the driver's peak before the sweep is the baseline."""
+    import trackyard
+
+    n = max(4, args.mem_n) // 4 * 4
+    t = trackyard.get_tracker("calibration", workspace=root / "wsm", model="bench_models:trivial")
+    t.run(bench_models.trivial, name="warm", config={"x": -1})
+    before = _peak_kib()
+    marks: list[str] = []
+    start = time.perf_counter()
+    with t.reuse_workers():
+        for quarter in range(4):
+            part = range(quarter * n // 4, (quarter + 1) * n // 4)
+            result = t.run_many(
+                bench_models.trivial, [(f"m{i}", {"x": i}) for i in part],
+                executor="processes", max_workers=2, progress=False,
+            )  # fmt: skip
+            assert result.ran == len(part), result.summary()
+            pids = {
+                int(t.consist.get_run(o.run_id).meta["trackyard"]["pid"])
+                for o in list(result.outcomes.values())[:20]
+            }
+            worker = max(_peak_kib(pid) for pid in pids)
+            marks.append(
+                f"{(quarter + 1) * n // 4}: {_peak_kib() / 1024:.0f} / {worker / 1024:.0f}"
+            )
+    took = time.perf_counter() - start
+    rows.append(
+        (
+            f"peak RSS MiB, driver / worker, after N configs of a {n}-config processes sweep "
+            f"({took:.0f} s)",
+            "; ".join(marks),
+            f"driver before: {before / 1024:.0f} MiB",
+            "",
+        )
+    )
+
+
 def _fill(db: str, seed: str, size: int) -> None:
     """Copy the seed run's row until the store holds ``size`` runs (new ids, random scores),
     and add a typed reference table (id, domain, score DOUBLE) to the same file."""
@@ -438,6 +488,7 @@ SECTIONS = {
     "sweep": sweep16,
     "topk": topk,
     "cli": cli,
+    "memory": memory,
 }
 
 if __name__ == "__main__":

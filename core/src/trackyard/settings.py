@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -71,6 +70,8 @@ def _find_project_config(start: Path) -> ProjectConfig:
         candidate = folder / "pyproject.toml"
         if not candidate.is_file():
             continue
+        import tomllib  # only once a file is found: listing from a bare folder never pays it
+
         try:
             data = tomllib.loads(candidate.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
@@ -126,6 +127,8 @@ def user_config(environ: Mapping[str, str] | None = None) -> UserConfig:
     path = user_config_path(os.environ if environ is None else environ)
     if not path.is_file():
         return UserConfig(path, {})
+    import tomllib  # only once the file exists (see _find_project_config)
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:

@@ -275,9 +275,9 @@ def render_page(page: Page) -> str:
     js = get_plotlyjs().replace("</script", "<\\/script")
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(page.title)}</title><style>{_CSS}</style>"
-        f"<script>{js}</script></head><body>"
+        f"<title>{html.escape(page.title)}</title><style>{_CSS}</style></head><body>"
         f"<header><h1>{html.escape(page.title)}</h1><p>{html.escape(page.subtitle)}</p>"
         f"<nav>{nav}</nav></header><main>{page.summary}{parts}</main>"
-        f"<script>{_INIT}</script></body></html>"
+        # plotly.js (3.5 MB) comes last: the summary and tables are shown while it is parsed.
+        f"<script>{js}</script><script>{_INIT}</script></body></html>"
     )

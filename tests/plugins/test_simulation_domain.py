@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +16,24 @@ import trackyard
 from trackyard.errors import ConfigValidationError
 
 YEARS = [2025, 2030, 2035]
+TRACKYARD = Path(sys.executable).parent / "trackyard"
+
+
+def _cli_json(*args: str, cwd: Path) -> list[dict[str, object]]:
+    """``trackyard ARGS --json`` from the console script, parsed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKYARD_")}
+    proc = subprocess.run(
+        [str(TRACKYARD), *args, "--json"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    listed: list[dict[str, object]] = json.loads(proc.stdout)
+    return listed
 
 
 def test_find_best_ranks_smallest_rmse_first(workspace: Path) -> None:
@@ -80,6 +102,30 @@ def test_compare_lists_config_and_metric_differences(workspace: Path) -> None:
     assert sim.compare(a, a).identical
     with pytest.raises(ConfigValidationError, match="no run 'nope'"):
         sim.compare(a, "nope")
+
+
+def test_a_comparison_is_not_a_model_run(workspace: Path) -> None:
+    """A recorded comparison is not listed by `trackyard runs`, not ranked by find_best or
+    `--top`, and never served as a model run's cache hit."""
+    sim = trackyard.get_tracker("simulation", workspace=workspace)
+    years = sim.run_years(name="base", years=[2025, 2030], config={"alpha": 1.1})
+    other = sim.run_model(name="other", config={"alpha": 0.9})
+    diff = sim.compare(years[-1], other)
+    sim.compare(other, years[-1])
+    model_runs = {r.run_id for r in [*years, other]}
+
+    assert diff.config == {"alpha": (1.1, 0.9)}
+    assert {r.run_id for r in sim.find_best(k=20)} == model_runs
+    assert {r.run_id for r in sim.find_best(k=20, order="desc")} == model_runs
+    cwd = workspace.parent
+    listed = _cli_json("runs", "simulation", "-w", str(workspace), cwd=cwd)
+    assert {r["run_id"] for r in listed} == model_runs
+    top = _cli_json(
+        "runs", "simulation", "-w", str(workspace), "--top", "rmse", "--k", "20", cwd=cwd
+    )
+    assert {r["run_id"] for r in top} == model_runs
+    again = sim.run_model(name="other", config={"alpha": 0.9})
+    assert again.cache_hit and again.cache_source == other.run_id
 
 
 def test_simulation_options_set_outputs_tags_and_config_dir(

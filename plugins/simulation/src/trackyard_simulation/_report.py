@@ -1,16 +1,20 @@
 """The simulation domain's report sections: each ``run_years`` scenario as a lineage chain with
-its metrics over the years, and a comparison of scenarios (the ``report_sections`` hook)."""
+its metrics over the years, the scenarios' final years side by side, and the comparisons
+``compare`` recorded (the ``report_sections`` hook)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from trackyard.report import Chart, Link, RunRecord, Section, Series, Table
+from trackyard_simulation._comparisons import MAX_KEYS, MAX_READ, RecordedComparison
 
-__all__ = ["MAX_SCENARIOS", "simulation_sections"]
+__all__ = ["COMPARISONS_TITLE", "MAX_SCENARIOS", "comparisons_section", "simulation_sections"]
 
 MAX_SCENARIOS = 12
+COMPARISONS_TITLE = "Comparisons recorded by compare, latest first"
 
 
 def _scenario_name(run: RunRecord) -> str:
@@ -23,8 +27,15 @@ def _folder(run: RunRecord) -> Link | None:
     return None if run.output_dir is None else Link(run.run_id, run.output_dir.as_uri())
 
 
-def simulation_sections(runs: Sequence[RunRecord]) -> list[Section]:
-    """The simulation sections for ``runs`` (every run of the domain, oldest first)."""
+def simulation_sections(
+    runs: Sequence[RunRecord], comparisons: Sequence[RecordedComparison] = ()
+) -> list[Section]:
+    """The simulation sections for ``runs`` (every run of the domain, oldest first) and the
+    recorded ``comparisons`` (latest first, one per pair)."""
+    return [*_scenario_sections(runs), comparisons_section(comparisons)]
+
+
+def _scenario_sections(runs: Sequence[RunRecord]) -> list[Section]:
     scenarios: dict[str, list[RunRecord]] = {}
     for run in runs:
         if run.parent_run_id is not None and run.year is not None:
@@ -120,3 +131,61 @@ def _comparison(scenarios: Sequence[Sequence[RunRecord]]) -> Section:
             )
         ],
     )
+
+
+def _years(years: tuple[int | None, int | None]) -> str | None:
+    a, b = years
+    if a is None and b is None:
+        return None
+    return str(a) if a == b else f"{'-' if a is None else a} → {'-' if b is None else b}"
+
+
+def _when(moment: datetime) -> str:
+    utc = moment.astimezone(UTC) if moment.tzinfo is not None else moment
+    return utc.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _metric(value: float | str | None) -> str:
+    if value is None:
+        return "n/a"
+    return value if isinstance(value, str) else format(value, ".6g")
+
+
+def comparisons_section(comparisons: Sequence[RecordedComparison]) -> Section:
+    """The comparisons ``compare`` recorded, as a table: the two runs, their years, the config
+    keys and metrics that differ (A → B), and when."""
+    if not comparisons:
+        return Section(
+            "Comparisons",
+            [
+                "No comparison recorded yet: each call of compare(run_a, run_b) is recorded "
+                "in the store and listed here."
+            ],
+        )
+    rows = [
+        [
+            c.run_a,
+            c.run_b,
+            _years(c.years),
+            "; ".join(f"{k}: {a} → {b}" for k, (a, b) in c.config.items()) or "same",
+            "; ".join(f"{k}: {_metric(a)} → {_metric(b)}" for k, (a, b) in c.metrics.items())
+            or "same",
+            _when(c.compared_at),
+        ]
+        for c in comparisons
+    ]
+    items: list[str | Table | Chart] = [
+        f"Each pair of runs compared, from its latest comparison (of the latest {MAX_READ:,} "
+        "recorded); values are run A's → run B's, times UTC.",
+        Table(
+            COMPARISONS_TITLE,
+            ["run A", "run B", "years", "config that differs", "metrics that differ", "compared"],
+            rows,
+        ),
+    ]
+    if any(c.left_out for c in comparisons):
+        items.append(
+            f"A comparison keeps at most {MAX_KEYS} differing config keys and {MAX_KEYS} "
+            "metrics; compare() itself returns them all."
+        )
+    return Section("Comparisons", items)

@@ -32,10 +32,14 @@ def default_wiring(domain: str, settings: Settings) -> Wiring | None:
 
 @hookimpl
 def report_sections(domain: str, tracker: DomainTracker) -> list[Section] | None:
-    """Each scenario's lineage and metrics over the years, and a comparison of scenarios."""
+    """Each scenario's lineage and metrics over the years, the scenarios' final years side by
+    side, and the comparisons ``compare`` recorded."""
     if domain != "simulation":
         return None
     from trackyard.report import run_records
+    from trackyard_simulation._comparisons import recorded_comparisons
     from trackyard_simulation._report import simulation_sections
 
-    return simulation_sections(run_records(tracker))
+    return simulation_sections(
+        run_records(tracker), recorded_comparisons(tracker.consist, tracker.domain_name)
+    )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import os
+import socket
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -11,6 +13,12 @@ from typing import Any, ClassVar
 
 from trackyard import DomainTracker, RankedRun, RunOutcome, Wiring
 from trackyard.errors import ConfigValidationError
+from trackyard_simulation._comparisons import (
+    COMPARISON_MODEL_SUFFIX,
+    COMPARISON_OF,
+    COMPARISON_TAG,
+    comparison_record,
+)
 
 __all__ = ["Comparison", "SimulationOptions", "SimulationTracker"]
 
@@ -70,14 +78,23 @@ class SimulationTracker(DomainTracker):
 
     def setup(self) -> None:
         self._model = self.resolve_callable(self.options.model, option="model")
-        # A scenario's header run carries no metrics: keep it out of rankings.
-        self.consist.on_run_start(self._unrank_header)
+        self._recording: str | None = None  # the id of the comparison being recorded
+        # A scenario's header run and a recorded comparison are not model runs: keep them out
+        # of rankings and run listings.
+        self.consist.on_run_start(self._unrank)
 
-    def _unrank_header(self, run: Any) -> None:
+    def _unrank(self, run: Any) -> None:
+        """Name the domain under ``scenario_of`` / ``comparison_of`` instead of ``domain``."""
+        stamp = dict((run.meta or {}).get("trackyard") or {})
         if SCENARIO_TAG in (run.tags or []):
-            stamp = dict((run.meta or {}).get("trackyard") or {})
             stamp["scenario_of"] = stamp.pop("domain", self.domain_name)
-            run.meta = {**(run.meta or {}), "trackyard": stamp}
+        elif self._recording is not None and run.id == self._recording:
+            stamp[COMPARISON_OF] = stamp.pop("domain", self.domain_name)
+            # whose it is: `trackyard doctor --fix` leaves a comparison in progress alone
+            stamp.update(pid=os.getpid(), host=socket.gethostname())
+        else:
+            return
+        run.meta = {**(run.meta or {}), "trackyard": stamp}
 
     # --- verbs --------------------------------------------------------------------------------
 
@@ -148,21 +165,57 @@ class SimulationTracker(DomainTracker):
         return self.top_k(metric, k=k, order=order)
 
     def compare(self, run_a: str | RunOutcome, run_b: str | RunOutcome) -> Comparison:
-        """Config and metric differences between two runs (ids or outcomes)."""
+        """Config and metric differences between two runs (ids or outcomes).
+
+        Each comparison is also recorded in the store, as a run of its own (model
+        ``<model>_comparison``), which ``trackyard report`` lists; it is not a model run: never
+        listed by ``trackyard runs``, ranked, or served from cache.
+        """
         ids = [r.run_id if isinstance(r, RunOutcome) else r for r in (run_a, run_b)]
         configs = []
+        years = []
         for run_id in ids:
-            if self.consist.get_run(run_id) is None:
+            run = self.consist.get_run(run_id)
+            if run is None:
                 raise ConfigValidationError(
                     f"no run {run_id!r} in {self.settings.db_path}; pass a run id from "
                     "run_model, run_years or find_best"
                 )
+            years.append(run.year)
             raw = self.consist.get_run_config(run_id, allow_missing=True) or {}
             configs.append({k: v for k, v in raw.items() if not k.startswith("__consist")})
         metrics = [self.metrics(run_id) for run_id in ids]
-        return Comparison(
+        comparison = Comparison(
             run_a=ids[0],
             run_b=ids[1],
             config=_diff(configs[0], configs[1]),
             metrics=_diff(metrics[0], metrics[1]),
         )
+        self._record(comparison, years)
+        return comparison
+
+    def _record(self, comparison: Comparison, years: Sequence[int | None]) -> None:
+        """Record ``comparison`` as a consist run of its own (see ``_comparisons``)."""
+        from consist import CacheOptions
+
+        record = comparison_record(
+            comparison.run_a, comparison.run_b, years, comparison.config, comparison.metrics
+        )
+
+        def record_comparison() -> None:
+            self.consist.log_meta(comparison=record)
+
+        run_id = f"compare_{uuid.uuid4().hex[:12]}"
+        self._recording = run_id
+        try:
+            self.consist.run(
+                fn=record_comparison,
+                name="compare",
+                run_id=run_id,
+                model=f"{self.wiring.model or 'simulation'}{COMPARISON_MODEL_SUFFIX}",
+                config={"run_a": comparison.run_a, "run_b": comparison.run_b},
+                tags=[COMPARISON_TAG],
+                cache_options=CacheOptions(cache_mode="overwrite", code_identity="callable_module"),
+            )
+        finally:
+            self._recording = None

@@ -122,7 +122,7 @@ def _comparison(scenarios: Sequence[Sequence[RunRecord]]) -> Section:
             ]
         )
     return Section(
-        "Scenario comparison",
+        "Scenarios side by side (final year)",
         [
             Table(
                 "Final year of each scenario (config and metrics side by side)",

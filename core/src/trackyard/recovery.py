@@ -23,13 +23,12 @@ from __future__ import annotations
 import json
 import os
 import socket
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from trackyard import _metrics_index, _queries, _shards
+from trackyard import _metrics_index, _queries, _restore, _shards
 from trackyard._layout import CACHE_SOURCE, HOST, INTERRUPTED, INVALIDATED, PID, STAMP, WAL_SUFFIX
 from trackyard._store import Store, apply_lock_budget, pid_alive, schema_marker, snapshots
 from trackyard.errors import StoreCorruptError, StoreUnavailableError
@@ -45,8 +44,6 @@ __all__ = [
     "reconcile",
     "recorded_plugin_sets",
 ]
-
-_TIME_FIELDS = ("started_at", "ended_at", "created_at", "updated_at")
 
 
 @dataclass(frozen=True)
@@ -178,64 +175,6 @@ def audit(
     return AuditReport(tuple(missing), tuple(mismatched), tuple(stale))
 
 
-def _parse_times(data: dict[str, Any]) -> dict[str, Any]:
-    out = dict(data)
-    for key in _TIME_FIELDS:
-        if isinstance(out.get(key), str):
-            out[key] = datetime.fromisoformat(out[key].replace("Z", "+00:00"))
-    return out
-
-
-_BATCH = 500  # snapshots restored per transaction
-
-
-def _restore(db: Any, payloads: list[dict[str, Any]]) -> None:
-    """Upsert the snapshots' run rows, artifacts and links (consist's own models), all in one
-    transaction (one connection: ~10x faster than one per run)."""
-    from consist.models.artifact import Artifact  # heavy; only when repairing
-    from consist.models.run import Run, RunArtifactLink
-
-    fields = Artifact.model_fields
-    uuids = [k for k, info in fields.items() if "UUID" in str(info.annotation)]
-
-    def write() -> None:
-        with db.session_scope() as session:
-            for payload in payloads:
-                run = Run(**_parse_times(payload["run"]))
-                session.merge(run)
-                for direction in ("input", "output"):
-                    for raw in payload.get(f"{direction}s") or []:
-                        data = _parse_times(raw)
-                        for key in uuids:
-                            if isinstance(data.get(key), str):
-                                data[key] = uuid.UUID(data[key])
-                        session.merge(Artifact(**{k: v for k, v in data.items() if k in fields}))
-                        session.merge(
-                            RunArtifactLink(
-                                run_id=run.id, artifact_id=data["id"], direction=direction
-                            )
-                        )
-            session.commit()
-
-    db.execute_with_retry(write, "trackyard_restore")
-
-
-def _restore_each(
-    db: Any, payloads: list[dict[str, Any]], errors: list[str]
-) -> list[dict[str, Any]]:
-    """Restore ``payloads`` in one transaction, or one by one when that fails: the payloads
-    restored, and an error line in ``errors`` per one that could not be."""
-    try:
-        _restore(db, payloads)
-    except Exception as exc:
-        if len(payloads) == 1:
-            run_id = payloads[0]["run"]["id"]
-            errors.append(f"{run_id}: could not restore ({type(exc).__name__}: {exc})")
-            return []
-        return [p for one in payloads for p in _restore_each(db, [one], errors)]
-    return payloads
-
-
 def _open_db(store: Store, *, init: bool) -> Any:
     from consist.core.persistence import DatabaseManager  # heavy; only when repairing
 
@@ -294,13 +233,9 @@ def _reconcile(ws: Path, store: Store, rebuilt: tuple[str, ...] = ()) -> Reconci
             marked.append(run_id)
         if db_rows.get(run_id) != run["status"]:
             todo.append(payload)
-    db = _open_db(store, init=False) if todo else None
-    for start in range(0, len(todo), _BATCH):
-        for payload in _restore_each(db, todo[start : start + _BATCH], errors):
-            run_id = str(payload["run"]["id"])
-            (restored if run_id not in db_rows else fixed).append(run_id)
-    if db is not None:
-        db.engine.dispose()
+    for payload in _restore.restore(store, todo, errors):
+        run_id = str(payload["run"]["id"])
+        (restored if run_id not in db_rows else fixed).append(run_id)
     if store.db_path.is_file():
         # The metrics index is derived from run rows: rebuilt so it matches the repaired store.
         _metrics_index.rebuild(store.db_path, timeout=store.timeout)
@@ -431,10 +366,8 @@ def audit_outputs(
         fixed.append(payload)
         invalidated.append(str(run["id"]))
     if fixed and store.db_path.exists():
-        db = _open_db(store, init=False)
         errors: list[str] = []
-        list(_restore_each(db, fixed, errors))
-        db.engine.dispose()
+        _restore.restore(store, fixed, errors)
         if errors:
             raise StoreUnavailableError("; ".join(errors))
     return OutputReport(tuple(damaged), tuple(invalidated), checked)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +136,22 @@ def test_rebuilt_store_equals_the_original_row_for_row(project: Path) -> None:
     after = _rows(db)
     for table in before:
         assert after[table] == before[table], table
+
+
+def test_a_snapshot_that_cannot_be_restored_costs_only_its_own_run(tmp_path: Path) -> None:
+    """When one snapshot lacks a value the store requires, the rebuild restores every other
+    run and names the one it could not restore."""
+    ws = tmp_path / "ws"
+    t = trackyard.get_tracker("calibration", workspace=ws, model=store_models.calib)
+    ids = [t.evaluate(run_name=f"r{i}", config={"x": i}).run_id for i in range(3)]
+    bad = ws / "runs" / "consist_runs" / f"{ids[1]}.json"
+    payload = json.loads(bad.read_text())
+    del payload["outputs"][0]["container_uri"]  # NOT NULL in the store
+    bad.write_text(json.dumps(payload))
+    (ws / "provenance.duckdb").unlink()
+    report = trackyard.reconcile(ws)
+    assert set(report.rows_restored) == {ids[0], ids[2]}
+    (error,) = report.errors
+    assert error.startswith(f"{ids[1]}: could not restore (ConstraintException: "), error
+    assert "artifact.container_uri" in error
+    assert set(db_runs(ws / "provenance.duckdb")) == {ids[0], ids[2]}

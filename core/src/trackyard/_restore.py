@@ -253,6 +253,8 @@ def _quote(identifier: str) -> str:
 _ARROW_TYPES = {"BOOLEAN": "bool_", "INTEGER": "int64", "BIGINT": "int64", "FLOAT": "float64",
                 "DOUBLE": "float64"}  # fmt: skip
 
+_VIEW = "trackyard_restore_rows"  # the Arrow table of the rows being written
+
 _TYPES_SQL = (
     "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() "
     "AND schema_name = 'main' AND table_name = ?"
@@ -275,19 +277,15 @@ def _write_table(con: Any, table: _Table, rows: Sequence[tuple[Any, ...]]) -> No
         if kind == pa.string():
             values = [v if v is None or isinstance(v, str) else str(v) for v in values]
         arrays.append(pa.array(values, type=kind))
-    view = "trackyard_restore_rows"
-    con.register(view, pa.Table.from_arrays(arrays, names=names))
-    try:
-        target = f"main.{_quote(table.name)}"
-        columns = ", ".join(_quote(c) for c in names)
-        if table.replace_by is not None:
-            match = " AND ".join(f"t.{_quote(c)} = v.{_quote(c)}" for c in table.replace_by)
-            con.execute(f"DELETE FROM {target} t USING {view} v WHERE {match}")
-            con.execute(f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {view}")
-        else:
-            con.execute(f"INSERT OR IGNORE INTO {target} ({columns}) SELECT {columns} FROM {view}")
-    finally:
-        con.unregister(view)
+    con.register(_VIEW, pa.Table.from_arrays(arrays, names=names))  # replaces the previous
+    target = f"main.{_quote(table.name)}"
+    columns = ", ".join(_quote(c) for c in names)
+    if table.replace_by is not None:
+        match = " AND ".join(f"t.{_quote(c)} = v.{_quote(c)}" for c in table.replace_by)
+        con.execute(f"DELETE FROM {target} t USING {_VIEW} v WHERE {match}")
+        con.execute(f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {_VIEW}")
+    else:
+        con.execute(f"INSERT OR IGNORE INTO {target} ({columns}) SELECT {columns} FROM {_VIEW}")
 
 
 def _write(con: Any, schema: _Schema, rows: _Rows) -> None:
@@ -303,6 +301,9 @@ def _write(con: Any, schema: _Schema, rows: _Rows) -> None:
         with contextlib.suppress(duckdb.Error):
             con.execute("ROLLBACK")
         raise
+    finally:
+        with contextlib.suppress(duckdb.Error):
+            con.unregister(_VIEW)
 
 
 def restore(store: Store, payloads: Sequence[Payload], errors: list[str]) -> list[Payload]:

@@ -66,3 +66,13 @@ def fill(config: dict[str, Any]) -> dict[str, Any]:
         out[key] = path
     out["rmse"] = 1.0
     return out
+
+
+def waits(config: dict[str, Any]) -> dict[str, Any]:
+    """Write ``config["ctl"]/started-<x>`` (holding this process's pid), wait while the file
+    ``config["ctl"]/block`` exists, then finish like :func:`calib`."""
+    ctl = Path(config["ctl"].removeprefix("file:"))  # the test's control folder, not an input
+    Path(ctl, f"started-{config['x']}").write_text(str(os.getpid()))
+    while Path(ctl, "block").exists():
+        time.sleep(0.1)
+    return calib(config)

@@ -11,7 +11,7 @@ Workspace (defaults; ``db_path`` and ``run_dir`` can be moved by settings)::
       shards/                           many-run sweeps in flight (SHARDS_DIR)
         template.duckdb                 an initialised empty store workers copy (TEMPLATE_DB)
         <sweep>/driver.pid              "<host> <pid>" of the sweep's driver (DRIVER_FILE)
-        <sweep>/<worker>/<run>-<id>.duckdb   one shard per task
+        <sweep>/<worker>/<run>-<id>.duckdb   one shard per task (".done" beside it: ended)
 
 Run metadata (``run.meta``, JSON) written by trackyard::
 
@@ -32,6 +32,7 @@ TEMPLATE_DB = "template.duckdb"
 DRIVER_FILE = "driver.pid"
 SCHEMA_MARKER_SUFFIX = ".trackyard-schema"
 WAL_SUFFIX = ".wal"
+DONE_SUFFIX = ".done"  # beside a shard whose task has ended
 
 # Top-level keys of run.meta.
 STAMP = "trackyard"

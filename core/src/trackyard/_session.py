@@ -1,4 +1,4 @@
-"""The consist adapter: the two places where trackyard reaches into consist's internals.
+"""The consist adapter: the places where trackyard reaches into consist's internals.
 
 Both are listed in ``docs/scaling.md`` ("consist internals we rely on"); nothing else in
 trackyard touches them.
@@ -16,6 +16,11 @@ trackyard touches them.
   (``tracker_lifecycle.CacheMissExplainer``, ~180 ms of queries per miss) is replaced by a
   subclass that skips the explanation for the trackers registered with it (their misses record
   ``{"reason": "not_explained"}``); :func:`explain` runs the real explainer on demand.
+* :func:`flush_snapshot`: consist writes a run's JSON snapshot before it calls the run-start
+  hooks, so the stamp trackyard adds there (the pid and host running it) would reach the
+  snapshot only when the run ends; the snapshot is written again once stamped
+  (``Tracker._flush_json``), so ``reconcile`` can tell a run still in flight from one whose
+  process is gone.
 """
 
 from __future__ import annotations
@@ -33,7 +38,10 @@ NOT_EXPLAINED = "not_explained"
 _lock = threading.Lock()
 _quiet: weakref.WeakSet[Any] = weakref.WeakSet()  # consist Trackers whose misses skip it
 _installed = False
-_pools: list[Any] = []  # engines of the batches open in this process
+# Engines of the batches open in this process, with the thread that opened each: a thread
+# closes only its own (another thread's may be in use: disposing it then would orphan its
+# checked-out connection, which keeps the DuckDB file locked until garbage collection).
+_pools: list[tuple[int, Any]] = []
 
 
 def _db(consist_tracker: Any) -> Any:
@@ -55,30 +63,32 @@ def batch(consist_tracker: Any) -> Iterator[None]:
     pooled = create_engine(engine.url, poolclass=QueuePool, pool_size=1, max_overflow=0)
     pooled.pool._trackyard_batch = True  # type: ignore[attr-defined]
     db.engine = pooled
+    owned = (threading.get_ident(), pooled)
     with _lock:
-        _pools.append(pooled)
+        _pools.append(owned)
     try:
         yield
     finally:
         db.engine = engine
         with _lock:
-            _pools.remove(pooled)
+            _pools.remove(owned)
         pooled.dispose()
 
 
 @contextlib.contextmanager
 def released() -> Iterator[None]:
-    """Close the idle connections of this process's batches for the block (they reopen on
-    the next consist operation)."""
+    """Close the idle connections of this thread's batches for the block (they reopen on the
+    next consist operation)."""
+    me = threading.get_ident()
     with _lock:
-        pools = list(_pools)
+        pools = [pooled for thread, pooled in _pools if thread == me]
     for pooled in pools:
         pooled.dispose()
     yield
 
 
 def lock_free(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn`` wrapped so that the batch connections of this process are closed while it runs
+    """``fn`` wrapped so that the batch connections of this thread are closed while it runs
     (a model may run for hours: the store stays free for other processes meanwhile); consist
     reconnects once afterwards. Code identity and parameters still see ``fn``."""
 
@@ -135,3 +145,11 @@ def explain(consist_tracker: Any, run: Any) -> dict[str, Any]:
 
     explained: dict[str, Any] = CacheMissExplainer(consist_tracker).explain(run).as_dict()
     return explained
+
+
+def flush_snapshot(consist_tracker: Any) -> None:
+    """Write the active run's JSON snapshot now (consist's ``Tracker._flush_json``); nothing
+    when this consist has no such method."""
+    flush = getattr(consist_tracker, "_flush_json", None)
+    if callable(flush):
+        flush()

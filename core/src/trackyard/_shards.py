@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from trackyard import _queries, _session
-from trackyard._layout import DRIVER_FILE, SHARDS_DIR, TEMPLATE_DB, WAL_SUFFIX
+from trackyard._layout import DONE_SUFFIX, DRIVER_FILE, SHARDS_DIR, TEMPLATE_DB, WAL_SUFFIX
 from trackyard._model import in_parallel_worker, resolve_callable
 from trackyard._outcome import Runner, RunOutcome
 from trackyard._store import Store, pid_alive, schema_marker
@@ -96,7 +96,16 @@ def build_tracker(domain: str, **options: Any) -> Runner:
 
 
 def execute(task: Task) -> Done:
-    """Run one config in a worker (module-level, so processes and Dask can pickle it)."""
+    """Run one config in a worker (module-level, so processes and Dask can pickle it).
+
+    A task whose sweep has ended (its driver died, or its folder is gone) is not run: a Dask
+    worker may still hold queued tasks of a client that disappeared. The shard is marked done
+    (``<shard>.done``) once the run has ended and the tracker let go of it, so recovery can
+    merge it while the worker process (a Dask worker lives on) is still alive.
+    """
+    ended = sweep_ended(Path(task.sweep_dir))
+    if ended is not None:
+        return Done(task.name, "", None, f"not run: {ended}")
     found = plugin_set_fingerprint()
     if found != task.fingerprint:
         raise PluginSetMismatchError(
@@ -112,7 +121,26 @@ def execute(task: Task) -> Done:
             outcome = tracker.run(fn, name=task.name, config=task.config, inputs=task.inputs)
     except Exception as exc:
         return Done(task.name, str(shard), None, f"{type(exc).__name__}: {exc}")
+    finally:
+        done_marker(shard).touch()
     return Done(task.name, str(shard), dataclasses.replace(outcome, result=None), None)
+
+
+def done_marker(shard: Path) -> Path:
+    """The file beside a shard that says its task has ended (nobody writes to it again)."""
+    return Path(f"{shard}{DONE_SUFFIX}")
+
+
+def sweep_ended(sweep: Path) -> str | None:
+    """Why a task of ``sweep`` must not start, or None: its folder or driver file is gone (the
+    sweep ended, or was recovered), or its driver, on this host, is no longer alive."""
+    try:
+        host, pid = (sweep / DRIVER_FILE).read_text(encoding="utf-8").split()
+    except (OSError, ValueError):
+        return f"its sweep {sweep.name} has ended (no driver file)"
+    if host == socket.gethostname() and not pid_alive(int(pid)):
+        return f"the driver of sweep {sweep.name} (pid {pid}) is gone"
+    return None
 
 
 def _task_tracker(task: Task) -> tuple[Runner, Path]:
@@ -242,7 +270,7 @@ def has_sweeps(workspace: Path) -> bool:
 
 
 def remove_shard(shard: Path) -> None:
-    for path in (shard, schema_marker(shard), Path(f"{shard}{WAL_SUFFIX}")):
+    for path in (shard, schema_marker(shard), Path(f"{shard}{WAL_SUFFIX}"), done_marker(shard)):
         path.unlink(missing_ok=True)
 
 
@@ -281,25 +309,27 @@ def _worker_alive(worker: Path) -> bool:
     return pid_alive(int(pid))
 
 
-def recover(workspace: Path, merger: Merger) -> list[Path]:
-    """Merge every shard of a killed sweep into the main store; remove a sweep once all its
-    shards are merged. Shards of workers still alive are left alone (they may be writing).
-    Returns the shards that could not be merged (kept where they are)."""
-    kept: list[Path] = []
+def recover(workspace: Path, merger: Merger) -> list[tuple[Path, str]]:
+    """Merge the shards of killed sweeps into the main store; remove a sweep once all its
+    shards are merged. A worker still alive (a Dask worker outlives its client) keeps the
+    shards it may still be writing: only those marked done are merged. Returns the shards that
+    could not be merged (kept where they are), and why."""
+    kept: list[tuple[Path, str]] = []
     for sweep in _stale_sweeps(workspace / SHARDS_DIR):
         done = True
         for worker in sorted(p for p in sweep.iterdir() if p.is_dir()):
-            if _worker_alive(worker):
-                done = False
-                continue
+            alive = _worker_alive(worker)
             for shard in sorted(worker.glob("*.duckdb")):
                 if shard.name == TEMPLATE_DB:
+                    continue
+                if alive and not done_marker(shard).exists():
+                    done = False  # its task may still be running: left alone
                     continue
                 _close_interrupted(shard)
                 if merger.merge(shard):
                     remove_shard(shard)
                 else:
-                    kept.append(shard)
+                    kept.append((shard, str(merger.last_error)))
                     done = False
         if done:
             shutil.rmtree(sweep, ignore_errors=True)

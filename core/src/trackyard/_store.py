@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from trackyard._dbfile import intact
 from trackyard._layout import DB_FILE, RUNS_DIR, SCHEMA_MARKER_SUFFIX, SNAPSHOT_DIR
 from trackyard.errors import (
     ConfigValidationError,
@@ -438,9 +439,11 @@ def verify_store(db_path: Path, run_dir: Path, timeout: float, *, deep: bool = F
     """Refuse a missing store whose run folder holds snapshots (never replaced by an empty
     one), a truncated file, or one DuckDB cannot read (``StoreCorruptError``).
 
-    The cheap check (at every ``get_tracker``) opens the file read-only, reads the catalogue and
-    counts the runs; ``deep`` reads every row of every table, so a damaged data block anywhere
-    is found (``doctor --fix``).
+    The cheap check (at every ``get_tracker``) checks the file's size, then its headers and
+    catalogue root against their checksums without opening DuckDB (``_dbfile.intact``, ~1 ms);
+    only when that does not pass does it open the file read-only, read the catalogue and count
+    the runs, so DuckDB's own error is raised. ``deep`` reads every row of every table, so a
+    damaged data block anywhere is found (``doctor --fix``).
     """
     db = db_path
     if not db.exists():
@@ -469,6 +472,8 @@ def verify_store(db_path: Path, run_dir: Path, timeout: float, *, deep: bool = F
             f"{repair_hint(db, run_dir)}",
             db,
         )
+    if not deep and intact(db):
+        return
     import duckdb
 
     def probe() -> None:

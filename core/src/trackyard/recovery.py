@@ -6,8 +6,9 @@ are the record of truth: a DB row lost to a lock, a DB deleted or damaged, or a 
 
 * :func:`audit` compares snapshots with DB rows and reports every difference (read-only);
 * :func:`reconcile` marks stale ``running`` runs (their process is gone) as ``failed`` +
-  interrupted, in the snapshot and the DB, and restores missing rows and statuses; it is
-  idempotent and reports what it changed;
+  interrupted, in the snapshot and the DB, and restores missing rows and statuses; runs still
+  running in a live process (a sweep's worker, a Dask worker whose client is gone) are left
+  alone until they end; it is idempotent and reports what it changed;
 * :func:`rebuild` recreates the DB from the snapshots; a damaged one is moved aside under a
   dated name (``provenance.duckdb.damaged-YYYYmmddHHMMSS``), never deleted;
 * :func:`audit_outputs` checks completed runs' output files against their recorded hashes and,
@@ -23,13 +24,12 @@ from __future__ import annotations
 import json
 import os
 import socket
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from trackyard import _metrics_index, _queries, _shards
+from trackyard import _metrics_index, _queries, _restore, _shards
 from trackyard._layout import CACHE_SOURCE, HOST, INTERRUPTED, INVALIDATED, PID, STAMP, WAL_SUFFIX
 from trackyard._store import Store, apply_lock_budget, pid_alive, schema_marker, snapshots
 from trackyard.errors import StoreCorruptError, StoreUnavailableError
@@ -46,8 +46,6 @@ __all__ = [
     "recorded_plugin_sets",
 ]
 
-_TIME_FIELDS = ("started_at", "ended_at", "created_at", "updated_at")
-
 
 @dataclass(frozen=True)
 class AuditReport:
@@ -56,15 +54,24 @@ class AuditReport:
     missing_rows: tuple[str, ...] = ()
     status_mismatches: tuple[tuple[str, str, str], ...] = ()  # (run id, snapshot, db)
     stale_running: tuple[str, ...] = ()
+    # Still running in a live process (a sweep's worker records into its shard): no row yet,
+    # or not its final one; not a difference.
+    in_flight: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
         return not (self.missing_rows or self.status_mismatches or self.stale_running)
 
     def __str__(self) -> str:
+        running = (
+            f" ({len(self.in_flight)} run(s) still running, left alone until they end: "
+            f"{', '.join(self.in_flight)})"
+            if self.in_flight
+            else ""
+        )
         if self.ok:
-            return "audit: snapshots and DB agree"
-        lines = ["audit found differences:"]
+            return f"audit: snapshots and DB agree{running}"
+        lines = [f"audit found differences{running}:"]
         lines += [f"  - run {r}: snapshot has no DB row" for r in self.missing_rows]
         lines += [
             f"  - run {r}: snapshot says {s!r}, DB says {d!r}" for r, s, d in self.status_mismatches
@@ -84,6 +91,7 @@ class ReconcileReport:
     statuses_fixed: tuple[str, ...] = ()
     errors: tuple[str, ...] = field(default_factory=tuple)
     moved_aside: tuple[str, ...] = ()  # damaged store files kept under a dated name
+    in_flight: tuple[str, ...] = ()  # still running in a live process: left alone
 
     @property
     def changed(self) -> bool:
@@ -92,7 +100,7 @@ class ReconcileReport:
         )
 
     def __str__(self) -> str:
-        if not self.changed and not self.errors:
+        if not self.changed and not self.errors and not self.in_flight:
             return "reconcile: nothing to do"
         lines = ["reconcile:"]
         lines += [
@@ -102,6 +110,7 @@ class ReconcileReport:
         lines += [f"  - marked interrupted: {r}" for r in self.marked_interrupted]
         lines += [f"  - restored DB row: {r}" for r in self.rows_restored]
         lines += [f"  - fixed DB status: {r}" for r in self.statuses_fixed]
+        lines += [f"  - left alone, still running in its process: {r}" for r in self.in_flight]
         lines += [f"  ! {e}" for e in self.errors]
         return "\n".join(lines)
 
@@ -130,6 +139,11 @@ def resolve_store(
 def _load(path: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
+
+
+def _in_flight(run: dict[str, Any]) -> bool:
+    """A ``running`` run that is not stale: its process is alive (or on another host)."""
+    return run.get("status") == "running" and not _is_stale(run)
 
 
 def _is_stale(run: dict[str, Any]) -> bool:
@@ -165,75 +179,20 @@ def audit(
     _, store = resolve_store(workspace, db_path=db_path, run_dir=run_dir)
     run_dir = store.run_dir
     db = _queries.run_statuses(store.db_path, store.timeout) if store.db_path.exists() else {}
-    missing, mismatched, stale = [], [], []
+    missing, mismatched, stale, in_flight = [], [], [], []
     for path in snapshots(run_dir):
         run = _load(path)["run"]
         run_id = str(run["id"])
         if _is_stale(run):
             stale.append(run_id)
+        elif _in_flight(run) and db.get(run_id) != "running":
+            in_flight.append(run_id)  # its row comes when it ends (a worker's shard is merged)
+            continue
         if run_id not in db:
             missing.append(run_id)
         elif db[run_id] != run["status"]:
             mismatched.append((run_id, str(run["status"]), db[run_id]))
-    return AuditReport(tuple(missing), tuple(mismatched), tuple(stale))
-
-
-def _parse_times(data: dict[str, Any]) -> dict[str, Any]:
-    out = dict(data)
-    for key in _TIME_FIELDS:
-        if isinstance(out.get(key), str):
-            out[key] = datetime.fromisoformat(out[key].replace("Z", "+00:00"))
-    return out
-
-
-_BATCH = 500  # snapshots restored per transaction
-
-
-def _restore(db: Any, payloads: list[dict[str, Any]]) -> None:
-    """Upsert the snapshots' run rows, artifacts and links (consist's own models), all in one
-    transaction (one connection: ~10x faster than one per run)."""
-    from consist.models.artifact import Artifact  # heavy; only when repairing
-    from consist.models.run import Run, RunArtifactLink
-
-    fields = Artifact.model_fields
-    uuids = [k for k, info in fields.items() if "UUID" in str(info.annotation)]
-
-    def write() -> None:
-        with db.session_scope() as session:
-            for payload in payloads:
-                run = Run(**_parse_times(payload["run"]))
-                session.merge(run)
-                for direction in ("input", "output"):
-                    for raw in payload.get(f"{direction}s") or []:
-                        data = _parse_times(raw)
-                        for key in uuids:
-                            if isinstance(data.get(key), str):
-                                data[key] = uuid.UUID(data[key])
-                        session.merge(Artifact(**{k: v for k, v in data.items() if k in fields}))
-                        session.merge(
-                            RunArtifactLink(
-                                run_id=run.id, artifact_id=data["id"], direction=direction
-                            )
-                        )
-            session.commit()
-
-    db.execute_with_retry(write, "trackyard_restore")
-
-
-def _restore_each(
-    db: Any, payloads: list[dict[str, Any]], errors: list[str]
-) -> list[dict[str, Any]]:
-    """Restore ``payloads`` in one transaction, or one by one when that fails: the payloads
-    restored, and an error line in ``errors`` per one that could not be."""
-    try:
-        _restore(db, payloads)
-    except Exception as exc:
-        if len(payloads) == 1:
-            run_id = payloads[0]["run"]["id"]
-            errors.append(f"{run_id}: could not restore ({type(exc).__name__}: {exc})")
-            return []
-        return [p for one in payloads for p in _restore_each(db, [one], errors)]
-    return payloads
+    return AuditReport(tuple(missing), tuple(mismatched), tuple(stale), tuple(in_flight))
 
 
 def _open_db(store: Store, *, init: bool) -> Any:
@@ -268,12 +227,16 @@ def reconcile(
 
 def _reconcile(ws: Path, store: Store, rebuilt: tuple[str, ...] = ()) -> ReconcileReport:
     db_path, run_dir = store.db_path, store.run_dir
-    kept = [f"shard {p} could not be merged; it is kept" for p in _merge_stale_shards(ws, store)]
+    kept = [
+        f"shard {p} could not be merged ({why}); it is kept"
+        for p, why in _merge_stale_shards(ws, store)
+    ]
     db_rows = _queries.run_statuses(db_path, store.timeout)
     marked: list[str] = []
     restored: list[str] = []
     fixed: list[str] = []
     errors: list[str] = []
+    in_flight: list[str] = []
     todo: list[dict[str, Any]] = []
     for path in snapshots(run_dir):
         try:
@@ -292,25 +255,32 @@ def _reconcile(ws: Path, store: Store, rebuilt: tuple[str, ...] = ()) -> Reconci
             tmp.write_text(json.dumps(payload, indent=2), encoding="utf-8")
             tmp.replace(path)
             marked.append(run_id)
+        elif _in_flight(run):
+            # Its process records it (a sweep worker into its shard, merged once it ends): a
+            # row restored now would stay 'running' when the shard's rows are merged.
+            if db_rows.get(run_id) != "running":
+                in_flight.append(run_id)
+            continue
         if db_rows.get(run_id) != run["status"]:
             todo.append(payload)
-    db = _open_db(store, init=False) if todo else None
-    for start in range(0, len(todo), _BATCH):
-        for payload in _restore_each(db, todo[start : start + _BATCH], errors):
-            run_id = str(payload["run"]["id"])
-            (restored if run_id not in db_rows else fixed).append(run_id)
-    if db is not None:
-        db.engine.dispose()
+    for payload in _restore.restore(store, todo, errors):
+        run_id = str(payload["run"]["id"])
+        (restored if run_id not in db_rows else fixed).append(run_id)
     if store.db_path.is_file():
         # The metrics index is derived from run rows: rebuilt so it matches the repaired store.
         _metrics_index.rebuild(store.db_path, timeout=store.timeout)
     return ReconcileReport(
-        tuple(marked), tuple(restored), tuple(fixed), (*errors, *kept), moved_aside=rebuilt
+        tuple(marked),
+        tuple(restored),
+        tuple(fixed),
+        (*errors, *kept),
+        moved_aside=rebuilt,
+        in_flight=tuple(in_flight),
     )
 
 
-def _merge_stale_shards(ws: Path, store: Store) -> list[Path]:
-    """Merge the shards of sweeps whose driver is gone; the shards that could not be merged."""
+def _merge_stale_shards(ws: Path, store: Store) -> list[tuple[Path, str]]:
+    """Merge the shards of sweeps whose driver is gone; those that could not be, and why."""
     if not _shards.has_sweeps(ws):
         return []
     return _shards.recover(ws, _shards.Merger(store))
@@ -431,10 +401,8 @@ def audit_outputs(
         fixed.append(payload)
         invalidated.append(str(run["id"]))
     if fixed and store.db_path.exists():
-        db = _open_db(store, init=False)
         errors: list[str] = []
-        list(_restore_each(db, fixed, errors))
-        db.engine.dispose()
+        _restore.restore(store, fixed, errors)
         if errors:
             raise StoreUnavailableError("; ".join(errors))
     return OutputReport(tuple(damaged), tuple(invalidated), checked)

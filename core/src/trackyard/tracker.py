@@ -251,6 +251,9 @@ class DomainTracker:
             elif cached is not None and not (cached.meta or {}).get(CACHE_SOURCE):
                 meta[METRICS] = {}  # the executing run recorded none
         run.meta = meta
+        # consist wrote the snapshot before calling this hook: write it again with the stamp,
+        # so a run in flight names its process (reconcile leaves it alone while that lives).
+        _session.flush_snapshot(self._consist)
 
     # --- helpers for verbs --------------------------------------------------------------------
 

@@ -6,7 +6,21 @@ import subprocess
 import sys
 from typing import Any
 
-OPEN = "import duckdb, sys; duckdb.connect(sys.argv[1]).execute('SELECT 1').fetchall()"
+# Another process opening the store read-write, trying for up to 10 s: the model's store
+# connection is let go once the model has run trackyard's grace period (a fraction of a second).
+OPEN = """
+import sys, time
+import duckdb
+deadline = time.monotonic() + 10
+while True:
+    try:
+        duckdb.connect(sys.argv[1]).execute('SELECT 1').fetchall()
+        break
+    except duckdb.Error:
+        if time.monotonic() > deadline:
+            raise
+        time.sleep(0.05)
+"""
 
 
 def probe(config: dict[str, Any]) -> dict[str, Any]:

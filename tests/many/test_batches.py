@@ -22,8 +22,8 @@ def _tracker(workspace: Path) -> Any:
 
 
 def test_serial_sweep_opens_few_connections_and_releases_the_store(models_on_path: Path) -> None:
-    """A 6-config serial sweep opens at most 2 connections per run, and another process can then
-    write to the store at once."""
+    """A 6-config serial sweep of quick models opens fewer connections than runs, and another
+    process can then write to the store at once."""
     cal = _tracker(models_on_path / "w")
     cal.evaluate(
         run_name="warm", config={"coeff": 0.9, "label": "warm"}
@@ -39,7 +39,7 @@ def test_serial_sweep_opens_few_connections_and_releases_the_store(models_on_pat
     finally:
         event.remove(Pool, "connect", count)
     assert (result.ran, result.failed) == (6, 0)
-    assert len(opened) <= 2 * 6  # NullPool opened ~12 per run
+    assert len(opened) < 6  # NullPool opened ~12 per run
     writer = (
         "import duckdb, sys; con = duckdb.connect(sys.argv[1]); "
         "print(con.execute('SELECT count(*) FROM run').fetchone()[0]); con.close()"
@@ -80,7 +80,7 @@ def test_misses_are_explained_only_on_request(
 
 def test_the_store_is_free_while_a_model_runs(models_on_path: Path) -> None:
     """Inside a single run and inside a serial batch, another process can open the store
-    read-write while the model runs."""
+    read-write while the model runs (once it has run a fraction of a second)."""
     import batch_models_helper
 
     cal = _tracker(models_on_path / "f")

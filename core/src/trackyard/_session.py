@@ -8,10 +8,10 @@ trackyard touches them.
   ~29 ms each) is swapped for a ``QueuePool(pool_size=1, max_overflow=0)`` engine on the same
   URL, and swapped back and disposed when the batch ends, which releases the file lock so other
   processes get in. Every run is such a batch of one, and the connection is also closed while
-  the model itself runs (:func:`lock_free`): the store is held only for consist's
-  bookkeeping. :func:`released` closes the batch's idle connection for a moment (a
-  ranking or a read-back opens its own, differently configured connection, which DuckDB
-  refuses while consist's is open in the same process).
+  the model itself runs (:func:`lock_free`, once it has run ``LOCK_FREE_AFTER`` seconds): the
+  store is held only for consist's bookkeeping. :func:`released` closes the batch's idle
+  connection for a moment (a ranking or a read-back opens its own, differently configured
+  connection, which DuckDB refuses while consist's is open in the same process).
 * :func:`explain_misses`: consist's cache-miss explainer
   (``tracker_lifecycle.CacheMissExplainer``, ~180 ms of queries per miss) is replaced by a
   subclass that skips the explanation for the trackers registered with it (their misses record
@@ -87,16 +87,37 @@ def released() -> Iterator[None]:
     yield
 
 
+# How long a model may run before its thread's batch connection is closed: closing and
+# reopening costs ~40 ms, which a trivial model would pay on every run for nothing.
+LOCK_FREE_AFTER = 0.2
+
+
+def _release_thread(thread: int) -> None:
+    """Close the idle connections of the batches that ``thread`` opened."""
+    with _lock:
+        pools = [pooled for owner, pooled in _pools if owner == thread]
+    for pooled in pools:
+        pooled.dispose()
+
+
 def lock_free(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn`` wrapped so that the batch connections of this thread are closed while it runs
-    (a model may run for hours: the store stays free for other processes meanwhile); consist
-    reconnects once afterwards. Code identity and parameters still see ``fn``."""
+    """``fn`` wrapped so that the batch connections of this thread are closed once it has run
+    for ``LOCK_FREE_AFTER`` seconds (a model may run for hours: the store is free for other
+    processes meanwhile); consist reconnects once afterwards. A quicker model keeps the
+    connection. The closing happens on a timer thread while ``fn`` runs, never while consist
+    uses the connection: the timer is stopped, and waited for, before ``fn``'s result goes
+    back to consist. Code identity and parameters still see ``fn``."""
 
     @functools.wraps(fn)
     def model(*args: Any, **kwargs: Any) -> Any:
-        with released():
-            pass
-        return fn(*args, **kwargs)
+        timer = threading.Timer(LOCK_FREE_AFTER, _release_thread, (threading.get_ident(),))
+        timer.daemon = True
+        timer.start()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            timer.cancel()
+            timer.join()
 
     return model
 

@@ -18,7 +18,6 @@ This replaces an instance attribute of consist's ``IdentityManager`` (listed in 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,6 +28,8 @@ _ATTR = "compute_file_checksum"
 
 def sha256_of_file(path: Path) -> str:
     """The sha256 hex digest of the file at ``path`` (consist's ``full`` strategy digest)."""
+    import hashlib  # loads OpenSSL (~15 ms): only once a file is hashed, not on import
+
     with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 

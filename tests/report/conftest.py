@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +20,23 @@ from trackyard.report import Section, Table, build_report
 from trackyard.testing import PluginSandbox
 
 from . import report_models
+
+TRACKYARD = Path(sys.executable).parent / "trackyard"
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``trackyard ARGS`` in ``cwd`` as a user's shell would (no TRACKYARD_ variables)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKYARD_")}
+    return subprocess.run(
+        [str(TRACKYARD), *args],
+        cwd=cwd,
+        env={**env, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
 
 CHROMIUM = os.environ.get("TRACKYARD_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

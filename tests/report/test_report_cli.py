@@ -2,30 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 from trackyard.report import MAX_POINTS, Chart, Section, Series, Table, render_section
 
-from .conftest import Workspace
-
-TRACKYARD = Path(sys.executable).parent / "trackyard"
-
-
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKYARD_")}
-    return subprocess.run(
-        [str(TRACKYARD), *args],
-        cwd=cwd,
-        env={**env, "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+from .conftest import Workspace, cli
 
 
 def test_cli_writes_one_self_contained_file_and_prints_its_path(
@@ -34,7 +16,7 @@ def test_cli_writes_one_self_contained_file_and_prints_its_path(
     """`trackyard report -w WS -o FILE` prints the file's path; the file loads nothing from
     elsewhere (no script, style or image URL) and shows both domains."""
     out = tmp_path / "shared" / "report.html"
-    proc = _cli("report", "-w", str(report_workspace.root), "-o", str(out), cwd=tmp_path)
+    proc = cli("report", "-w", str(report_workspace.root), "-o", str(out), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert str(out) in proc.stdout.replace("\n", "")
     text = out.read_text(encoding="utf-8")
@@ -46,7 +28,7 @@ def test_cli_writes_one_self_contained_file_and_prints_its_path(
 def test_cli_report_of_one_domain(report_workspace: Workspace, tmp_path: Path) -> None:
     """Naming a domain reports only that domain."""
     out = tmp_path / "sim.html"
-    proc = _cli(
+    proc = cli(
         "report", "simulation", "-w", str(report_workspace.root), "-o", str(out), cwd=tmp_path
     )
     assert proc.returncode == 0, proc.stderr
@@ -57,7 +39,7 @@ def test_cli_report_of_one_domain(report_workspace: Workspace, tmp_path: Path) -
 def test_cli_refuses_an_unknown_domain(report_workspace: Workspace, tmp_path: Path) -> None:
     """An unknown domain fails with the usual message and writes no file."""
     out = tmp_path / "none.html"
-    proc = _cli("report", "nosuch", "-w", str(report_workspace.root), "-o", str(out), cwd=tmp_path)
+    proc = cli("report", "nosuch", "-w", str(report_workspace.root), "-o", str(out), cwd=tmp_path)
     assert proc.returncode != 0
     assert "no domain named 'nosuch'" in proc.stderr
     assert not out.exists()

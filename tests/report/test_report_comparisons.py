@@ -19,28 +19,16 @@ import pytest
 import trackyard
 from trackyard import RunOutcome
 
-TRACKYARD = Path(sys.executable).parent / "trackyard"
+from .conftest import cli
+
 TITLE = "Comparisons recorded by compare, latest first"
 COLUMNS = ["run A", "run B", "years", "config that differs", "metrics that differ", "compared"]
 WHEN = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKYARD_")}
-    return subprocess.run(
-        [str(TRACKYARD), *args],
-        cwd=cwd,
-        env={**env, "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
 def _report(root: Path, out: Path) -> str:
     """`trackyard report simulation -w ROOT -o OUT` from the console script; the HTML."""
-    proc = _cli("report", "simulation", "-w", str(root), "-o", str(out), cwd=root.parent)
+    proc = cli("report", "simulation", "-w", str(root), "-o", str(out), cwd=root.parent)
     assert proc.returncode == 0, proc.stderr
     return out.read_text(encoding="utf-8")
 
@@ -164,7 +152,7 @@ def test_comparisons_survive_rebuilding_the_store(tmp_path: Path) -> None:
     b = sim.run_model(name="b", config={"alpha": 0.9, "seed": 1})
     sim.compare(a, b)
     (root / "provenance.duckdb").unlink()
-    fixed = _cli("doctor", "--workspace", str(root), "--fix", cwd=tmp_path)
+    fixed = cli("doctor", "--workspace", str(root), "--fix", cwd=tmp_path)
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     _, rows = _table(_report(root, tmp_path / "report.html"), TITLE)
     assert [r[:4] for r in rows] == [[a.run_id, b.run_id, "", "alpha: 1.1 → 0.9"]]

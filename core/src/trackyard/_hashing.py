@@ -18,7 +18,7 @@ This replaces an instance attribute of consist's ``IdentityManager`` (listed in 
 from __future__ import annotations
 
 import contextlib
-import os
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -52,7 +52,7 @@ def one_hash_per_file(consist_tracker: Any) -> Iterator[None]:
             st = path.stat()
         except OSError:
             return original(file_path)  # consist raises its own FileNotFoundError
-        if not os.path.isfile(path):
+        if not stat.S_ISREG(st.st_mode):
             return original(file_path)
         key = (str(path.resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
                st.st_ctime_ns)  # fmt: skip

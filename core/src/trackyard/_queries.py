@@ -24,7 +24,7 @@ from trackyard._layout import (
     RUN_NAME_PATH,
     metric_path,
 )
-from trackyard._store import Store, read_only_query
+from trackyard._store import Store, quote_identifier, read_only_query
 from trackyard._validate import check_query
 
 # --- ranking ------------------------------------------------------------------------------------
@@ -211,15 +211,11 @@ ORDER BY column_index
 """
 
 
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
 def copy_table_sql(table: str, columns: Sequence[str]) -> str:
     """Copy the rows of shard table ``table`` that the main store lacks (names from the shard's
     catalogue, quoted as identifiers)."""
-    names = ", ".join(_quote(c) for c in columns)
-    quoted = _quote(table)
+    names = ", ".join(quote_identifier(c) for c in columns)
+    quoted = quote_identifier(table)
     return f"INSERT OR IGNORE INTO main.{quoted} ({names}) SELECT {names} FROM shard.main.{quoted}"
 
 

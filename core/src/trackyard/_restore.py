@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from trackyard._store import Store
+from trackyard._store import Store, quote_identifier
 from trackyard.errors import StoreUnavailableError
 
 __all__ = ["restore"]
@@ -246,10 +246,6 @@ def _facet_rows(schema: _Schema, rows: _Rows, run: Mapping[str, Any], facet: Any
 # --- writing ------------------------------------------------------------------------------------
 
 
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
 _ARROW_TYPES = {"BOOLEAN": "bool_", "INTEGER": "int64", "BIGINT": "int64", "FLOAT": "float64",
                 "DOUBLE": "float64"}  # fmt: skip
 
@@ -278,10 +274,12 @@ def _write_table(con: Any, table: _Table, rows: Sequence[tuple[Any, ...]]) -> No
             values = [v if v is None or isinstance(v, str) else str(v) for v in values]
         arrays.append(pa.array(values, type=kind))
     con.register(_VIEW, pa.Table.from_arrays(arrays, names=names))  # replaces the previous
-    target = f"main.{_quote(table.name)}"
-    columns = ", ".join(_quote(c) for c in names)
+    target = f"main.{quote_identifier(table.name)}"
+    columns = ", ".join(quote_identifier(c) for c in names)
     if table.replace_by is not None:
-        match = " AND ".join(f"t.{_quote(c)} = v.{_quote(c)}" for c in table.replace_by)
+        match = " AND ".join(
+            f"t.{quote_identifier(c)} = v.{quote_identifier(c)}" for c in table.replace_by
+        )
         con.execute(f"DELETE FROM {target} t USING {_VIEW} v WHERE {match}")
         con.execute(f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {_VIEW}")
     else:

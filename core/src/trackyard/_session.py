@@ -79,17 +79,8 @@ def batch(consist_tracker: Any) -> Iterator[None]:
 def released() -> Iterator[None]:
     """Close the idle connections of this thread's batches for the block (they reopen on the
     next consist operation)."""
-    me = threading.get_ident()
-    with _lock:
-        pools = [pooled for thread, pooled in _pools if thread == me]
-    for pooled in pools:
-        pooled.dispose()
+    _release_thread(threading.get_ident())
     yield
-
-
-# How long a model may run before its thread's batch connection is closed: closing and
-# reopening costs ~40 ms, which a trivial model would pay on every run for nothing.
-LOCK_FREE_AFTER = 0.2
 
 
 def _release_thread(thread: int) -> None:
@@ -98,6 +89,11 @@ def _release_thread(thread: int) -> None:
         pools = [pooled for owner, pooled in _pools if owner == thread]
     for pooled in pools:
         pooled.dispose()
+
+
+# How long a model may run before its thread's batch connection is closed: closing and
+# reopening costs ~40 ms, which a trivial model would pay on every run for nothing.
+LOCK_FREE_AFTER = 0.2
 
 
 def lock_free(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -431,7 +431,8 @@ def check_store(settings: Settings, timeout: float) -> None:
 _TABLES_SQL = "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY 1"
 
 
-def _quoted(identifier: str) -> str:
+def quote_identifier(identifier: str) -> str:
+    """``identifier`` as a quoted SQL identifier (a table or column name from a catalogue)."""
     return '"' + identifier.replace('"', '""') + '"'
 
 
@@ -485,7 +486,7 @@ def verify_store(db_path: Path, run_dir: Path, timeout: float, *, deep: bool = F
                 con.execute("SELECT count(*) FROM run").fetchall()
             if deep:
                 for table in tables:
-                    name = _quoted(table)
+                    name = quote_identifier(table)
                     con.execute(f"SELECT sum(length(t::VARCHAR)) FROM main.{name} AS t").fetchall()
 
     try:

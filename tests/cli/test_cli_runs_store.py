@@ -51,6 +51,38 @@ def test_runs_of_a_domain_without_plugin_list_and_rank(cli: Cli, tmp_path: Path)
     assert [r["name"] for r in desc] == ["g1", "g4", "g2", "g3"]
 
 
+# Runs made quickly, in the reverse order of their names (and so of their run ids).
+QUICK_WRITER = """
+import sys
+from pathlib import Path
+import consist
+from consist import Tracker
+
+ws = Path(sys.argv[1])
+ws.mkdir(parents=True, exist_ok=True)
+tracker = Tracker(run_dir=ws / "runs", db_path=ws / "provenance.duckdb")
+def model(config):
+    consist.log_meta(trackyard={"domain": "ghost", "run_name": config["name"]})
+for name in ["q5", "q4", "q3", "q2", "q1"]:
+    tracker.run(fn=model, name=name, model="ghost_model", config={"name": name})
+"""
+
+
+def test_runs_made_within_one_second_list_in_the_order_they_were_made(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """`trackyard runs` lists runs oldest first to the sub-second, not by run id within a
+    second."""
+    script = tmp_path / "writer.py"
+    script.write_text(QUICK_WRITER, encoding="utf-8")
+    subprocess.run(
+        [sys.executable, str(script), str(tmp_path / ".trackyard")], check=True, timeout=300
+    )
+    listed = cli("runs", "ghost", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [r["name"] for r in json.loads(listed.stdout)] == ["q5", "q4", "q3", "q2", "q1"]
+
+
 def test_runs_without_a_store_lists_nothing_and_still_checks_the_metric(cli: Cli) -> None:
     """No store yet: an empty listing, and a bad metric name is still refused with its message."""
     empty = cli("runs", "ghost", "--json")

@@ -143,6 +143,21 @@ def test_the_final_year_table_is_still_shown(compared: Compared) -> None:
     assert [r[0] for r in rows] == ["growth", "fast"]
 
 
+def test_scenarios_made_within_one_second_are_shown_in_the_order_they_were_run(
+    tmp_path: Path,
+) -> None:
+    """The final-year table lists scenarios in the order they were run, to the sub-second,
+    not by run id."""
+    root = tmp_path / "ws"
+    names = ["s5", "s4", "s3", "s2", "s1"]
+    with trackyard.get_tracker("simulation", workspace=root) as sim:
+        for name in names:
+            sim.run_years(name=name, years=[2025], config={"alpha": 1.0})
+    html_text = _report(root, tmp_path / "report.html")
+    _, rows = _table(html_text, "Final year of each scenario (config and metrics side by side)")
+    assert [r[0] for r in rows] == names
+
+
 def test_comparisons_survive_rebuilding_the_store(tmp_path: Path) -> None:
     """After the store is lost and `trackyard doctor --fix` rebuilds it from the run snapshots,
     the report still lists the comparison."""

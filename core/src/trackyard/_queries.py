@@ -86,6 +86,8 @@ def top_k(
 
 # --- listing and statuses -----------------------------------------------------------------------
 
+# Ordered by run.created_at, the column: the bare name would be the seconds-only text alias, and
+# runs made within one second would come out in run-id order.
 _RUNS_SQL = f"""
 SELECT id,
        json_extract_string(meta, '{RUN_NAME_PATH}') AS name,
@@ -95,7 +97,7 @@ SELECT id,
        CAST(json_extract(meta, '{METRICS_PATH}') AS VARCHAR) AS metrics
 FROM run
 WHERE json_extract_string(meta, '{DOMAIN_PATH}') = $domain
-ORDER BY created_at, id
+ORDER BY run.created_at, id
 """
 
 
@@ -236,7 +238,7 @@ SELECT id,
        json_extract_string(meta, '{PLUGIN_SET_PATH}') AS plugin_set
 FROM run
 WHERE json_extract_string(meta, '{DOMAIN_PATH}') = ?
-ORDER BY created_at, id
+ORDER BY run.created_at, id
 """
 
 _REPORT_LINKS_SQL = f"""

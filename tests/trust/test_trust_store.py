@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -10,6 +11,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 
 import trackyard
@@ -66,6 +68,45 @@ def test_locked_store_raises_instead_of_losing_the_row(
     assert report.rows_restored or report.statuses_fixed
     assert trackyard.audit(ws).ok
     assert {r.name for r in t.top_k("score", k=10)} == {"r0", "while-locked"}
+
+
+def test_a_dropped_connection_awaiting_garbage_collection_does_not_lock_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection to the store that the program dropped, but that a reference cycle keeps
+    open until the garbage collector runs, does not make a ranking wait out the lock timeout."""
+    monkeypatch.setenv("TRACKYARD_LOCK_TIMEOUT", "1")
+    ws = tmp_path / "ws"
+    t = _with_runs(ws, 2)
+    gc.disable()  # as between two automatic collections
+    try:
+        dropped: dict[str, object] = {"con": duckdb.connect(str(ws / "provenance.duckdb"))}
+        dropped["self"] = dropped
+        del dropped
+        ranked = t.top_k("score", k=5)
+    finally:
+        gc.enable()
+    assert [(r.name, r.value) for r in ranked] == [("r0", 0.0), ("r1", 1.0)]
+
+
+def test_a_connection_this_program_keeps_open_is_named_as_the_holder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the program itself keeps a differently configured connection to the store open,
+    a ranking raises StoreUnavailableError saying that this process holds it."""
+    monkeypatch.setenv("TRACKYARD_LOCK_TIMEOUT", "0.5")
+    ws = tmp_path / "ws"
+    t = _with_runs(ws, 1)
+    db = ws / "provenance.duckdb"
+    with duckdb.connect(str(db)), pytest.raises(StoreUnavailableError) as raised:
+        t.top_k("score")
+    assert str(raised.value) == (
+        f"top_k('score'): the store {db} stayed locked by another connection of this process "
+        "for 0.5 s (Connection Error: Can't open a connection to same database file with a "
+        "different configuration than existing connections); retry when it is free, or raise "
+        "TRACKYARD_LOCK_TIMEOUT"
+    )
+    assert [r.name for r in t.top_k("score")] == ["r0"]  # closed: free again
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])

@@ -307,6 +307,7 @@ def with_lock_retry(fn: Callable[[], T], db_path: Path, what: str, timeout: floa
     deadline = time.monotonic() + timeout
     delay = 0.05
     holder: int | None = None
+    next_collect = 0.0
     while True:
         try:
             return fn()
@@ -316,17 +317,43 @@ def with_lock_retry(fn: Callable[[], T], db_path: Path, what: str, timeout: floa
                 raise
             if kind == CORRUPT:
                 raise corrupt_error(db_path, what, exc) from exc
+            in_process = isinstance(_duckdb_error(exc), _connection_error())
+            if in_process and time.monotonic() >= next_collect:
+                next_collect = time.monotonic() + 1.0  # at most once a second
+                if _collect_garbage():
+                    continue  # a dropped connection of this process may have held it
             holder = lock_holder(db_path) or holder
             if time.monotonic() >= deadline:
-                if holder is None and not isinstance(_duckdb_error(exc), _connection_error()):
+                if holder is None and not in_process:
                     raise corrupt_error(db_path, what, exc) from exc
-                by = f"process {holder}" if holder is not None else "another connection"
+                by = (
+                    f"process {holder}"
+                    if holder is not None
+                    else "another connection of this process"
+                    if in_process
+                    else "another connection"
+                )
                 raise StoreUnavailableError(
                     f"{what}: the store {db_path} stayed locked by {by} for {timeout:g} s "
                     f"({_duckdb_error(exc)}); retry when it is free, or raise {LOCK_TIMEOUT_ENV}"
                 ) from exc
             time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
             delay = min(delay * 1.6 + random.uniform(0, 0.05), 1.0)
+
+
+def _collect_garbage() -> bool:
+    """Run the garbage collector when it may free something: True when it found garbage.
+
+    DuckDB refuses a second, differently configured connection to a file that this process
+    already holds open (``ConnectionException``), and a connection the program dropped stays
+    open until the objects holding it are freed. One in a reference cycle (an exception's
+    traceback, an object pointing at itself, a disposed SQLAlchemy pool that got a connection
+    back after it was disposed) is freed only by the collector, which runs when the program
+    allocates: a retry loop that only sleeps would wait for it until its deadline.
+    """
+    import gc
+
+    return gc.collect() > 0
 
 
 def _connection_error() -> type[BaseException]:

@@ -32,13 +32,18 @@ for name, score in [("g1", 0.5), ("g2", 0.1), ("g3", float("nan")), ("g4", 0.3)]
 """
 
 
-def test_runs_of_a_domain_without_plugin_list_and_rank(cli: Cli, tmp_path: Path) -> None:
-    """Runs recorded for a domain that no installed plugin provides still list and rank."""
+def _record(writer: str, tmp_path: Path) -> None:
+    """Run the consist script ``writer`` on the workspace ``tmp_path/.trackyard``."""
     script = tmp_path / "writer.py"
-    script.write_text(WRITER, encoding="utf-8")
+    script.write_text(writer, encoding="utf-8")
     subprocess.run(
         [sys.executable, str(script), str(tmp_path / ".trackyard")], check=True, timeout=300
     )
+
+
+def test_runs_of_a_domain_without_plugin_list_and_rank(cli: Cli, tmp_path: Path) -> None:
+    """Runs recorded for a domain that no installed plugin provides still list and rank."""
+    _record(WRITER, tmp_path)
     listed = cli("runs", "ghost", "--json")
     assert listed.returncode == 0, listed.stderr
     assert [r["name"] for r in json.loads(listed.stdout)] == ["g1", "g2", "g3", "g4"]
@@ -73,11 +78,7 @@ def test_runs_made_within_one_second_list_in_the_order_they_were_made(
 ) -> None:
     """`trackyard runs` lists runs oldest first to the sub-second, not by run id within a
     second."""
-    script = tmp_path / "writer.py"
-    script.write_text(QUICK_WRITER, encoding="utf-8")
-    subprocess.run(
-        [sys.executable, str(script), str(tmp_path / ".trackyard")], check=True, timeout=300
-    )
+    _record(QUICK_WRITER, tmp_path)
     listed = cli("runs", "ghost", "--json")
     assert listed.returncode == 0, listed.stderr
     assert [r["name"] for r in json.loads(listed.stdout)] == ["q5", "q4", "q3", "q2", "q1"]

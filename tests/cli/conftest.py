@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-TRACKYARD = Path(sys.executable).parent / "trackyard"
+from .._console import PLAIN_TERMINAL, run_trackyard, user_env
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -20,18 +18,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def run_cli(
     *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("TRACKYARD_")}
-    environ.update({"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"})
-    environ.update(env or {})
-    return subprocess.run(
-        [str(TRACKYARD), *args],
-        cwd=cwd,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    environ = user_env({**PLAIN_TERMINAL, **(env or {})})
+    return run_trackyard(*args, cwd=cwd, env=environ, timeout=timeout)
 
 
 @pytest.fixture

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
-TRACKYARD = Path(sys.executable).parent / "trackyard"
+from .._console import run_trackyard, user_env
+
 LONG = "acme-regional-council-transit-assignment-and-mode-choice-distribution"
 
 
@@ -24,12 +23,9 @@ def _site_with_long_dist(tmp_path: Path) -> Path:
 
 
 def _piped(*args: str, site: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKYARD_")}
+    env = user_env({"PYTHONPATH": str(site), "TRACKYARD_TRUSTED_PATHS": str(site), "NO_COLOR": "1"})
     env.pop("COLUMNS", None)  # a pipe: rich would otherwise assume 80 columns
-    env.update({"PYTHONPATH": str(site), "TRACKYARD_TRUSTED_PATHS": str(site), "NO_COLOR": "1"})
-    return subprocess.run(
-        [str(TRACKYARD), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
-    )
+    return run_trackyard(*args, cwd=cwd, env=env, timeout=120)
 
 
 def test_piped_domains_table_prints_full_distribution_names(tmp_path: Path) -> None:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -15,22 +12,14 @@ import pytest
 import trackyard
 from trackyard.errors import ConfigValidationError
 
+from .._console import run_trackyard
+
 YEARS = [2025, 2030, 2035]
-TRACKYARD = Path(sys.executable).parent / "trackyard"
 
 
 def _cli_json(*args: str, cwd: Path) -> list[dict[str, object]]:
     """``trackyard ARGS --json`` from the console script, parsed."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKYARD_")}
-    proc = subprocess.run(
-        [str(TRACKYARD), *args, "--json"],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    proc = run_trackyard(*args, "--json", cwd=cwd)
     assert proc.returncode == 0, proc.stderr
     listed: list[dict[str, object]] = json.loads(proc.stdout)
     return listed

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -15,25 +12,14 @@ import trackyard
 from trackyard.errors import ConfigValidationError
 from trackyard.testing import DomainConformance
 
-TRACKYARD = Path(sys.executable).parent / "trackyard"
+from .._console import PLAIN_TERMINAL, run_trackyard, user_env
 
 
 def _cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Any:
-    environ = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("TRACKYARD_") or k == "TRACKYARD_TRUSTED_PATHS"
-    }
-    environ.update({"COLUMNS": "250", "NO_COLOR": "1", "TERM": "dumb", **(env or {})})
-    return subprocess.run(
-        [str(TRACKYARD), *args],
-        cwd=cwd,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    environ = user_env(
+        {**PLAIN_TERMINAL, "COLUMNS": "250", **(env or {})}, keep=["TRACKYARD_TRUSTED_PATHS"]
     )
+    return run_trackyard(*args, cwd=cwd, env=environ, timeout=600)
 
 
 def test_doctor_never_writes_into_the_configured_store(ws: Path) -> None:

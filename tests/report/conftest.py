@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,23 +18,13 @@ import trackyard
 from trackyard.report import Section, Table, build_report
 from trackyard.testing import PluginSandbox
 
+from .._console import run_trackyard, user_env
 from . import report_models
-
-TRACKYARD = Path(sys.executable).parent / "trackyard"
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run ``trackyard ARGS`` in ``cwd`` as a user's shell would (no TRACKYARD_ variables)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKYARD_")}
-    return subprocess.run(
-        [str(TRACKYARD), *args],
-        cwd=cwd,
-        env={**env, "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return run_trackyard(*args, cwd=cwd, env=user_env({"COLUMNS": "200"}))
 
 
 CHROMIUM = os.environ.get("TRACKYARD_CHROMIUM", "/usr/bin/chromium")

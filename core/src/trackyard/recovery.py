@@ -141,11 +141,6 @@ def _load(path: Path) -> dict[str, Any]:
     return data
 
 
-def _in_flight(run: dict[str, Any]) -> bool:
-    """A ``running`` run that is not stale: its process is alive (or on another host)."""
-    return run.get("status") == "running" and not _is_stale(run)
-
-
 def _is_stale(run: dict[str, Any]) -> bool:
     """A ``running`` run whose process is gone: recorded on this host with a pid that no longer
     exists, or without any trackyard stamp. Runs of other hosts are left alone."""
@@ -185,7 +180,8 @@ def audit(
         run_id = str(run["id"])
         if _is_stale(run):
             stale.append(run_id)
-        elif _in_flight(run) and db.get(run_id) != "running":
+        elif run.get("status") == "running" and db.get(run_id) != "running":
+            # Not stale, so in flight: its process is alive (or on another host).
             in_flight.append(run_id)  # its row comes when it ends (a worker's shard is merged)
             continue
         if run_id not in db:
@@ -195,11 +191,12 @@ def audit(
     return AuditReport(tuple(missing), tuple(mismatched), tuple(stale), tuple(in_flight))
 
 
-def _open_db(store: Store, *, init: bool) -> Any:
+def _open_db(store: Store) -> Any:
+    """consist's database manager on ``store``, its schema created."""
     from consist.core.persistence import DatabaseManager  # heavy; only when repairing
 
     db = store.retry(
-        lambda: DatabaseManager(str(store.db_path), skip_schema_init=not init),
+        lambda: DatabaseManager(str(store.db_path)),
         what="opening the store to repair it",
     )
     apply_lock_budget(db, store.timeout)
@@ -255,9 +252,10 @@ def _reconcile(ws: Path, store: Store, rebuilt: tuple[str, ...] = ()) -> Reconci
             tmp.write_text(json.dumps(payload, indent=2), encoding="utf-8")
             tmp.replace(path)
             marked.append(run_id)
-        elif _in_flight(run):
-            # Its process records it (a sweep worker into its shard, merged once it ends): a
-            # row restored now would stay 'running' when the shard's rows are merged.
+        elif run.get("status") == "running":
+            # Not stale, so in flight: its process records it (a sweep worker into its shard,
+            # merged once it ends); a row restored now would stay 'running' when the shard's
+            # rows are merged.
             if db_rows.get(run_id) != "running":
                 in_flight.append(run_id)
             continue
@@ -305,7 +303,7 @@ def rebuild(
             wal.replace(Path(f"{aside}{WAL_SUFFIX}"))
     schema_marker(store.db_path).unlink(missing_ok=True)
     store.db_path.parent.mkdir(parents=True, exist_ok=True)
-    db = _open_db(store, init=True)
+    db = _open_db(store)
     db.engine.dispose()
     return _reconcile(ws, store, tuple(moved))
 

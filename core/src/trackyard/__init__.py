@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from trackyard import errors
     from trackyard._discovery import DomainInfo, Explanation
     from trackyard._sweep import ManyResult
+    from trackyard.errors import EnvironmentChangedWarning, StaleCodeError
     from trackyard.hookspecs import hookimpl
     from trackyard.recovery import AuditReport, ReconcileReport, audit, reconcile
     from trackyard.registry import (
@@ -35,6 +36,7 @@ _WHERE = {
     "AuditReport": "trackyard.recovery",
     "DomainInfo": "trackyard._discovery",
     "DomainTracker": "trackyard.tracker",
+    "EnvironmentChangedWarning": "trackyard.errors",
     "Explanation": "trackyard._discovery",
     "ManyResult": "trackyard._sweep",
     "RankedRun": "trackyard.tracker",
@@ -43,6 +45,7 @@ _WHERE = {
     "RunCall": "trackyard.tracker",
     "RunOutcome": "trackyard.tracker",
     "Settings": "trackyard.settings",
+    "StaleCodeError": "trackyard.errors",
     "Wiring": "trackyard.wiring",
     "audit": "trackyard.recovery",
     "available_domains": "trackyard.registry",
@@ -59,6 +62,7 @@ __all__ = [
     "AuditReport",
     "DomainInfo",
     "DomainTracker",
+    "EnvironmentChangedWarning",
     "Explanation",
     "ManyResult",
     "RankedRun",
@@ -67,6 +71,7 @@ __all__ = [
     "RunCall",
     "RunOutcome",
     "Settings",
+    "StaleCodeError",
     "Wiring",
     "__version__",
     "audit",

@@ -19,6 +19,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
+from trackyard._capture import Capture, watching
 from trackyard._layout import METRICS
 from trackyard._validate import check_metric_name, encode_metric
 from trackyard.errors import ConfigValidationError, OutputLocationError, OutputMissingError
@@ -156,24 +157,43 @@ def check_outputs(fn: Callable[..., Any], outputs: Any, declared: tuple[str, ...
         )
 
 
-def wrap_model(fn: Callable[..., Any], declared: tuple[str, ...] = ()) -> Callable[..., Any]:
-    """Wrap ``fn`` so its metrics land in the run's metadata; code identity still sees ``fn``."""
+def wrap_model(
+    fn: Callable[..., Any],
+    declared: tuple[str, ...] = (),
+    on_ran: Callable[[Capture], None] | None = None,
+) -> Callable[..., Any]:
+    """Wrap ``fn`` so its metrics land in the run's metadata; code identity still sees ``fn``.
+
+    What ``fn`` imports and reads while it runs is watched (``_capture``) and handed to
+    ``on_ran`` inside the run, once the outputs are checked.
+    """
 
     @functools.wraps(fn)
     def model(*args: Any, **kwargs: Any) -> Any:
         import consist  # heavy; see split_result
 
         metrics: dict[str, float | str] = {}
-        outputs = split_result(fn(*args, **kwargs), metrics, declared)
+        with watching() as seen:
+            value = fn(*args, **kwargs)
+        outputs = split_result(value, metrics, declared)
         check_outputs(fn, outputs, declared)
         outputs = own_outputs(outputs, declared, fn)
         if metrics:
             run = consist.current_run()
             logged = dict(((run.meta or {}).get(METRICS) or {}) if run else {})
             consist.log_meta(**{METRICS: {**logged, **metrics}})
+        if on_ran is not None:
+            on_ran(seen)
         return outputs
 
     return model
+
+
+def model_reference(fn: Callable[..., Any]) -> str:
+    """``"module:qualname"`` of the function ``fn`` wraps (for records; not checked)."""
+    target = inspect.unwrap(fn)
+    module = getattr(target, "__module__", None) or "?"
+    return f"{module}:{getattr(target, '__qualname__', repr(target))}"
 
 
 def accepted_kwargs(fn: Callable[..., Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:

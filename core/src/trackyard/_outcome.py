@@ -36,6 +36,10 @@ class RunOutcome:
 
     ``metrics`` are the run's own, or, for a cache hit, those of the run it reused
     (``cache_source``). ``outputs`` maps each output key to its file in the run's own folder.
+    ``environment_changed``: for a cache hit, each distribution the model used whose version
+    differs from the one recorded, as ``{name: (recorded, current)}`` (``{}``: unchanged).
+    ``rerun_reason``: why a matching recorded run was not served and the call executed (a
+    module or file it used changed, its outputs are gone...), else ``None``.
     """
 
     run_id: str
@@ -46,6 +50,8 @@ class RunOutcome:
     metrics: Mapping[str, float | None]
     outputs: Mapping[str, Path]
     config: Mapping[str, Any] = field(default_factory=dict)
+    environment_changed: Mapping[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    rerun_reason: str | None = None
     result: Any = field(default=None, repr=False, compare=False)
 
     def output(self, key: str) -> Path:

@@ -9,12 +9,13 @@ write no new row, on every executor. A run whose outputs are missing or changed 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from trackyard import _queries
-from trackyard._layout import METRICS
+from trackyard._deps import environment_changes, model_code, verify, warn_batch
+from trackyard._layout import DEPS, METRICS, STAMP
 from trackyard._model import code_identity, model_identity, wrap_model
 from trackyard._outcome import Runner, RunOutcome
 from trackyard._provenance import code_dependencies, config_inputs, input_identity
@@ -38,7 +39,7 @@ def cache_keys(dt: Runner, fn: Callable[..., Any], items: Sequence[Keyed]) -> di
     identity = dt.consist.identity
     wired = dt.wiring
     base: list[Any] = [*wired.identity_inputs, *model_identity(fn)]
-    code = code_dependencies(fn, wired.code_dependencies)
+    code = code_dependencies(model_code(fn), wired.code_dependencies)
     epoch = wired.cache_epoch or dt.settings.cache_epoch
     keys: dict[str, str] = {}
     for item in items:
@@ -83,8 +84,8 @@ def precheck(
     if not found:
         return {}
     outputs: dict[str, dict[str, Path]] = {}
-    stale: set[str] = set()
     checksum = identity.compute_file_checksum
+    stale, changed = _refused(dt, found.values(), checksum)
     ran = sorted({r for r, _ in found.values()})
     for run_id, key, uri, recorded in _queries.output_uris(store, ran):
         path = Path(dt.consist.resolve_uri(uri))
@@ -105,8 +106,32 @@ def precheck(
                 metrics={k: decode_metric(v) for k, v in (meta.get(METRICS) or {}).items()},
                 outputs=outputs.get(run_id, {}),
                 config=item.config,
+                environment_changed=changed.get(run_id, {}),
             )
     return hits
+
+
+def _refused(
+    dt: Runner, found: Iterable[tuple[str, Mapping[str, Any]]], checksum: Callable[[Path], str]
+) -> tuple[set[str], dict[str, dict[str, tuple[str | None, str | None]]]]:
+    """Recorded runs whose modules or undeclared inputs changed (they run again, and
+    ``DomainTracker.run`` records why), and the environment changes of the others; under
+    ``on_environment_change="rerun"`` those run again too, under ``"warn"`` one warning
+    names them."""
+    stale: set[str] = set()
+    changed: dict[str, dict[str, tuple[str | None, str | None]]] = {}
+    for run_id, meta in found:
+        deps = (meta.get(STAMP) or {}).get(DEPS)
+        if verify(deps, checksum) is not None:
+            stale.add(run_id)
+        elif env := environment_changes(deps):
+            changed[run_id] = env
+    policy = dt.settings.on_environment_change
+    if changed and policy == "rerun":
+        return stale | set(changed), {}
+    if changed and policy == "warn":
+        warn_batch(dt.domain_name, changed)
+    return stale, changed
 
 
 def _as_mapping(meta: Any) -> Mapping[str, Any]:

@@ -4,9 +4,9 @@
   content; a string naming an existing file or folder is refused (its content would not be in
   the key) unless the domain lists its key in ``Wiring.untracked_config``;
 * :func:`input_identity` keys ``inputs={"label": path}`` on the files' content;
-* :func:`code_dependencies` lists the model's own module and the modules it imports from the
-  same project (not the standard library, not installed packages), plus the wiring's
-  ``code_dependencies``;
+* :func:`code_dependencies` lists the model's code (``_deps.model_code``: the files of the
+  distribution that provides it and the project modules it imports, transitively), plus the
+  wiring's ``code_dependencies``;
 * :func:`distribution_of` names the installed distribution that provides the model;
 * :func:`stale_outputs` says why a cache hit's outputs cannot be served (missing, changed).
 
@@ -17,17 +17,12 @@ pre-check.
 
 from __future__ import annotations
 
-import functools
-import importlib.metadata
-import inspect
 import os
-import sys
-import sysconfig
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+from trackyard._deps import ModelCode
 from trackyard.errors import ConfigValidationError
 
 __all__ = [
@@ -134,65 +129,11 @@ def input_identity(inputs: Mapping[str, Any]) -> list[IdentityInput]:
 # --- code identity ------------------------------------------------------------------------------
 
 
-@functools.cache
-def _installed_roots() -> tuple[str, ...]:
-    """Folders whose modules are never "the same project": stdlib and site-packages."""
-    roots = {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
-    roots |= {p for p in sys.path if p.rstrip("/").endswith(("site-packages", "dist-packages"))}
-    return tuple(sorted(str(Path(r).resolve()) + os.sep for r in roots if r))
-
-
-def _module_file(module: ModuleType | None) -> Path | None:
-    filename = getattr(module, "__file__", None) if module is not None else None
-    if not filename or not filename.endswith(".py"):
-        return None
-    path = Path(filename).resolve()
-    return path if path.is_file() else None
-
-
-def _project_root(module: ModuleType, path: Path) -> Path:
-    """The folder the model's top-level package (or module) sits in."""
-    depth = module.__name__.count(".")
-    if path.name == "__init__.py":
-        depth += 1
-    return path.parents[depth] if depth < len(path.parents) else path.parent
-
-
-def _local_imports(module: ModuleType, root: Path, seen: dict[str, Path]) -> None:
-    """Modules under ``root`` that ``module`` refers to (imported modules, imported names),
-    transitively; installed and standard-library modules are skipped."""
-    installed = _installed_roots()
-    for value in list(vars(module).values()):
-        if isinstance(value, ModuleType):
-            target: ModuleType | None = value
-        else:
-            owner = getattr(value, "__module__", None)
-            target = sys.modules.get(owner) if isinstance(owner, str) else None
-        if target is None or target.__name__ in seen:
-            continue
-        path = _module_file(target)
-        if path is None or not path.is_relative_to(root) or str(path).startswith(installed):
-            continue
-        seen[target.__name__] = path
-        _local_imports(target, root, seen)
-
-
-def code_dependencies(fn: Callable[..., Any], extra: tuple[Path, ...] = ()) -> list[IdentityInput]:
-    """The modules ``fn``'s module imports from its own project (``code:<module>``) and the
-    wiring's extra code dependencies (``code:<path>``), as identity inputs.
-
-    The model's own file is already in consist's code identity; a model installed as a
-    package (in site-packages) contributes none: its distribution version is recorded instead.
-    """
-    found: list[IdentityInput] = []
-    target = inspect.unwrap(fn)
-    module = sys.modules.get(getattr(target, "__module__", "") or "")
-    path = _module_file(module)
-    if module is not None and path is not None and not str(path).startswith(_installed_roots()):
-        seen: dict[str, Path] = {module.__name__: path}
-        _local_imports(module, _project_root(module, path), seen)
-        del seen[module.__name__]
-        found += [(f"code:{name}", file) for name, file in sorted(seen.items())]
+def code_dependencies(code: ModelCode, extra: tuple[Path, ...] = ()) -> list[IdentityInput]:
+    """The model's code (``_deps.model_code``: its distribution's files, ``dist:<name>:<file>``,
+    and the project modules it imports, ``code:<module>``) and the wiring's extra code
+    dependencies (``code:<path>``), as identity inputs."""
+    found: list[IdentityInput] = [(f.label, f.path) for f in code.files]
     for dependency in extra:
         if not dependency.exists():
             raise ConfigValidationError(
@@ -203,22 +144,9 @@ def code_dependencies(fn: Callable[..., Any], extra: tuple[Path, ...] = ()) -> l
     return found
 
 
-@functools.lru_cache(maxsize=4)
-def _distributions(search_path: tuple[str, ...]) -> Mapping[str, list[str]]:
-    """Top-level package -> distributions, for one ``sys.path`` (keyed on it, so a folder added
-    to the path later, as by an in-process install, is seen)."""
-    return importlib.metadata.packages_distributions()
-
-
-def distribution_of(fn: Callable[..., Any]) -> str | None:
-    """``"name==version"`` of the installed distribution providing ``fn``'s top-level package."""
-    module = getattr(inspect.unwrap(fn), "__module__", None) or ""
-    for name in _distributions(tuple(sys.path)).get(module.partition(".")[0], []):
-        try:
-            return f"{name}=={importlib.metadata.version(name)}"
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return None
+def distribution_of(code: ModelCode) -> str | None:
+    """``"name==version"`` of the installed distribution providing the model."""
+    return None if code.distribution is None else "==".join(code.distribution)
 
 
 # --- what a cache hit checks --------------------------------------------------------------------

@@ -77,6 +77,8 @@ def worker_options(dt: Runner) -> dict[str, Any]:
         "workspace": settings.workspace,
         "run_dir": settings.run_dir,
         "cache_epoch": settings.cache_epoch,
+        "strict_inputs": settings.strict_inputs,
+        "on_environment_change": settings.on_environment_change,
     }
     if dataclasses.is_dataclass(settings.options):
         for f in dataclasses.fields(settings.options):

@@ -18,6 +18,10 @@ Catch :class:`TrackyardError` to handle anything trackyard raises on purpose::
     │                                                changed (only with ``run(strict=True)``)
     ├── OutputLocationError      (also ValueError)   in a parallel sweep, a model returned an
     │                                                output outside its run folder
+    ├── StaleCodeError                               a module the model uses changed on disk
+    │                                                after this process loaded it; nothing ran
+    ├── UndeclaredInputError                         with ``strict_inputs``, the model read a
+    │                                                file it did not declare; the run failed
     ├── PluginSetMismatchError                       a many-run worker has other plugins than
     │                                                its driver; the task fails
     ├── StoreUnavailableError                        the provenance store cannot be used (locked
@@ -29,6 +33,9 @@ Catch :class:`TrackyardError` to handle anything trackyard raises on purpose::
     └── InstallError                                 installing/uninstalling plugins failed
         └── InstallRejectedError                     a newly installed plugin failed validation;
                                                      the install was rolled back (``report``)
+
+Warnings: ``EnvironmentChangedWarning`` (a ``UserWarning``): a cache hit was recorded with
+other versions of the distributions the model uses than are installed now.
 
 Every message names the offending thing (domain, distribution, option, metric...) and says how
 to fix it.
@@ -42,6 +49,7 @@ __all__ = [
     "ConfigValidationError",
     "DiskFullError",
     "DomainConflictError",
+    "EnvironmentChangedWarning",
     "InstallError",
     "InstallRejectedError",
     "OutputLocationError",
@@ -52,10 +60,12 @@ __all__ = [
     "PluginPolicyError",
     "PluginSetMismatchError",
     "QueryValidationError",
+    "StaleCodeError",
     "StaleOutputError",
     "StoreCorruptError",
     "StoreUnavailableError",
     "TrackyardError",
+    "UndeclaredInputError",
     "UnknownDomainError",
 ]
 
@@ -147,6 +157,22 @@ class OutputLocationError(TrackyardError, ValueError):
     outside its run folder (a folder its config or the caller named). Another run of the sweep
     could overwrite that file before trackyard copies it into the run, so the run is recorded
     ``failed`` instead; the message says to write to ``consist.output_path(key)``."""
+
+
+class StaleCodeError(TrackyardError):
+    """A module the model uses was changed on disk after this process loaded it: running
+    would store the old code's result under the new code's key. Raised before anything runs;
+    restart the interpreter or ``importlib.reload`` the module."""
+
+
+class UndeclaredInputError(TrackyardError):
+    """With ``strict_inputs``, the model read a file that is neither an input, a config
+    ``Path``, code nor in its run folder; the run is recorded ``failed``."""
+
+
+class EnvironmentChangedWarning(UserWarning):
+    """A cache hit was recorded with other versions of the distributions its model uses
+    (``RunOutcome.environment_changed``); ``on_environment_change`` decides what happens."""
 
 
 class ConfigValidationError(TrackyardError, ValueError):

@@ -20,13 +20,23 @@ from typing import Any
 from trackyard._layout import DB_FILE, DEFAULT_WORKSPACE, RUNS_DIR
 from trackyard.errors import ConfigValidationError
 
-CORE_KEYS = ("workspace", "db_path", "run_dir", "cache_epoch")
+CORE_KEYS = (
+    "workspace",
+    "db_path",
+    "run_dir",
+    "cache_epoch",
+    "strict_inputs",
+    "on_environment_change",
+)
+ENVIRONMENT_CHOICES = ("serve", "warn", "rerun")
 _TABLE_KEYS = (*CORE_KEYS, "providers", "domains", "plugins")
 ENV_VARS = {
     "workspace": "TRACKYARD_WORKSPACE",
     "db_path": "TRACKYARD_DB_PATH",
     "run_dir": "TRACKYARD_RUN_DIR",
     "cache_epoch": "TRACKYARD_CACHE_EPOCH",
+    "strict_inputs": "TRACKYARD_STRICT_INPUTS",
+    "on_environment_change": "TRACKYARD_ON_ENVIRONMENT_CHANGE",
 }
 
 
@@ -42,6 +52,11 @@ class Settings:
     ``options`` is an instance of the tracker class's ``Options`` dataclass. ``sources`` says
     where each value came from (``"keyword"``, ``"environment TRACKYARD_WORKSPACE"``,
     ``"/path/pyproject.toml [tool.trackyard]"``, ``"default"``).
+
+    ``strict_inputs``: a file the model reads without declaring it fails the run instead of
+    being recorded as an undeclared input. ``on_environment_change``: what a cache hit does
+    when the distributions its model used changed version since it ran (``"serve"``,
+    ``"warn"``: serve it with an ``EnvironmentChangedWarning``, ``"rerun"``: execute again).
     """
 
     domain: str
@@ -51,6 +66,8 @@ class Settings:
     cache_epoch: int = 1
     options: Any = field(default_factory=NoOptions)
     sources: Mapping[str, str] = field(default_factory=dict)
+    strict_inputs: bool = False
+    on_environment_change: str = "warn"
 
 
 @dataclass(frozen=True)
@@ -241,6 +258,7 @@ def resolve_settings(
             f"(from {sources.get('cache_epoch')})"
         ) from None
     sources.setdefault("cache_epoch", "default")
+    strict_inputs, on_environment_change = _run_policies(values, sources)
 
     domain_values: dict[str, Any] = {}
     for name in fields_:
@@ -272,7 +290,32 @@ def resolve_settings(
         cache_epoch=cache_epoch,
         options=options,
         sources=sources,
+        strict_inputs=strict_inputs,
+        on_environment_change=on_environment_change,
     )
+
+
+def _run_policies(values: Mapping[str, Any], sources: dict[str, str]) -> tuple[bool, str]:
+    """``strict_inputs`` (a boolean, or 1/0, true/false, yes/no, on/off) and
+    ``on_environment_change`` (one of :data:`ENVIRONMENT_CHOICES`)."""
+    raw = values.get("strict_inputs", False)
+    text = str(raw).strip().lower()
+    if isinstance(raw, bool) or text in {"1", "0", "true", "false", "yes", "no", "on", "off", ""}:
+        strict = raw if isinstance(raw, bool) else text in {"1", "true", "yes", "on"}
+    else:
+        raise ConfigValidationError(
+            f"strict_inputs must be true or false, got {raw!r} "
+            f"(from {sources.get('strict_inputs')})"
+        )
+    choice = str(values.get("on_environment_change", "warn")).strip().lower()
+    if choice not in ENVIRONMENT_CHOICES:
+        raise ConfigValidationError(
+            f"on_environment_change must be one of {', '.join(ENVIRONMENT_CHOICES)}, got "
+            f"{values.get('on_environment_change')!r} (from {sources.get('on_environment_change')})"
+        )
+    sources.setdefault("strict_inputs", "default")
+    sources.setdefault("on_environment_change", "default")
+    return strict, choice
 
 
 def store_location(

@@ -20,13 +20,29 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from trackyard import _queries, _session, _sweep
+from trackyard._capture import Capture
+from trackyard._deps import (
+    MODULES,
+    UNDECLARED,
+    ModelCode,
+    check_loaded,
+    environment_changes,
+    environment_policy,
+    model_code,
+    record,
+    undeclared_message,
+    verify,
+)
 from trackyard._hashing import one_hash_per_file
 from trackyard._layout import (
     CACHE_SOURCE,
+    DEPS,
     HOST,
+    IDENTITY,
     INTERRUPTED,
     METRICS,
     MODEL_DIST,
+    MODEL_REF,
     PID,
     RERUN_REASON,
     RUN_NAME,
@@ -36,6 +52,7 @@ from trackyard._model import (
     accepted_kwargs,
     code_identity,
     model_identity,
+    model_reference,
     resolve_callable,
     wrap_model,
 )
@@ -48,6 +65,7 @@ from trackyard._provenance import (
     stale_outputs,
 )
 from trackyard._queries import RankedRun
+from trackyard._sources import keep as keep_source
 from trackyard._store import (
     LOCK_TIMEOUT_ENV,
     Store,
@@ -63,6 +81,7 @@ from trackyard.errors import (
     PluginContractError,
     StaleOutputError,
     StoreUnavailableError,
+    UndeclaredInputError,
 )
 from trackyard.settings import NoOptions, Settings
 from trackyard.wiring import CodeIdentity, Wiring
@@ -244,8 +263,14 @@ class DomainTracker:
         """
         meta = run.meta if run.meta is not None else {}
         meta[STAMP] = {**self._provenance, **self._current}
+        cached = getattr(self._consist.current_consist, "cached_run", None)
+        if meta.get(CACHE_SOURCE) and cached is not None:
+            # A hit carries what the executing run used, so a later hit matched against it
+            # checks the same modules, files and environment.
+            deps = ((cached.meta or {}).get(STAMP) or {}).get(DEPS)
+            if deps is not None:
+                meta[STAMP][DEPS] = deps
         if meta.get(CACHE_SOURCE) and meta.get(METRICS) is None:
-            cached = getattr(self._consist.current_consist, "cached_run", None)
             if cached is not None and (cached.meta or {}).get(METRICS) is not None:
                 meta[METRICS] = dict(cached.meta[METRICS])
             elif cached is not None and not (cached.meta or {}).get(CACHE_SOURCE):
@@ -330,38 +355,106 @@ class DomainTracker:
             iteration=iteration,
         )
         mode = self._check_call(fn, call)
+        code = model_code(fn)
+        identity = [
+            *config_files,
+            *input_identity(call.inputs),
+            *code_dependencies(code, wired.code_dependencies),
+        ]
         options: dict[str, Any] = {
             "tags": tags,
             "facets": facets,
             "parent_run_id": parent_run_id,
-            "identity": [
-                *config_files,
-                *input_identity(call.inputs),
-                *code_dependencies(fn, wired.code_dependencies),
-            ],
+            "identity": identity,
+            "record": self._recorder(code, call, identity),
+            "code": code,
         }
         with one_hash_per_file(self._consist):  # each file hashed once per call
+            check_loaded(code, self._consist.identity.compute_file_checksum)
             self._observer.before_run(call)
-            runtime = runtime_kwargs or {}
-            result, suspect = self._call_consist(fn, call, mode, runtime, options)
-            reason = (
-                stale_outputs(result, self._consist.identity.compute_file_checksum)
-                if result.cache_hit
-                else None
-            )
-            if reason is not None:
-                if strict:
-                    raise StaleOutputError(
-                        f"run {name!r} matched a cached run, but its {reason}; call again without "
-                        "strict=True to run it again, or run `trackyard doctor --workspace "
-                        f"{self.workspace} --fix` to stop serving it"
-                    )
-                result, suspect = self._call_consist(fn, call, mode, runtime, options, rerun=reason)
-            outcome = self._outcome(name, call.config, result)
-            if suspect:
-                self._check_recorded(outcome)
+            outcome = self._run_checked(fn, call, mode, dict(runtime_kwargs or {}), options, strict)
         self._observer.after_run(call, outcome)
         return outcome
+
+    def _run_checked(
+        self,
+        fn: Callable[..., Any],
+        call: RunCall,
+        mode: CodeIdentity,
+        runtime: Mapping[str, Any],
+        options: Mapping[str, Any],
+        strict: bool,
+    ) -> RunOutcome:
+        """Run through consist; a hit that fails its checks (outputs, the code and files it
+        used, the environment under ``on_environment_change="rerun"``) executes again."""
+        result, suspect = self._call_consist(fn, call, mode, runtime, options)
+        reason, changed = (
+            self._refusal(call.name, result, strict) if result.cache_hit else (None, {})
+        )
+        if reason is not None:
+            result, suspect = self._call_consist(fn, call, mode, runtime, options, rerun=reason)
+            changed = {}
+        outcome = self._outcome(call.name, call.config, result, changed, reason)
+        if suspect:
+            self._check_recorded(outcome)
+        return outcome
+
+    def _refusal(
+        self, name: str, result: Any, strict: bool
+    ) -> tuple[str | None, dict[str, tuple[str | None, str | None]]]:
+        """Why cache hit ``result`` cannot be served (``None``: it can), and the distributions
+        whose version changed since the run it reuses."""
+        checksum = self._consist.identity.compute_file_checksum
+        reason = stale_outputs(result, checksum)
+        if reason is not None and strict:
+            raise StaleOutputError(
+                f"run {name!r} matched a cached run, but its {reason}; call again without "
+                "strict=True to run it again, or run `trackyard doctor --workspace "
+                f"{self.workspace} --fix` to stop serving it"
+            )
+        deps = ((result.run.meta or {}).get(STAMP) or {}).get(DEPS)
+        reason = reason or verify(deps, checksum)
+        changed = environment_changes(deps) if reason is None else {}
+        if changed:
+            reason = environment_policy(
+                self.settings.on_environment_change,
+                name,
+                result.run.meta.get(CACHE_SOURCE),
+                changed,
+            )
+        return reason, changed
+
+    def _recorder(
+        self, code: ModelCode, call: RunCall, identity: Sequence[tuple[str, Path]]
+    ) -> Callable[[Capture], None]:
+        """What runs inside the model's run once it returned: its dependency record (and, with
+        ``strict_inputs``, the refusal of undeclared reads), stored in the run's metadata."""
+        declared = [
+            *(Path(v) for v in call.inputs.values() if isinstance(v, (str, os.PathLike))),
+            *(path for _, path in identity),
+            *(path for _, path in call.wiring.identity_inputs),
+        ]
+        consist_tracker, settings = self._consist, self.settings
+
+        def record_run(capture: Capture) -> None:
+            import consist  # loaded: this runs inside a consist run
+
+            deps = record(
+                code,
+                capture,
+                declared=declared,
+                run_folder=Path(consist.output_dir()),
+                checksum=consist_tracker.identity.compute_file_checksum,
+            )
+            if settings.strict_inputs and deps[UNDECLARED]:
+                raise UndeclaredInputError(undeclared_message(call.name, code, deps[UNDECLARED]))
+            run = consist.current_run()
+            stamp = dict(((run.meta or {}) if run is not None else {}).get(STAMP) or {})
+            consist.log_meta(**{STAMP: {**stamp, DEPS: deps}})
+            for entry in deps[MODULES].values():
+                keep_source(settings.workspace, Path(entry["path"]), entry["sha256"])
+
+        return record_run
 
     def _check_call(self, fn: Callable[..., Any], call: RunCall) -> CodeIdentity:
         """Before anything is written: every input and identity input exists and ``fn``'s code
@@ -394,8 +487,14 @@ class DomainTracker:
         the run then executes whatever the cache holds, and records the reason."""
         wired = call.wiring
         runtime = accepted_kwargs(fn, {**wired.runtime_kwargs, **runtime_kwargs})
-        self._current = {RUN_NAME: call.name, PID: os.getpid(), HOST: socket.gethostname()}
-        dist = distribution_of(fn)
+        self._current = {
+            RUN_NAME: call.name,
+            PID: os.getpid(),
+            HOST: socket.gethostname(),
+            MODEL_REF: model_reference(fn),
+            IDENTITY: self._identity_digests(options["identity"]),
+        }
+        dist = distribution_of(options["code"])
         if dist is not None:
             self._current[MODEL_DIST] = dist
         if rerun is not None:
@@ -431,7 +530,7 @@ class DomainTracker:
 
         wired = call.wiring
         return self._consist.run(
-            fn=_session.lock_free(wrap_model(fn, tuple(wired.outputs))),
+            fn=_session.lock_free(wrap_model(fn, tuple(wired.outputs), options["record"])),
             name=call.name,
             model=wired.model,
             config=dict(call.config),
@@ -472,7 +571,21 @@ class DomainTracker:
         except Exception as exc:
             interrupt.add_note(f"trackyard could not close the interrupted run: {exc}")
 
-    def _outcome(self, name: str, config: Mapping[str, Any], result: Any) -> RunOutcome:
+    def _identity_digests(self, identity: Sequence[tuple[str, Path]]) -> dict[str, Any]:
+        """``{label: {"path", "sha256"}}`` of every keyed file (``trackyard why`` compares
+        them); consist's own digests, from this call's hash memo."""
+        digests = self._consist.identity.compute_hash_inputs_digests(list(identity))
+        paths = {label: str(path) for label, path in identity}
+        return {label: {"path": paths.get(label), "sha256": d} for label, d in digests.items()}
+
+    def _outcome(
+        self,
+        name: str,
+        config: Mapping[str, Any],
+        result: Any,
+        changed: Mapping[str, tuple[str | None, str | None]] | None = None,
+        rerun: str | None = None,
+    ) -> RunOutcome:
         run = result.run
         meta = run.meta or {}
         source = meta.get(CACHE_SOURCE) if result.cache_hit else None
@@ -489,6 +602,8 @@ class DomainTracker:
             metrics={k: decode_metric(v) for k, v in (metrics or {}).items()},
             outputs=outputs,
             config=config,
+            environment_changed=dict(changed or {}),
+            rerun_reason=rerun,
             result=result,
         )
 

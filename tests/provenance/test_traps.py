@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import trackyard
-from trackyard.errors import ConfigValidationError, StaleOutputError
+from trackyard.errors import ConfigValidationError, StaleCodeError, StaleOutputError
 
 EXECUTORS = ["serial", "processes", "dask"]
 
@@ -160,17 +160,24 @@ def test_identical_calls_with_inputs_execute_once_on_every_executor(
 
 
 def test_edited_local_import_runs_again(ws: Path, trap_site: Path) -> None:
-    """Edit a module the model imports from its own project: the next identical call runs
-    again instead of serving the old result."""
+    """Edit a module the model imports from its own project: a process that loads the new
+    code runs the next identical call again instead of serving the old result (this one,
+    still holding the old code, refuses to run: StaleCodeError)."""
+    import importlib
+
     trap = _trap(ws)
     helper = trap_site / "trapmodels" / "helper.py"
     original = helper.read_text(encoding="utf-8")
     first = trap.score(name="a", config={"x": 3})
     try:
         helper.write_text(original + "\n# tuned\n", encoding="utf-8")
+        with pytest.raises(StaleCodeError, match="'trapmodels.helper' used by model module"):
+            trap.score(name="b", config={"x": 3})
+        importlib.reload(importlib.import_module("trapmodels.helper"))
         edited = trap.score(name="b", config={"x": 3})
     finally:
         helper.write_text(original, encoding="utf-8")
+        importlib.reload(importlib.import_module("trapmodels.helper"))
     assert not first.cache_hit
     assert not edited.cache_hit
     assert trap.score(name="c", config={"x": 3}).cache_hit

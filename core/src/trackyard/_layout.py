@@ -61,6 +61,7 @@ RUN_NAME_PATH = f"$.{STAMP}.{RUN_NAME}"
 PLUGIN_SET_PATH = f"$.{STAMP}.{PLUGIN_SET}"
 METRICS_PATH = f"$.{METRICS}"
 CACHE_SOURCE_PATH = f"$.{CACHE_SOURCE}"
+UNDECLARED_PATH = f"$.{STAMP}.{DEPS}.undeclared_inputs"
 
 
 def metric_path(metric: str) -> str:

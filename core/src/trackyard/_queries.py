@@ -10,6 +10,7 @@ DuckDB connection with external access disabled, with the common lock wait and e
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from trackyard._layout import (
     METRICS_PATH,
     PLUGIN_SET_PATH,
     RUN_NAME_PATH,
+    UNDECLARED_PATH,
     metric_path,
 )
 from trackyard._store import Store, quote_identifier, read_only_query
@@ -147,6 +149,26 @@ def plugin_set_counts(db_path: Path, timeout: float) -> dict[str, int]:
     """How many runs recorded each plugin-set fingerprint, most used first."""
     rows = read_only_query(db_path, _PLUGIN_SETS_SQL, [], timeout=timeout, what="plugin-set check")
     return {str(r[0]): int(r[1]) for r in rows}
+
+
+_UNDECLARED_SQL = f"""
+SELECT id, json_extract_string(meta, '{RUN_NAME_PATH}') AS name,
+       json_extract(meta, '{UNDECLARED_PATH}') AS files
+FROM run
+WHERE status = 'completed' AND json_extract(meta, '{CACHE_SOURCE_PATH}') IS NULL
+  AND files IS NOT NULL AND files::VARCHAR <> '{{}}'
+ORDER BY run.created_at, id
+"""
+
+
+def undeclared_reads(db_path: Path, timeout: float) -> list[tuple[str, str, list[str]]]:
+    """(run id, run name, files) of every executed run that read files it did not declare."""
+    rows = read_only_query(db_path, _UNDECLARED_SQL, [], timeout=timeout, what="input check")
+    found = []
+    for run_id, name, files in rows:
+        listed = json.loads(files) if isinstance(files, str) else dict(files or {})
+        found.append((str(run_id), str(name or run_id), sorted(listed)))
+    return found
 
 
 # --- the many-run cache pre-check ---------------------------------------------------------------

@@ -245,6 +245,7 @@ def check_workspace(workspace: Path | None, fix: bool) -> DomainReport | None:
         )
         status = "ok" if outputs.ok else "FAIL"
         report.checks.append(Check("run outputs", status, str(outputs) + hint))
+    report.checks.append(_undeclared_check(store.db_path))
     installed = trackyard.plugin_set_fingerprint()
     recorded = recovery.recorded_plugin_sets(ws, **where)
     other = {fp: n for fp, n in recorded.items() if fp != installed}
@@ -266,3 +267,31 @@ def check_workspace(workspace: Path | None, fix: bool) -> DomainReport | None:
             )
         )
     return report
+
+
+def _undeclared_check(db_path: Path) -> Check:
+    """Runs that read files they did not declare (recorded and verified before every hit,
+    but not in the key: declare them)."""
+    from trackyard import _queries
+    from trackyard._store import lock_timeout
+
+    if not db_path.exists():
+        return Check("undeclared inputs", "skip", "no store yet")
+    try:
+        found = _queries.undeclared_reads(db_path, lock_timeout())
+    except Exception as exc:
+        return Check("undeclared inputs", "FAIL", f"{type(exc).__name__}: {exc}")
+    if not found:
+        return Check("undeclared inputs", "ok", "no run read a file it did not declare")
+    files = sorted({f for _, _, listed in found for f in listed})
+    shown = "; ".join(
+        f"{name} ({run_id}): {', '.join(listed)}" for run_id, name, listed in found[:5]
+    )
+    more = f"; and {len(found) - 5} more runs" if len(found) > 5 else ""
+    return Check(
+        "undeclared inputs",
+        "warn",
+        f"{len(found)} run(s) read {len(files)} file(s) they did not declare (verified before "
+        f"every hit, but not in the cache key): {shown}{more}. Declare them as inputs= or as "
+        "a pathlib.Path in the config, or set strict_inputs = true to refuse such reads",
+    )

@@ -16,7 +16,8 @@ Workspace (defaults; ``db_path`` and ``run_dir`` can be moved by settings)::
 Run metadata (``run.meta``, JSON) written by trackyard::
 
     {"trackyard": {"domain", "run_name", "pid", "host", "plugin_set", "interrupted",
-                   "model_distribution", "rerun_reason", "invalidated", ...},
+                   "model_distribution", "rerun_reason", "invalidated",
+                   "source_executed", ...},
      "metrics": {"<metric>": 0.3, ...},     # recorded inside the model
      "cache_source": "<run id>"}            # consist: the run a cache hit reused
 """
@@ -48,6 +49,7 @@ INTERRUPTED = "interrupted"
 MODEL_DIST = "model_distribution"  # "name==version" of the distribution providing the model
 RERUN_REASON = "rerun_reason"  # why a cache hit was refused (its outputs missing or changed)
 INVALIDATED = "invalidated"  # set by `trackyard doctor --fix`: why the run is never served
+EXECUTOR_SOURCE = "source_executed"  # on a hit: its cache_source is the run that executed
 
 # The same keys as DuckDB JSON paths (constants only: no user value is ever formatted in).
 DOMAIN_PATH = f"$.{STAMP}.{DOMAIN}"

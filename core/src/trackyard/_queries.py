@@ -88,24 +88,43 @@ def top_k(
 
 # --- listing and statuses -----------------------------------------------------------------------
 
+# A cache hit's source, followed to the run that executed: stores written before trackyard 0.4
+# hold chains (a hit naming an earlier hit), since consist matches a lookup against hit rows too.
+# Bounded: a chain longer than MAX_CHAIN hops (or a cycle) stops there.
+MAX_CHAIN = 64
+_EXECUTOR_CTE = f"""
+RECURSIVE hops(id, source, depth) AS (
+    SELECT id, json_extract_string(meta, '{CACHE_SOURCE_PATH}'), 1 FROM run
+    WHERE json_extract_string(meta, '{DOMAIN_PATH}') = $domain
+      AND json_extract_string(meta, '{CACHE_SOURCE_PATH}') IS NOT NULL
+    UNION ALL
+    SELECT hops.id, json_extract_string(r.meta, '{CACHE_SOURCE_PATH}'), hops.depth + 1
+    FROM hops JOIN run r ON r.id = hops.source
+    WHERE json_extract_string(r.meta, '{CACHE_SOURCE_PATH}') IS NOT NULL
+      AND hops.depth < {MAX_CHAIN}
+),
+executor AS (SELECT id, arg_max(source, depth) AS source FROM hops GROUP BY id)
+"""
+
 # Ordered by run.created_at, the column: the bare name would be the seconds-only text alias, and
 # runs made within one second would come out in run-id order.
 _RUNS_SQL = f"""
-SELECT id,
+WITH {_EXECUTOR_CTE}
+SELECT run.id,
        json_extract_string(meta, '{RUN_NAME_PATH}') AS name,
        status,
        strftime(created_at, '%Y-%m-%d %H:%M:%S') AS created_at,
-       json_extract_string(meta, '{CACHE_SOURCE_PATH}') AS cache_source,
+       executor.source AS cache_source,
        CAST(json_extract(meta, '{METRICS_PATH}') AS VARCHAR) AS metrics
-FROM run
+FROM run LEFT JOIN executor ON executor.id = run.id
 WHERE json_extract_string(meta, '{DOMAIN_PATH}') = $domain
-ORDER BY run.created_at, id
+ORDER BY run.created_at, run.id
 """
 
 
 def domain_runs(store: Store, domain: str) -> list[Any]:
-    """Every run of ``domain``, oldest first: (id, name, status, created_at, cache_source,
-    metrics JSON)."""
+    """Every run of ``domain``, oldest first: (id, name, status, created_at, cache_source (the
+    run that executed, through any chain of hits), metrics JSON)."""
     return store.query(_RUNS_SQL, {"domain": domain}, what=f"listing the runs of {domain!r}")
 
 
@@ -246,21 +265,22 @@ def copy_table_sql(table: str, columns: Sequence[str]) -> str:
 # --- reports (trackyard report) -----------------------------------------------------------------
 
 _REPORT_RUNS_SQL = f"""
-SELECT id,
+WITH {_EXECUTOR_CTE}
+SELECT run.id,
        json_extract_string(meta, '{RUN_NAME_PATH}') AS name,
        status,
        strftime(created_at, '%Y-%m-%d %H:%M:%S') AS created_at,
        epoch(ended_at) - epoch(started_at) AS seconds,
-       json_extract_string(meta, '{CACHE_SOURCE_PATH}') AS cache_source,
+       executor.source AS cache_source,
        CAST(json_extract(meta, '{METRICS_PATH}') AS VARCHAR) AS metrics,
        year,
        parent_run_id,
        json_extract_string(meta, '$.error') AS error,
        json_extract_string(meta, '$._physical_run_dir') AS run_dir,
        json_extract_string(meta, '{PLUGIN_SET_PATH}') AS plugin_set
-FROM run
-WHERE json_extract_string(meta, '{DOMAIN_PATH}') = ?
-ORDER BY run.created_at, id
+FROM run LEFT JOIN executor ON executor.id = run.id
+WHERE json_extract_string(meta, '{DOMAIN_PATH}') = $domain
+ORDER BY run.created_at, run.id
 """
 
 _REPORT_LINKS_SQL = f"""
@@ -279,9 +299,12 @@ FROM run WHERE domain IS NOT NULL GROUP BY domain ORDER BY domain
 
 def report_runs(db_path: Path, domain: str, timeout: float) -> list[Any]:
     """Every run of ``domain``, oldest first, for a report: (id, name, status, created_at,
-    seconds, cache_source, metrics JSON, year, parent_run_id, error, run_dir, plugin_set)."""
+    seconds, cache_source (the run that executed), metrics JSON, year, parent_run_id, error,
+    run_dir, plugin_set)."""
     return list(
-        read_only_query(db_path, _REPORT_RUNS_SQL, [domain], timeout=timeout, what="report")
+        read_only_query(
+            db_path, _REPORT_RUNS_SQL, {"domain": domain}, timeout=timeout, what="report"
+        )
     )
 
 

@@ -176,7 +176,13 @@ class EnvironmentChangedWarning(UserWarning):
 
 
 class ConfigValidationError(TrackyardError, ValueError):
-    """Settings, domain options, a run config or a run name are invalid."""
+    """Settings, domain options, a run config or a run name are invalid.
+
+    ``path_string``: when a config string naming an existing file was refused, that string as
+    given and the file it names (the command line uses it to say how to pass the file).
+    """
+
+    path_string: tuple[str, str] | None = None
 
 
 class QueryValidationError(TrackyardError, ValueError):

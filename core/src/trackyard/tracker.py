@@ -37,6 +37,7 @@ from trackyard._hashing import one_hash_per_file
 from trackyard._layout import (
     CACHE_SOURCE,
     DEPS,
+    EXECUTOR_SOURCE,
     HOST,
     IDENTITY,
     INTERRUPTED,
@@ -260,11 +261,17 @@ class DomainTracker:
         a later hit that consist matches against an earlier hit finds them there too, so no
         chain of hits is ever walked. Hit rows stay out of rankings (they have
         ``cache_source``). A reused run without metrics gives ``{}``.
+
+        consist names the row it matched as ``cache_source``, and it matches hit rows too:
+        when that row is itself a hit, the new row names the run it reused instead, so
+        ``cache_source`` is always the run that executed (no query).
         """
         meta = run.meta if run.meta is not None else {}
         meta[STAMP] = {**self._provenance, **self._current}
         cached = getattr(self._consist.current_consist, "cached_run", None)
         if meta.get(CACHE_SOURCE) and cached is not None:
+            meta[CACHE_SOURCE] = self._executor_of(cached)
+            meta[STAMP][EXECUTOR_SOURCE] = True
             # A hit carries what the executing run used, so a later hit matched against it
             # checks the same modules, files and environment.
             deps = ((cached.meta or {}).get(STAMP) or {}).get(DEPS)
@@ -279,6 +286,26 @@ class DomainTracker:
         # consist wrote the snapshot before calling this hook: write it again with the stamp,
         # so a run in flight names its process (reconcile leaves it alone while that lives).
         _session.flush_snapshot(self._consist)
+
+    def _executor_of(self, cached: Run) -> str:
+        """The run that executed, for a hit that consist matched against ``cached``: ``cached``
+        itself, or the source it names (a hit written from 0.4 on names its executor: no
+        query); a hit written before may name an earlier hit, followed here (64 hops at most)."""
+        meta = cached.meta or {}
+        source = meta.get(CACHE_SOURCE)
+        if not isinstance(source, str) or not source:
+            return str(cached.id)
+        if (meta.get(STAMP) or {}).get(EXECUTOR_SOURCE):
+            return source
+        seen = {str(cached.id), source}
+        for _ in range(64):
+            earlier = self._consist.get_run(source)
+            following = (earlier.meta or {}).get(CACHE_SOURCE) if earlier is not None else None
+            if not isinstance(following, str) or not following or following in seen:
+                break
+            source = following
+            seen.add(source)
+        return source
 
     # --- helpers for verbs --------------------------------------------------------------------
 
@@ -666,12 +693,20 @@ class DomainTracker:
 
     def metrics(self, run_id: str) -> dict[str, float | None]:
         """The metrics recorded by run ``run_id`` (or by the run a cache hit reused)."""
+        seen = {run_id}
         run = self._consist.get_run(run_id)
         if run is None:
             raise LookupError(f"no run {run_id!r} in {self.settings.db_path}")
         meta = run.meta or {}
-        if meta.get(METRICS) is None and meta.get(CACHE_SOURCE):
-            return self.metrics(meta[CACHE_SOURCE])
+        # A hit without metrics: follow its source (a store may hold a chain of hits) to the
+        # run that executed, at most once per run.
+        while meta.get(METRICS) is None and meta.get(CACHE_SOURCE) not in (None, *seen):
+            source_id = meta[CACHE_SOURCE]
+            seen.add(source_id)
+            source = self._consist.get_run(source_id)
+            if source is None:
+                raise LookupError(f"no run {source_id!r} in {self.settings.db_path}")
+            meta = source.meta or {}
         return {k: decode_metric(v) for k, v in (meta.get(METRICS) or {}).items()}
 
     def top_k(self, metric: str, k: int = 5, order: str = "asc") -> list[RankedRun]:

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class RecordedRun:
-    """One recorded run of a domain, as ``trackyard runs`` lists it."""
+    """One recorded run of a domain, as ``trackyard runs`` lists it; a cache hit names the run
+    that executed (``cache_source``)."""
 
     run_id: str
     name: str | None
@@ -26,6 +27,7 @@ class RecordedRun:
     created_at: str
     cache_hit: bool
     metrics: dict[str, Any]
+    cache_source: str | None = None
 
 
 def recorded_runs(store: Store, domain: str, limit: int | None) -> list[RecordedRun]:
@@ -38,7 +40,13 @@ def recorded_runs(store: Store, domain: str, limit: int | None) -> list[Recorded
     rows = domain_runs(store, domain)
     out = [
         RecordedRun(
-            str(r[0]), r[1], str(r[2]), str(r[3]), r[4] is not None, json.loads(r[5] or "{}")
+            str(r[0]),
+            r[1],
+            str(r[2]),
+            str(r[3]),
+            r[4] is not None,
+            json.loads(r[5] or "{}"),
+            None if r[4] is None else str(r[4]),
         )
         for r in rows
     ]

@@ -18,6 +18,7 @@ cache hit must pass.
 from __future__ import annotations
 
 import inspect
+import os
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -190,7 +191,7 @@ def _undeclared(
     skip = [p.resolve() for p in declared]
     if run_folder is not None:
         skip.append(run_folder.resolve())
-    installed = _codeset.installed_roots()
+    installed = (*_codeset.installed_roots(), *_system_roots())
     found: dict[str, str] = {}
     for text in sorted(reads):
         path = Path(text).resolve()
@@ -202,6 +203,25 @@ def _undeclared(
             continue
         found[str(path)] = checksum(path)
     return found
+
+
+def _system_roots() -> tuple[str, ...]:
+    """Folders whose files are the machine's and the user's tools' settings, not a model's
+    data: reads there (a library's config, a font cache, mime types) are not inputs."""
+    home = Path.home()
+    roots = [
+        sys.prefix,
+        sys.base_prefix,
+        "/etc",
+        "/usr",
+        "/proc",
+        "/sys",
+        "/dev",
+        "/run",
+        os.environ.get("XDG_CACHE_HOME") or str(home / ".cache"),
+        os.environ.get("XDG_CONFIG_HOME") or str(home / ".config"),
+    ]
+    return tuple(str(Path(r).resolve()) + os.sep for r in roots)
 
 
 def verify(deps: Mapping[str, Any] | None, checksum: Checksum) -> str | None:

@@ -52,8 +52,8 @@ def cache_keys(dt: Runner, fn: Callable[..., Any], items: Sequence[Keyed]) -> di
         keys[item.name] = identity.compute_run_config_hash(
             config=identity.normalize_json(config),
             model=wired.model if wired.model is not None else item.name,
-            year=None,
-            iteration=None,
+            year=getattr(item, "year", None),  # a single call (trackyard why) may set them
+            iteration=getattr(item, "iteration", None),
             cache_epoch=epoch,
             cache_version=None,
         )

@@ -239,6 +239,44 @@ def output_uris(store: Store, run_ids: Sequence[str]) -> list[tuple[str, str, st
     return [(str(r[0]), str(r[1]), str(r[2]), None if r[3] is None else str(r[3])) for r in rows]
 
 
+# --- why / diff ---------------------------------------------------------------------------------
+
+_RUN_COLUMNS = """id, status, model_name, config_hash, git_hash, input_hash, year, iteration,
+       strftime(created_at, '%Y-%m-%d %H:%M:%S') AS created, CAST(meta AS VARCHAR) AS meta"""
+
+_RUN_ROW_SQL = f"SELECT {_RUN_COLUMNS} FROM run WHERE id = $id"
+
+# Executed, completed runs of one model in one domain, newest first; with $before, only those
+# created before that run (the subquery is NULL for '', and COALESCE then lets every run in).
+_MODEL_RUNS_SQL = f"""
+SELECT {_RUN_COLUMNS} FROM run
+WHERE status = 'completed' AND model_name = $model AND id <> $before
+  AND json_extract_string(meta, '{DOMAIN_PATH}') IS NOT DISTINCT FROM $domain
+  AND json_extract(meta, '{CACHE_SOURCE_PATH}') IS NULL
+  AND run.created_at < COALESCE((SELECT r.created_at FROM run r WHERE r.id = $before),
+                                TIMESTAMPTZ '9999-12-31 00:00:00+00')
+ORDER BY run.created_at DESC, id DESC
+LIMIT $limit
+"""
+
+
+def run_row(store: Store, run_id: str) -> tuple[Any, ...] | None:
+    """One run's row for ``trackyard why``: (id, status, model_name, config_hash, git_hash,
+    input_hash, year, iteration, created_at text, meta JSON text), or ``None``."""
+    rows = store.query(_RUN_ROW_SQL, {"id": run_id}, what=f"reading run {run_id}")
+    return tuple(rows[0]) if rows else None
+
+
+def model_runs(
+    store: Store, model: str, domain: str | None, *, before: str = "", limit: int = 50
+) -> list[tuple[Any, ...]]:
+    """The executed completed runs of ``model`` in ``domain``, newest first (only those created
+    before run ``before`` when given), as :func:`run_row` rows."""
+    params = {"model": model, "domain": domain, "before": before, "limit": limit}
+    rows = store.query(_MODEL_RUNS_SQL, params, what=f"the runs of model {model!r}")
+    return [tuple(r) for r in rows]
+
+
 # --- shards -------------------------------------------------------------------------------------
 
 MARK_INTERRUPTED_SQL = "UPDATE run SET status = 'failed' WHERE status = 'running'"

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from trackyard import _queries, _session, _sweep
+from trackyard import _queries, _session, _sweep, _why
 from trackyard._capture import Capture
 from trackyard._deps import (
     MODULES,
@@ -77,6 +77,7 @@ from trackyard._store import (
 )
 from trackyard._sweep import ManyResult, ProgressBar
 from trackyard._validate import check_config, check_run_name, decode_metric, worker_count
+from trackyard._why import Difference, WhyReport
 from trackyard.errors import (
     ConfigValidationError,
     PluginContractError,
@@ -91,7 +92,16 @@ if TYPE_CHECKING:
     from consist import Tracker
     from consist.models.run import Run
 
-__all__ = ["DomainTracker", "ManyResult", "ProgressBar", "RankedRun", "RunCall", "RunOutcome"]
+__all__ = [
+    "Difference",
+    "DomainTracker",
+    "ManyResult",
+    "ProgressBar",
+    "RankedRun",
+    "RunCall",
+    "RunOutcome",
+    "WhyReport",
+]
 
 
 def explain_misses_enabled() -> bool:
@@ -388,6 +398,8 @@ class DomainTracker:
             *input_identity(call.inputs),
             *code_dependencies(code, wired.code_dependencies),
         ]
+        if _why.dry_running():  # `trackyard why DOMAIN VERB`: the key is known, nothing written
+            raise _why.DryRun(self, fn, call, config, identity, code, mode)
         options: dict[str, Any] = {
             "tags": tags,
             "facets": facets,
@@ -673,6 +685,8 @@ class DomainTracker:
         a bar only when stderr is a terminal; a :meth:`progress_bar` counts several batches on
         one bar. See ``docs/scaling.md``.
         """
+        if _why.dry_running():
+            raise ConfigValidationError(_why.BATCH_REFUSED)
         return _sweep.run_many(
             self, fn, items, executor=executor, max_workers=max_workers, progress=progress
         )
@@ -737,6 +751,53 @@ class DomainTracker:
         if run is None:
             raise LookupError(f"no run {run_id!r} in {self.settings.db_path}")
         return _session.explain(self._consist, run)
+
+    def why(self, run_id: str) -> WhyReport:
+        """Why run ``run_id`` executed instead of being served from cache, or, for a cache
+        hit, which run executed it: the nearest earlier run of the same model (same cache
+        key, else same run name, else the newest) and what differs, component by component
+        (``WhyReport.differences``). ``UnknownRunError`` when the store has no such run."""
+        with _session.released():
+            return _why.explain_run(self._store(), self.workspace, run_id)
+
+    def would_hit(self, verb: str | Callable[..., Any], /, **arguments: Any) -> WhyReport:
+        """Before running: would calling ``verb(**arguments)`` be served from cache?
+
+        The verb (a name or a bound verb) is called in a dry run: :meth:`run` stops once the
+        call's cache key is known, before anything is written, and the key is looked up as a
+        hit would be (a recorded executed run, its outputs, the code and files it used, the
+        environment). ``verdict`` is ``would_hit`` or ``would_run``; when it would run,
+        ``compared_to`` is the matching run that would be refused (``reason``) or the nearest
+        recorded run, and ``differences`` what differs. Only the verb's first run is asked
+        about; a verb that runs a batch (``run_many``) is refused."""
+        fn = self._verb(verb)
+        try:
+            with _why.dry_run():
+                fn(**arguments)
+        except _why.DryRun as probe:
+            with _session.released():
+                return _why.explain_call(self._store(), probe)
+        raise ConfigValidationError(
+            f"verb {getattr(fn, '__name__', verb)!r} of domain {self.domain_name!r} made no "
+            "run, so there is no cache key to look up"
+        )
+
+    def diff(self, run_a: str, run_b: str) -> WhyReport:
+        """What differs from run ``run_a`` to run ``run_b``, component by component (the
+        comparison :meth:`why` makes; verdict ``diff``)."""
+        with _session.released():
+            return _why.diff_runs(self._store(), self.workspace, run_a, run_b)
+
+    def _verb(self, verb: str | Callable[..., Any]) -> Callable[..., Any]:
+        if callable(verb):
+            return verb
+        verbs = self.verbs
+        if verb not in verbs:
+            raise ConfigValidationError(
+                f"domain {self.domain_name!r} has no verb {verb!r} "
+                f"(verbs: {', '.join(verbs) or 'none'})"
+            )
+        return verbs[verb]
 
     # --- context manager ----------------------------------------------------------------------
 

@@ -299,7 +299,7 @@ class DomainTracker:
 
     def _executor_of(self, cached: Run) -> str:
         """The run that executed, for a hit that consist matched against ``cached``: ``cached``
-        itself, or the source it names (a hit written from 0.4 on names its executor: no
+        itself, or the source it names (a hit stamped `source_executed` names its executor: no
         query); a hit written before may name an earlier hit, followed here (64 hops at most)."""
         meta = cached.meta or {}
         source = meta.get(CACHE_SOURCE)

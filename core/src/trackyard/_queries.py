@@ -89,7 +89,8 @@ def top_k(
 # --- listing and statuses -----------------------------------------------------------------------
 
 # A cache hit's source, followed to the run that executed: stores written before hits were
-# stamped `source_executed` hold chains (a hit naming an earlier hit), since consist matches a lookup against hit rows too.
+# stamped `source_executed` hold chains (a hit naming an earlier hit), since consist matches a
+# lookup against hit rows too.
 # Bounded: a chain longer than MAX_CHAIN hops (or a cycle) stops there.
 MAX_CHAIN = 64
 _EXECUTOR_CTE = f"""

@@ -29,11 +29,12 @@ _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
 @dataclass
 class Capture:
-    """What one model run imported and read (absolute paths, as opened)."""
+    """What one model run imported, read and wrote (absolute paths, as opened)."""
 
     thread: int
     modules: set[str] = field(default_factory=set)
     reads: set[str] = field(default_factory=set)
+    writes: set[str] = field(default_factory=set)
 
 
 _ACTIVE: dict[int, Capture] = {}
@@ -70,8 +71,9 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
             _note_loaded(path)  # the import system reading a module's code (not a data read)
             return
         capture = _ACTIVE.get(threading.get_ident())
-        if capture is not None and _reading(args[1], args[2] if len(args) > 2 else None):
-            capture.reads.add(os.path.abspath(path))
+        if capture is not None:
+            reading = _reading(args[1], args[2] if len(args) > 2 else None)
+            (capture.reads if reading else capture.writes).add(os.path.abspath(path))
     elif event == "import":
         capture = _ACTIVE.get(threading.get_ident())
         if capture is not None and isinstance(args[0], str):

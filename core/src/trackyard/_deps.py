@@ -174,7 +174,9 @@ def record(
             for name, path in sorted(modules.items())
             if path.exists()
         },
-        UNDECLARED: _undeclared(capture.reads, declared, run_folder, keyed_paths, checksum),
+        UNDECLARED: _undeclared(
+            capture.reads - capture.writes, declared, run_folder, keyed_paths, checksum
+        ),
         ENVIRONMENT: _codeset.environment(sorted(tops), own),
     }
 
@@ -187,7 +189,9 @@ def _undeclared(
     checksum: Checksum,
 ) -> dict[str, str]:
     """Regular files read that are neither declared inputs (or inside a declared folder),
-    code, in the run's folder, nor part of the interpreter or an installed package."""
+    code, in the run's folder, nor part of the interpreter or an installed package. (A file
+    the run also wrote is its own state, a log or a counter, not an input: ``reads`` come
+    without them.)"""
     skip = [p.resolve() for p in declared]
     if run_folder is not None:
         skip.append(run_folder.resolve())

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from trackyard import _queries
 from trackyard._deps import environment_changes, model_code, verify, warn_batch
-from trackyard._layout import DEPS, METRICS, STAMP
+from trackyard._layout import DEPS, METRICS, SOURCES_DIR, STAMP
 from trackyard._model import code_identity, model_identity, wrap_model
 from trackyard._outcome import Runner, RunOutcome
 from trackyard._provenance import code_dependencies, config_inputs, input_identity
@@ -39,7 +39,12 @@ def cache_keys(dt: Runner, fn: Callable[..., Any], items: Sequence[Keyed]) -> di
     identity = dt.consist.identity
     wired = dt.wiring
     base: list[Any] = [*wired.identity_inputs, *model_identity(fn)]
-    code = code_dependencies(model_code(fn), wired.code_dependencies)
+    code = code_dependencies(
+        model_code(fn),
+        wired.code_dependencies,
+        manifests=dt.workspace / SOURCES_DIR / "keys",
+        checksum=identity.compute_file_checksum,
+    )
     epoch = wired.cache_epoch or dt.settings.cache_epoch
     keys: dict[str, str] = {}
     for item in items:

@@ -164,11 +164,23 @@ def input_identity(inputs: Mapping[str, Any]) -> list[IdentityInput]:
 # --- code identity ------------------------------------------------------------------------------
 
 
-def code_dependencies(code: ModelCode, extra: tuple[Path, ...] = ()) -> list[IdentityInput]:
-    """The model's code (``_deps.model_code``: its distribution's files, ``dist:<name>:<file>``,
-    and the project modules it imports, ``code:<module>``) and the wiring's extra code
-    dependencies (``code:<path>``), as identity inputs."""
-    found: list[IdentityInput] = [(f.label, f.path) for f in code.files]
+def code_dependencies(
+    code: ModelCode,
+    extra: tuple[Path, ...] = (),
+    *,
+    manifests: Path,
+    checksum: Callable[[Path], str],
+) -> list[IdentityInput]:
+    """The model's code as identity inputs: ONE manifest of every code file's label and
+    content hash (``_deps.model_code``: its distribution's files, ``dist:<name>:<file>``, and
+    the project modules it imports, ``code:<module>``), kept content-addressed in
+    ``manifests`` and labelled ``codeset:<module>``, so consist hashes one small file however
+    many modules the model has; and the wiring's extra code dependencies (``code:<path>``)."""
+    found: list[IdentityInput] = []
+    digests = code_digests(code, checksum)
+    if digests:
+        text = "".join(f"{label}\t{entry['sha256']}\n" for label, entry in digests.items())
+        found.append((f"{CODESET}{code.module}", _manifest(manifests, text)))
     for dependency in extra:
         if not dependency.exists():
             raise ConfigValidationError(
@@ -177,6 +189,30 @@ def code_dependencies(code: ModelCode, extra: tuple[Path, ...] = ()) -> list[Ide
             )
         found.append((f"code:{dependency}", dependency))
     return found
+
+
+CODESET = "codeset:"  # the label of a model's code manifest
+
+
+def code_digests(code: ModelCode, checksum: Callable[[Path], str]) -> dict[str, dict[str, str]]:
+    """``{label: {"path", "sha256"}}`` of every file of the model's code, sorted by label."""
+    return {
+        f.label: {"path": str(f.path), "sha256": checksum(f.path)}
+        for f in sorted(code.files, key=lambda f: f.label)
+        if f.path.is_file()
+    }
+
+
+def _manifest(folder: Path, text: str) -> Path:
+    import hashlib
+
+    target = folder / f"{hashlib.sha256(text.encode()).hexdigest()}.txt"
+    if not target.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(target)
+    return target
 
 
 def distribution_of(code: ModelCode) -> str | None:

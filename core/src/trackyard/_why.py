@@ -54,7 +54,7 @@ from trackyard._layout import (
 from trackyard._model import model_identity, model_reference, wrap_model
 from trackyard._outcome import RunCall, Runner, RunOutcome
 from trackyard._precheck import cache_keys
-from trackyard._provenance import distribution_of
+from trackyard._provenance import CODESET, distribution_of
 from trackyard._store import Store
 from trackyard.errors import UnknownRunError
 from trackyard.settings import Settings
@@ -215,7 +215,9 @@ def _view(store: Store, row: Sequence[Any], *, with_config: bool = True) -> RunV
     stamp = meta.get(STAMP) or {}
     config = _snapshot_config(store, str(row[0]), meta) if with_config else None
     recorded = dict(meta.get("consist_hash_inputs") or (config or {}).get(HASH_INPUTS) or {})
-    digests: dict[str, tuple[str | None, str]] = {k: (None, str(v)) for k, v in recorded.items()}
+    digests: dict[str, tuple[str | None, str]] = {
+        k: (None, str(v)) for k, v in recorded.items() if not k.startswith(CODESET)
+    }  # the code manifest's files are each in the stamp's identity
     for label, entry in (stamp.get(IDENTITY) or {}).items():
         digests[label] = (entry.get("path"), str(entry.get("sha256")))
     if config is not None:

@@ -47,6 +47,7 @@ from trackyard._layout import (
     PID,
     RERUN_REASON,
     RUN_NAME,
+    SOURCES_DIR,
     STAMP,
 )
 from trackyard._model import (
@@ -59,7 +60,9 @@ from trackyard._model import (
 )
 from trackyard._outcome import RunCall, RunOutcome
 from trackyard._provenance import (
+    CODESET,
     code_dependencies,
+    code_digests,
     config_inputs,
     distribution_of,
     input_identity,
@@ -393,23 +396,26 @@ class DomainTracker:
         )
         mode = self._check_call(fn, call)
         code = model_code(fn)
-        identity = [
-            *config_files,
-            *input_identity(call.inputs),
-            *code_dependencies(code, wired.code_dependencies),
-        ]
-        if _why.dry_running():  # `trackyard why DOMAIN VERB`: the key is known, nothing written
-            raise _why.DryRun(self, fn, call, config, identity, code, mode)
-        options: dict[str, Any] = {
-            "tags": tags,
-            "facets": facets,
-            "parent_run_id": parent_run_id,
-            "identity": identity,
-            "record": self._recorder(code, call, identity),
-            "code": code,
-        }
         with one_hash_per_file(self._consist):  # each file hashed once per call
-            check_loaded(code, self._consist.identity.compute_file_checksum)
+            checksum = self._consist.identity.compute_file_checksum
+            check_loaded(code, checksum)
+            identity = [
+                *config_files,
+                *input_identity(call.inputs),
+                *code_dependencies(
+                    code, wired.code_dependencies, manifests=self._manifests, checksum=checksum
+                ),
+            ]
+            if _why.dry_running():  # `trackyard why DOMAIN VERB`: the key is known, nothing written
+                raise _why.DryRun(self, fn, call, config, identity, code, mode)
+            options: dict[str, Any] = {
+                "tags": tags,
+                "facets": facets,
+                "parent_run_id": parent_run_id,
+                "identity": identity,
+                "record": self._recorder(code, call, identity),
+                "code": code,
+            }
             self._observer.before_run(call)
             outcome = self._run_checked(fn, call, mode, dict(runtime_kwargs or {}), options, strict)
         self._observer.after_run(call, outcome)
@@ -531,7 +537,7 @@ class DomainTracker:
             PID: os.getpid(),
             HOST: socket.gethostname(),
             MODEL_REF: model_reference(fn),
-            IDENTITY: self._identity_digests(options["identity"]),
+            IDENTITY: self._identity_digests(options["identity"], options["code"]),
         }
         dist = distribution_of(options["code"])
         if dist is not None:
@@ -610,12 +616,22 @@ class DomainTracker:
         except Exception as exc:
             interrupt.add_note(f"trackyard could not close the interrupted run: {exc}")
 
-    def _identity_digests(self, identity: Sequence[tuple[str, Path]]) -> dict[str, Any]:
-        """``{label: {"path", "sha256"}}`` of every keyed file (``trackyard why`` compares
-        them); consist's own digests, from this call's hash memo."""
-        digests = self._consist.identity.compute_hash_inputs_digests(list(identity))
-        paths = {label: str(path) for label, path in identity}
-        return {label: {"path": paths.get(label), "sha256": d} for label, d in digests.items()}
+    def _identity_digests(
+        self, identity: Sequence[tuple[str, Path]], code: ModelCode
+    ) -> dict[str, Any]:
+        """``{label: {"path", "sha256"}}`` of every keyed file, each code file on its own
+        (``trackyard why`` compares them); consist's own digests, from this call's memo."""
+        keyed: list[Any] = [(lb, path) for lb, path in identity if not lb.startswith(CODESET)]
+        digests = self._consist.identity.compute_hash_inputs_digests(keyed)
+        paths = {label: str(path) for label, path in keyed}
+        found = {label: {"path": paths.get(label), "sha256": d} for label, d in digests.items()}
+        checksum = self._consist.identity.compute_file_checksum
+        return {**found, **code_digests(code, checksum)}
+
+    @property
+    def _manifests(self) -> Path:
+        """Where the model code manifests live (content-addressed, shared by all runs)."""
+        return self.workspace / SOURCES_DIR / "keys"
 
     def _outcome(
         self,

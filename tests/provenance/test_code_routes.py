@@ -243,3 +243,86 @@ def test_every_run_records_the_modules_it_used_and_its_environment(ws: Path, rou
     assert "consist" in deps["environment"]
     assert deps["environment"]["consist"] == importlib.metadata.version("consist")
     assert json.dumps(deps)  # plain JSON, as stored
+
+
+SCRIPT = '''
+"""A modeller's script: the model is defined here and reads a constant from a sibling."""
+import json
+import sys
+from pathlib import Path
+
+from factors import FACTOR
+from trackyard import DomainTracker, Wiring
+from trackyard.testing import PluginSandbox
+
+
+def model(config):
+    return {"value": config["x"] * FACTOR}
+
+
+class ScriptTracker(DomainTracker):
+    wiring = Wiring(model="script")
+
+
+sandbox = PluginSandbox()
+sandbox.add("script", ScriptTracker)
+tracker = sandbox.get_tracker("script", workspace=Path("ws"))
+outcome = tracker.run(model, name=sys.argv[1], config={"x": 3})
+print(json.dumps([outcome.cache_hit, outcome.metrics["value"]]))
+'''
+
+
+def test_a_model_defined_in_a_script_keys_the_modules_the_script_imports(
+    tmp_path: Path,
+) -> None:
+    """`python run.py`: the model lives in ``__main__``; editing the helper it imports runs
+    it again in the next process."""
+    import subprocess
+
+    (tmp_path / "run.py").write_text(textwrap.dedent(SCRIPT), encoding="utf-8")
+    (tmp_path / "factors.py").write_text("FACTOR = 1\n", encoding="utf-8")
+
+    def call(name: str) -> list[Any]:
+        done = subprocess.run(
+            [sys.executable, "run.py", name],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        result: list[Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return result
+
+    assert call("a") == [False, 3.0]
+    assert call("b") == [True, 3.0]
+    (tmp_path / "factors.py").write_text("FACTOR = 2\n", encoding="utf-8")
+    assert call("c") == [False, 6.0]
+
+
+def test_a_model_without_a_file_keys_the_project_modules_its_globals_hold(
+    ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A notebook cell: the model has no file (its source is keyed), and the project module
+    it calls through its globals is keyed by content."""
+    import linecache
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "cellhelp.py").write_text("def factor():\n    return 1\n", encoding="utf-8")
+    helper = importlib.import_module("cellhelp")
+    source = "def cell_model(config):\n    return {'value': config['x'] * cellhelp.factor()}\n"
+    linecache.cache["<cell-7>"] = (len(source), None, source.splitlines(True), "<cell-7>")
+    namespace: dict[str, Any] = {"__name__": "notebook_cell", "cellhelp": helper}
+    exec(compile(source, "<cell-7>", "exec"), namespace)
+    trap = trackyard.get_tracker("trap", workspace=ws)
+    trap.wiring = trackyard.Wiring(model="cell", outputs=())
+    first = trap.run(namespace["cell_model"], name="a", config={"x": 3})
+    assert trap.run(namespace["cell_model"], name="hit", config={"x": 3}).cache_hit
+    (tmp_path / "cellhelp.py").write_text("def factor():\n    return 2\n", encoding="utf-8")
+    importlib.reload(helper)  # the notebook user reloads the edited module
+    after = trap.run(namespace["cell_model"], name="b", config={"x": 3})
+    assert (first.cache_hit, first.metrics) == (False, {"value": 3.0})
+    assert (after.cache_hit, after.metrics) == (False, {"value": 6.0})
+    sys.modules.pop("cellhelp", None)

@@ -69,16 +69,45 @@ class ModelCode:
 
 def model_code(fn: Callable[..., Any]) -> ModelCode:
     """The files keyed as ``fn``'s code: its distribution's files and its project's modules
-    that it imports, transitively (see ``_codeset``)."""
+    that it imports, transitively (see ``_codeset``). A model defined in a script is keyed
+    with the script; one defined where no file holds it (a notebook cell, ``python -c``)
+    with the project modules its globals hold."""
     target = inspect.unwrap(fn)
     name = getattr(target, "__module__", None) or ""
-    module = sys.modules.get(name)
-    path = _codeset.module_file(module)
-    if not name or path is None or name == "__main__":
-        return ModelCode(name, ())
-    files, imports = _codeset.code_files(name)
-    dist = _codeset.distribution_of_module(name, path)
-    return ModelCode(name, tuple(files), frozenset(imports), dist, dict(_SEEN.get(name, {})))
+    path = _codeset.module_file(sys.modules.get(name))
+    seen = dict(_SEEN.get(name, {}))
+    if path is None:
+        files, imports = _held_code(getattr(target, "__globals__", {}))
+        return ModelCode(name, tuple(files), frozenset(imports), None, seen)
+    files, imports = _codeset.code_files(name, path)
+    dist = None if name == "__main__" else _codeset.distribution_of_module(name, path)
+    return ModelCode(name, tuple(files), frozenset(imports), dist, seen)
+
+
+def _held_code(namespace: Mapping[str, Any]) -> tuple[list[CodeFile], set[str]]:
+    """The code of the project modules (under the current folder, not installed) that a
+    namespace holds: modules, and the modules that define the functions, classes and other
+    objects in it."""
+    root = Path.cwd().resolve()
+    installed = _codeset.installed_roots()
+    files: dict[str, CodeFile] = {}
+    imports: set[str] = set()
+    for value in list(namespace.values()):
+        owner = (
+            value
+            if inspect.ismodule(value)
+            else sys.modules.get(str(getattr(value, "__module__", "") or ""))
+        )
+        path = _codeset.module_file(owner)
+        if owner is None or path is None or owner.__name__ == "__main__":
+            continue
+        if not path.is_relative_to(root) or str(path).startswith(installed):
+            imports.add(owner.__name__.partition(".")[0])
+            continue
+        found, more = _codeset.code_files(owner.__name__, path)
+        files.update((f.label, f) for f in found)
+        imports |= more
+    return sorted(files.values(), key=lambda f: f.label), imports
 
 
 def _code_modules(code: ModelCode) -> dict[str, Path]:

@@ -124,12 +124,32 @@ def _value(outcome: Any) -> float:
     return float(outcome.output("table").read_text(encoding="utf-8"))
 
 
+RESET = '''
+"""Forget the route modules in this process, as a fresh interpreter would not have them."""
+import importlib
+import sys
+
+NAMES = NAMES_HERE
+
+
+def forget():
+    package = sys.modules.get("trapmodels")
+    for name in NAMES:
+        sys.modules.pop(f"trapmodels.{name}", None)
+        if package is not None and hasattr(package, name):
+            delattr(package, name)
+    importlib.invalidate_caches()
+'''
+
+
 def _like_a_new_process(package: Path, executor: Any) -> None:
-    """What a fresh interpreter sees: the edited modules imported anew (and, on Dask, the
-    long-lived workers restarted, as after a deploy)."""
+    """What a fresh interpreter sees: the edited modules imported anew, here and, on Dask,
+    in the long-lived workers (as after a deploy that restarts them)."""
     _forget()
     if executor not in ("serial", "processes"):
-        executor.restart()
+        names = [n.removesuffix(".py") for n in [*FILES, "routes.py"]]
+        (package / "_reset.py").write_text(RESET.replace("NAMES_HERE", repr(names)))
+        executor.run(importlib.import_module("trapmodels._reset").forget)
 
 
 def _executor(name: str, request: pytest.FixtureRequest) -> Any:
@@ -143,6 +163,7 @@ def test_an_edited_helper_reached_by_any_route_runs_again(
 ) -> None:
     run = _executor(executor, request)
     trap = trackyard.get_tracker("trap", workspace=ws)
+    _like_a_new_process(routes, run)  # Dask workers outlive tests: start from the files now
     first = _call(trap, _model(route), "before", run)
     filename, edited = EDITS[route]
     (routes / filename).write_text(edited, encoding="utf-8")
@@ -199,6 +220,7 @@ def test_an_undeclared_read_is_recorded_and_verified_before_a_hit(
     side = routes / "side.txt"
     side.write_text("1", encoding="utf-8")
     trap = trackyard.get_tracker("trap", workspace=ws)
+    _like_a_new_process(routes, run)  # Dask workers outlive tests: start from the files now
     first = _call(trap, _model("reads"), "first", run)
     hit = _call(trap, _model("reads"), "hit", run)
     side.write_text("2", encoding="utf-8")
@@ -326,3 +348,53 @@ def test_a_model_without_a_file_keys_the_project_modules_its_globals_hold(
     assert (first.cache_hit, first.metrics) == (False, {"value": 3.0})
     assert (after.cache_hit, after.metrics) == (False, {"value": 6.0})
     sys.modules.pop("cellhelp", None)
+
+
+def test_bytecode_older_than_its_source_is_never_run(tmp_path: Path) -> None:
+    """Python checks a cached ``.pyc`` by its source's size and mtime in whole seconds: an
+    edit of the same size within the same second is run as the old code by plain Python.
+    Under trackyard the next process runs the edited code (and its key is the new one)."""
+    import os
+    import subprocess
+
+    second = 1_700_000_000 * 10**9
+    (tmp_path / "run.py").write_text(textwrap.dedent(SCRIPT), encoding="utf-8")
+    helper = tmp_path / "factors.py"
+    helper.write_text("FACTOR = 1\n", encoding="utf-8")
+    os.utime(helper, ns=(second + 100_000_000,) * 2)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+    def call(name: str) -> Any:
+        done = subprocess.run(
+            [sys.executable, "run.py", name],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if done.returncode != 0:
+            return done.stderr.strip().splitlines()[-1]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    assert call("a") == [False, 3.0]
+    (cached,) = (tmp_path / "__pycache__").glob("factors.*.pyc")
+    os.utime(cached, ns=(second + 200_000_000,) * 2)  # written in the same second
+    helper.write_text("FACTOR = 2\n", encoding="utf-8")  # same size, same second, later
+    os.utime(helper, ns=(second + 500_000_000,) * 2)
+    plain = subprocess.run(
+        [sys.executable, "-c", "import factors; print(factors.FACTOR)"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert plain.stdout.strip() == "1"  # what Python alone would run
+    # The script imported the helper before trackyard: that process refuses to run it...
+    assert call("b").startswith(
+        "trackyard.errors.StaleCodeError: module 'factors' used by model module '__main__'"
+    )
+    # ...and the stale bytecode is gone, so the next process runs the edited code.
+    assert call("c") == [False, 6.0]

@@ -5,7 +5,9 @@
 runs. One audit hook is installed per process, the first time this module is imported (audit
 hooks cannot be removed); it does nothing outside a watched block but note when a module's
 source was loaded (:func:`loaded_stat`), so that code changed on disk after it was imported
-is recognised (:mod:`trackyard._provenance` raises ``StaleCodeError``).
+is recognised (:mod:`trackyard._deps` raises ``StaleCodeError``), and a bytecode cache older
+than its source, which Python would still load after a same-size edit within one second, is
+deleted before it is read.
 
 What Python cannot see: reads by C extensions that bypass Python's ``open`` (DuckDB,
 pyarrow's own readers, netCDF/HDF5 libraries), by subprocesses, and by threads the model
@@ -55,11 +57,30 @@ def _note_loaded(path: str) -> None:
         if os.path.basename(folder) != "__pycache__":
             return
         source = os.path.join(os.path.dirname(folder), name.split(".", 1)[0] + ".py")
+        _drop_stale_bytecode(path, source)
     try:
         st = os.stat(source)
     except OSError:
         return
     _LOADED[os.path.realpath(source)] = (st.st_mtime_ns, st.st_size)
+
+
+def _drop_stale_bytecode(pyc: str, source: str) -> None:
+    """Delete ``pyc`` when Python would load it although its source changed after it was
+    written: Python checks a bytecode cache by its source's size and mtime in whole seconds,
+    so an edit of the same size within the same second is run as the OLD code. With the file
+    gone, the import compiles the source (a hash-based ``.pyc`` is checked by Python)."""
+    try:
+        src, cached = os.stat(source), os.stat(pyc)
+        if cached.st_mtime_ns >= src.st_mtime_ns:
+            return
+        with open(pyc, "rb") as handle:
+            head = handle.read(16)
+        flags, mtime, size = (int.from_bytes(head[i : i + 4], "little") for i in (4, 8, 12))
+        if flags == 0 and (mtime, size) == (int(src.st_mtime) & 0xFFFFFFFF, src.st_size):
+            os.unlink(pyc)
+    except OSError:
+        return
 
 
 def _hook(event: str, args: tuple[Any, ...]) -> None:
@@ -80,7 +101,25 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
             capture.modules.add(args[0])
 
 
+def _check_loaded_bytecode() -> None:
+    """Modules loaded before this hook existed, from bytecode older than their source (see
+    :func:`_drop_stale_bytecode`), run old code: mark them so that a run refuses them
+    (``StaleCodeError``), and delete that bytecode so the next process compiles the source."""
+    skip = (sys.prefix, sys.base_prefix, sys.exec_prefix)
+    for module in list(sys.modules.values()):
+        source, cached = getattr(module, "__file__", None), getattr(module, "__cached__", None)
+        if not (isinstance(source, str) and isinstance(cached, str)) or source.startswith(skip):
+            continue
+        if "-packages" in source or not os.path.exists(cached):
+            continue
+        _drop_stale_bytecode(cached, source)
+        if not os.path.exists(cached):
+            _LOADED[os.path.realpath(source)] = STALE
+
+
+STALE = (-1, -1)  # loaded from bytecode older than its source
 sys.addaudithook(_hook)
+_check_loaded_bytecode()
 
 
 def loaded_stat(path: str) -> tuple[int, int] | None:

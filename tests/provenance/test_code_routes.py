@@ -398,3 +398,17 @@ def test_bytecode_older_than_its_source_is_never_run(tmp_path: Path) -> None:
     )
     # ...and the stale bytecode is gone, so the next process runs the edited code.
     assert call("c") == [False, 6.0]
+
+
+def test_a_module_saved_again_with_the_same_content_is_not_stale(ws: Path, routes: Path) -> None:
+    """An editor's save without a change, or a checkout to another branch and back, rewrites
+    a module with the code this process already runs: the call is served, not refused."""
+    import os
+
+    trap = trackyard.get_tracker("trap", workspace=ws)
+    first = trap.run(_model("constant"), name="a", config={"x": 3})
+    params = routes / "params.py"
+    params.write_text(params.read_text(encoding="utf-8"), encoding="utf-8")
+    os.utime(params, ns=(params.stat().st_mtime_ns + 5 * 10**9,) * 2)
+    again = trap.run(_model("constant"), name="b", config={"x": 3})
+    assert (first.cache_hit, again.cache_hit, again.cache_source) == (False, True, first.run_id)

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Capture", "loaded_stat", "watching"]
+__all__ = ["Capture", "changed_since_loaded", "watching"]
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
@@ -40,7 +40,10 @@ class Capture:
 
 
 _ACTIVE: dict[int, Capture] = {}
-_LOADED: dict[str, tuple[int, int]] = {}  # source file -> (mtime_ns, size) when it was loaded
+# Source file -> (mtime_ns, size, sha256 or "") when a module was loaded from it; the content
+# hash is taken for the project's own files (not the interpreter's or installed packages').
+_LOADED: dict[str, tuple[int, int, str]] = {}
+_INSTALLED = (sys.prefix, sys.base_prefix, sys.exec_prefix)
 
 
 def _reading(mode: Any, flags: Any) -> bool:
@@ -62,7 +65,22 @@ def _note_loaded(path: str) -> None:
         st = os.stat(source)
     except OSError:
         return
-    _LOADED[os.path.realpath(source)] = (st.st_mtime_ns, st.st_size)
+    real = os.path.realpath(source)
+    _LOADED[real] = (st.st_mtime_ns, st.st_size, "" if _installed(real) else _sha256(real))
+
+
+def _installed(path: str) -> bool:
+    return path.startswith(_INSTALLED) or "-packages" in path
+
+
+def _sha256(path: str) -> str:
+    import hashlib
+
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
+    except OSError:
+        return ""
 
 
 def _drop_stale_bytecode(pyc: str, source: str) -> None:
@@ -105,27 +123,39 @@ def _check_loaded_bytecode() -> None:
     """Modules loaded before this hook existed, from bytecode older than their source (see
     :func:`_drop_stale_bytecode`), run old code: mark them so that a run refuses them
     (``StaleCodeError``), and delete that bytecode so the next process compiles the source."""
-    skip = (sys.prefix, sys.base_prefix, sys.exec_prefix)
     for module in list(sys.modules.values()):
         source, cached = getattr(module, "__file__", None), getattr(module, "__cached__", None)
-        if not (isinstance(source, str) and isinstance(cached, str)) or source.startswith(skip):
+        if not (isinstance(source, str) and isinstance(cached, str)) or _installed(source):
             continue
-        if "-packages" in source or not os.path.exists(cached):
+        if not os.path.exists(cached):
             continue
         _drop_stale_bytecode(cached, source)
         if not os.path.exists(cached):
             _LOADED[os.path.realpath(source)] = STALE
 
 
-STALE = (-1, -1)  # loaded from bytecode older than its source
+STALE = (-1, -1, "")  # loaded from bytecode older than its source
 sys.addaudithook(_hook)
 _check_loaded_bytecode()
 
 
-def loaded_stat(path: str) -> tuple[int, int] | None:
-    """``(mtime_ns, size)`` of source file ``path`` when a module was last loaded from it in
-    this process (``None`` when it was loaded before trackyard was imported)."""
-    return _LOADED.get(path)
+def changed_since_loaded(path: str) -> bool | None:
+    """Whether source file ``path`` differs from what a module was last loaded from in this
+    process (``None``: loaded before trackyard was imported, so unknown). A file rewritten with
+    the same content (a checkout back and forth, an editor's save) has not changed."""
+    loaded = _LOADED.get(path)
+    if loaded is None:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return True
+    if (st.st_mtime_ns, st.st_size) == loaded[:2]:
+        return False
+    if not loaded[2] or _sha256(path) != loaded[2]:
+        return True
+    _LOADED[path] = (st.st_mtime_ns, st.st_size, loaded[2])  # same content: not stale
+    return False
 
 
 @contextlib.contextmanager

@@ -117,14 +117,6 @@ def _code_modules(code: ModelCode) -> dict[str, Path]:
     return found
 
 
-def _stat(path: Path) -> tuple[int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size)
-
-
 def _module_name(file: CodeFile) -> str | None:
     """The module a keyed ``.py`` file is (``code:<module>``; ``dist:<name>:<a/b.py>``)."""
     if file.label.startswith("code:"):
@@ -149,9 +141,9 @@ def check_loaded(code: ModelCode, checksum: Checksum) -> None:
     for name, path in sorted(modules.items()):
         if not _loaded_from(name, path):
             continue
-        loaded = _capture.loaded_stat(str(path.resolve()))
-        if loaded is not None:
-            if _stat(path) != loaded:
+        changed = _capture.changed_since_loaded(str(path.resolve()))
+        if changed is not None:
+            if changed:
                 stale.append((name, path))
             continue
         digest = checksum(path) if path.exists() else ""

@@ -70,10 +70,16 @@ def is_stdlib(path: Path | str) -> bool:
 
 
 def module_file(module: ModuleType | None) -> Path | None:
-    """The resolved ``.py`` file a module was loaded from, if any."""
+    """The resolved ``.py`` file a module was loaded from, if any (resolved once per
+    module file name: a run asks for the same modules every time)."""
     filename = getattr(module, "__file__", None) if module is not None else None
     if not filename or not filename.endswith(".py"):
         return None
+    return _resolved_file(filename)
+
+
+@functools.lru_cache(maxsize=8192)
+def _resolved_file(filename: str) -> Path | None:
     path = Path(filename).resolve()
     return path if path.is_file() else None
 
@@ -343,7 +349,7 @@ def _dist_files(entry: _Dist, top: str) -> list[tuple[str, Path]]:
             continue
         if text.endswith((".pyc", ".pth")):
             continue
-        files.append((text, Path(str(entry.dist.locate_file(item)))))
+        files.append((text, Path(str(entry.dist.locate_file(item))).resolve()))
     return files
 
 

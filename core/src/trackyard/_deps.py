@@ -17,6 +17,7 @@ cache hit must pass.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import sys
@@ -129,7 +130,7 @@ def _module_name(file: CodeFile) -> str | None:
 
 def _loaded_from(name: str, path: Path) -> bool:
     module = sys.modules.get(name)
-    return module is not None and _codeset.module_file(module) == path.resolve()
+    return module is not None and _codeset.module_file(module) == path
 
 
 def check_loaded(code: ModelCode, checksum: Checksum) -> None:
@@ -141,7 +142,7 @@ def check_loaded(code: ModelCode, checksum: Checksum) -> None:
     for name, path in sorted(modules.items()):
         if not _loaded_from(name, path):
             continue
-        changed = _capture.changed_since_loaded(str(path.resolve()))
+        changed = _capture.changed_since_loaded(str(path))
         if changed is not None:
             if changed:
                 stale.append((name, path))
@@ -230,6 +231,7 @@ def _undeclared(
     return found
 
 
+@functools.cache
 def _system_roots() -> tuple[str, ...]:
     """Folders whose files are the machine's and the user's tools' settings, not a model's
     data: reads there (a library's config, a font cache, mime types) are not inputs."""

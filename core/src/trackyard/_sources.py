@@ -17,6 +17,7 @@ from trackyard._layout import SOURCES_DIR
 __all__ = ["keep", "load"]
 
 _MAX_BYTES = 2 * 1024 * 1024  # larger files are not source a person diffs
+_KEPT: set[tuple[Path, str]] = set()  # copies this process knows exist (a copy is never removed)
 
 
 def _place(workspace: Path, digest: str) -> Path:
@@ -25,8 +26,11 @@ def _place(workspace: Path, digest: str) -> Path:
 
 def keep(workspace: Path, path: Path, digest: str) -> None:
     """Keep a compressed copy of ``path`` (whose sha256 is ``digest``) unless one exists."""
+    if (workspace, digest) in _KEPT:
+        return
     target = _place(workspace, digest)
     if target.exists():
+        _KEPT.add((workspace, digest))
         return
     try:
         data = path.read_bytes()
@@ -38,6 +42,7 @@ def keep(workspace: Path, path: Path, digest: str) -> None:
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     tmp.write_bytes(gzip.compress(data, compresslevel=6, mtime=0))
     tmp.replace(target)
+    _KEPT.add((workspace, digest))
 
 
 def load(workspace: Path, digest: str) -> str | None:

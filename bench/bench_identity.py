@@ -11,6 +11,11 @@ and times, in this process, the median of ``--runs``:
 
 Run it twice to compare with an older trackyard: once as is, once with
 ``PYTHONPATH=<old checkout>/core/src`` (the same script; it only uses the public API).
+
+``--breakdown`` instead profiles the same calls and prints the share of each call spent in
+knowing the code (keying, the stale-code check, the record, the hit's verification): a ratio
+that a loaded machine's noise does not hide (cProfile inflates Python-heavy work, so the
+real share is lower).
 """
 
 from __future__ import annotations
@@ -54,10 +59,42 @@ def _median_ms(call: Any, runs: int) -> float:
     return statistics.median(times) * 1000
 
 
+IDENTITY_STEPS = (
+    "model_code",
+    "check_loaded",
+    "code_dependencies",
+    "_identity_digests",
+    "record_run",
+    "_refusal",
+)
+
+
+def breakdown(tracker: Any, calls: list[tuple[str, Any, Any]], runs: int) -> None:
+    """Per call kind: the run's time under cProfile and the part spent on identity steps."""
+    import cProfile
+    import pstats
+
+    print("| call | run, ms (profiled) | identity steps, ms | share |\n|---|---|---|---|")
+    for label, fn, config in calls:
+        profile = cProfile.Profile()
+        profile.enable()
+        for i in range(runs):
+            tracker.run(fn, name=f"b{len(label)}-{label[-3:]}-{i}", config=config(i))
+        profile.disable()
+        stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+        total = sum(v[3] for k, v in stats.items() if k[2] == "run" and "trackyard" in k[0])
+        steps = sum(v[3] for k, v in stats.items() if k[2] in IDENTITY_STEPS)
+        print(
+            f"| {label} | {1000 * total / runs:.1f} | {1000 * steps / runs:.2f} | "
+            f"{100 * steps / total:.1f}% |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--deps", type=int, default=50)
+    parser.add_argument("--breakdown", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
@@ -69,6 +106,19 @@ def main() -> None:
         sandbox.add("bench_identity", BenchTracker)
         tracker = sandbox.get_tracker("bench_identity", workspace=root / "ws")
         tracker.run(model.trivial, name="warm", config={"x": -1})
+        tracker.run(model.wide, name="warm-wide", config={"x": -1})
+        if args.breakdown:
+            breakdown(
+                tracker,
+                [
+                    ("trivial miss", model.trivial, lambda i: {"x": 10_000 + i}),
+                    ("trivial hit", model.trivial, lambda i: {"x": -1}),
+                    (f"{args.deps} helpers miss", model.wide, lambda i: {"x": 20_000 + i}),
+                    (f"{args.deps} helpers hit", model.wide, lambda i: {"x": -1}),
+                ],
+                args.runs,
+            )
+            return
         rows = []
         for label, fn in (("trivial", model.trivial), (f"{args.deps} helpers", model.wide)):
             miss = _median_ms(

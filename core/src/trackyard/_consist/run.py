@@ -296,7 +296,10 @@ class Engine:
 
         wired = call.wiring
         return self.consist.run(
-            fn=lock_free(wrap_model(fn, tuple(wired.outputs), options["record"])),
+            # Only the user's model runs lock-free: the wrapper's own consist calls (metrics,
+            # the dependency record: log_meta writes to the store) must never race the timer
+            # that closes the batch connection.
+            fn=wrap_model(lock_free(fn), tuple(wired.outputs), options["record"]),
             name=call.name,
             model=wired.model,
             config=dict(call.config),

@@ -71,8 +71,12 @@ def main() -> None:
         tracker.run(model.trivial, name="warm", config={"x": -1})
         rows = []
         for label, fn in (("trivial", model.trivial), (f"{args.deps} helpers", model.wide)):
-            miss = _median_ms(lambda i, f=fn: tracker.run(f, name=f"m{i}", config={"x": i}), args.runs)
-            hit = _median_ms(lambda i, f=fn: tracker.run(f, name=f"h{i}", config={"x": 0}), args.runs)
+            miss = _median_ms(
+                lambda i, f=fn: tracker.run(f, name=f"m{i}", config={"x": i}), args.runs
+            )
+            hit = _median_ms(
+                lambda i, f=fn: tracker.run(f, name=f"h{i}", config={"x": 0}), args.runs
+            )
             rows.append((label, miss, hit))
         print("| model | miss, median ms | hit, median ms |\n|---|---|---|")
         for label, miss, hit in rows:

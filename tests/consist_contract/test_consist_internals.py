@@ -488,3 +488,15 @@ def test_meta_keys(consist_tracker: Any, tmp_path: Path) -> None:
     assert [r[1] for r in by_id.values() if r[1]] == ["boom"]
     config = consist_tracker.get_run_config(first.run.id)
     assert [k for k in config if k.startswith(schema.CONFIG_PREFIX)] == [HASH_INPUTS_KEY]
+
+
+def test_every_listed_internal_has_its_contract_test() -> None:
+    """The adapter's docstring and this module name the same tests (``[test_...]``)."""
+    import re
+
+    import trackyard._consist
+
+    listed = set(re.findall(r"[\[ ](test_\w+)[,\]]", trackyard._consist.__doc__ or ""))
+    here = {name for name in globals() if name.startswith("test_")}
+    assert listed and listed <= here, sorted(listed - here)
+    assert here - listed == {"test_every_listed_internal_has_its_contract_test"}

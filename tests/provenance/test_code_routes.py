@@ -234,15 +234,11 @@ def test_strict_inputs_fails_a_run_that_reads_an_undeclared_file(
     assert declared.status == "completed"
 
 
-def test_every_run_records_the_modules_it_used_and_its_environment(
-    ws: Path, routes: Path
-) -> None:
+def test_every_run_records_the_modules_it_used_and_its_environment(ws: Path, routes: Path) -> None:
     trap = trackyard.get_tracker("trap", workspace=ws)
     outcome = trap.run(_model("inside"), name="one", config={"x": 3})
     deps = _stamp(trap, outcome)["deps"]
-    assert {"trapmodels.routes", "trapmodels.lazyhelp", "trapmodels.params"} <= set(
-        deps["modules"]
-    )
+    assert {"trapmodels.routes", "trapmodels.lazyhelp", "trapmodels.params"} <= set(deps["modules"])
     assert deps["modules"]["trapmodels.lazyhelp"]["path"] == str(routes / "lazyhelp.py")
     assert "consist" in deps["environment"]
     assert deps["environment"]["consist"] == importlib.metadata.version("consist")

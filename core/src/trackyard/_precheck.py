@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from trackyard import _queries
 from trackyard._consist.identity import checksum_of, code_digest, config_hash, no_inputs_hash
+from trackyard._consist.tracker import resolve_uri
 from trackyard._deps import environment_changes, model_code, verify, warn_batch
 from trackyard._layout import DEPS, METRICS, STAMP
 from trackyard._model import code_identity, model_identity, wrap_model
@@ -81,7 +82,7 @@ def precheck(
     stale, changed = _refused(runner, found.values(), checksum)
     ran = sorted({r for r, _ in found.values()})
     for run_id, key, uri, recorded in _queries.output_uris(store, ran):
-        path = Path(runner.consist.resolve_uri(uri))
+        path = resolve_uri(runner.consist, uri)
         outputs.setdefault(run_id, {})[key] = path
         if not path.exists() or (recorded and checksum(path) != recorded):
             stale.add(run_id)  # run for real: DomainTracker.run records why it runs again

@@ -99,6 +99,7 @@ Data layout
  14. ``Tracker(run_dir=, db_path=, run_subdir_fn=, db_skip_schema_init=)``,
      ``Tracker.run(...)`` keywords and ``RunResult`` (``run``, ``outputs``, ``cache_hit``,
      ``output_path``), ``CacheOptions(cache_mode=, cache_epoch=, code_identity=)``,
-     ``ExecutionOptions(runtime_kwargs=, input_binding=)``, ``on_run_start`` hooks, and
-     ``consist.__version__`` (the schema marker). Public API, covered by every run test.
+     ``ExecutionOptions(runtime_kwargs=, input_binding=)``, ``on_run_start`` hooks,
+     ``Tracker.get_run`` / ``resolve_uri``, and ``consist.__version__`` (the schema marker).
+     Public API, covered by every run test.
 """

@@ -46,6 +46,7 @@ __all__ = [
     "default_tracker",
     "file_checksum",
     "is_consist_tracker",
+    "resolve_uri",
     "run_subdir",
 ]
 
@@ -73,6 +74,12 @@ def file_checksum(project_root: Path) -> Callable[[Path], str]:
         project_root=str(project_root)
     ).compute_file_checksum
     return checksum
+
+
+def resolve_uri(consist_tracker: Any, uri: str) -> Path:
+    """The file a recorded artifact URI names (``Tracker.resolve_uri``: relative to the run
+    folder, or through the tracker's mounts)."""
+    return Path(consist_tracker.resolve_uri(uri))
 
 
 def run_subdir(run: Any) -> str:

@@ -48,6 +48,8 @@ def test_json_drops_live_objects_and_nan() -> None:
                 "metrics": {"rmse": None},
                 "outputs": {"results": "/runs/run-a/results.parquet"},
                 "config": {},
+                "environment_changed": {},
+                "rerun_reason": None,
             }
         },
         "ran": 1,

@@ -120,3 +120,37 @@ def test_config_file_values_are_type_checked(tmp_path: Path) -> None:
     assert build_arguments(verb, "typed", {"count": 1, "rate": 1}, [])["rate"] == 1.0
     with pytest.raises(ConfigValidationError, match=r"parameter 'count' .*expected int, got str"):
         build_arguments(verb, "typed", {"count": "one"}, [])
+
+
+def test_at_marks_a_file_wherever_a_path_fits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``@PATH`` is a pathlib.Path (``~`` expanded) in a dict key and a Path parameter; ``@@``
+    is a literal ``@``; a ``str`` parameter takes the text as it stands; a dict parameter
+    given a bare file is refused naming it."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    verb = tracker_verbs(_tracker(tmp_path))["typed"]
+    kwargs = build_arguments(
+        verb,
+        "typed",
+        {},
+        [
+            "count=1",
+            "where=@~/in.csv",
+            "label=@handle",
+            "options.data=@data/contacts.csv",
+            "options.handle=@@bob",
+        ],
+    )
+    assert kwargs == {
+        "count": 1,
+        "where": tmp_path / "in.csv",
+        "label": "@handle",
+        "options": {"data": Path("data/contacts.csv"), "handle": "@bob"},
+    }
+    with pytest.raises(ConfigValidationError) as caught:
+        build_arguments(verb, "typed", {}, ["count=1", "options=@x.csv"])
+    assert str(caught.value) == (
+        "bad value '@x.csv' for parameter 'options' of verb typed (expected "
+        "dict[str, Any] | None): expected dict[str, Any] | None, got PosixPath"
+    )

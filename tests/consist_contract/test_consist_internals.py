@@ -433,7 +433,9 @@ def test_tables_and_columns(consist_tracker: Any, tmp_path: Path) -> None:
         schema.CACHED_SQL: ({"git": "g", "inputs": "i", "hashes": ["h"]}, 3),
         schema.CACHED_NAMED_INPUTS_SQL: ({"git": "g", "hashes": ["h"]}, 3),
         schema.OUTPUTS_SQL: ({"ids": ["x"]}, len(schema.OutputUri._fields)),
-        schema.REPORT_RUNS_SQL: (["d"], len(schema.ReportRun._fields)),
+        schema.REPORT_RUNS_SQL: ({"domain": "d"}, len(schema.ReportRun._fields)),
+        schema.RUN_ROW_SQL: ({"id": "x"}, 10),
+        schema.MODEL_RUNS_SQL: ({"model": "m", "domain": "d", "before": "", "limit": 5}, 10),
         schema.REPORT_LINKS_SQL: (["d"], len(schema.ReportLink._fields)),
         schema.REPORT_DOMAINS_SQL: ([], 2),
     }

@@ -236,8 +236,14 @@ def test_explain_single_provider_imports_nothing(workdir: Path) -> None:
 
 
 def test_errors_share_one_base() -> None:
-    """Every trackyard error is a TrackyardError, so one except clause catches them all."""
+    """Every trackyard error is a TrackyardError, so one except clause catches them all; the
+    warnings it defines are UserWarnings (shown by default, filtered as users expect)."""
     from trackyard import errors
 
     for name in errors.__all__:
-        assert issubclass(getattr(errors, name), TrackyardError)
+        cls = getattr(errors, name)
+        base = UserWarning if issubclass(cls, Warning) else TrackyardError
+        assert issubclass(cls, base), name
+    assert [n for n in errors.__all__ if issubclass(getattr(errors, n), Warning)] == [
+        "EnvironmentChangedWarning"
+    ]

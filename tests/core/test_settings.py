@@ -68,7 +68,8 @@ def test_unknown_option_names_it_and_the_valid_ones(workdir: Path) -> None:
         Registry().get_tracker("calibration", config_dri="x")
     assert str(info.value) == (
         "unknown option 'config_dri' for domain 'calibration' (from keyword); valid options: "
-        "cache_epoch, config_dir, db_path, model, run_dir, targets, workspace"
+        "cache_epoch, config_dir, db_path, model, on_environment_change, run_dir, "
+        "strict_inputs, targets, workspace"
     )
     assert isinstance(info.value, ValueError)
 
@@ -114,3 +115,23 @@ def test_db_path_that_is_a_folder_is_refused(workdir: Path) -> None:
     (workdir / "db").mkdir()
     with pytest.raises(ConfigValidationError, match="is a folder; point db_path at a .duckdb file"):
         Registry().get_tracker("calibration", db_path=workdir / "db")
+
+
+def test_run_policies_are_read_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """strict_inputs and on_environment_change come from keywords or the environment, and a
+    bad value names the setting, the valid values and where it came from."""
+    monkeypatch.setenv("TRACKYARD_STRICT_INPUTS", "yes")
+    monkeypatch.setenv("TRACKYARD_ON_ENVIRONMENT_CHANGE", "RERUN")
+    settings = Registry().get_tracker("calibration").settings
+    assert (settings.strict_inputs, settings.on_environment_change) == (True, "rerun")
+    assert settings.sources["strict_inputs"] == "environment TRACKYARD_STRICT_INPUTS"
+    monkeypatch.setenv("TRACKYARD_ON_ENVIRONMENT_CHANGE", "ignore")
+    with pytest.raises(ConfigValidationError) as info:
+        Registry().get_tracker("calibration")
+    assert str(info.value) == (
+        "on_environment_change must be one of serve, warn, rerun, got 'ignore' "
+        "(from environment TRACKYARD_ON_ENVIRONMENT_CHANGE)"
+    )
+    with pytest.raises(ConfigValidationError) as info:
+        Registry().get_tracker("calibration", on_environment_change="warn", strict_inputs="maybe")
+    assert str(info.value) == "strict_inputs must be true or false, got 'maybe' (from keyword)"

@@ -29,7 +29,7 @@ def probe(config: dict[str, Any]) -> dict[str, Any]:
     import many_models_helper
 
     done = subprocess.run(
-        [sys.executable, "-c", OPEN, config["db"].removeprefix("file:")],
+        [sys.executable, "-c", OPEN, config["db"].removeprefix("untracked:")],
         capture_output=True,
         text=True,
         timeout=120,

@@ -13,7 +13,7 @@ import consist
 def model(config: dict[str, Any]) -> dict[str, Any]:
     """Write persons, trips and metrics files; fail for a negative ``coeff``.
 
-    ``sleep`` slows a run down; ``log`` (``"file:<path>"``) names a file that gets one line
+    ``sleep`` slows a run down; ``log`` (``"untracked:<path>"``) names a file that gets one line
     per execution.
     """
     coeff = float(config["coeff"])
@@ -28,9 +28,9 @@ def model(config: dict[str, Any]) -> dict[str, Any]:
     outputs["metrics"] = Path(consist.output_path("metrics", "json"))
     outputs["metrics"].write_text(json.dumps({"coeff": coeff, "error": error}), encoding="utf-8")
     if config.get("log"):
-        # "file:<path>": a plain string naming an existing file would be refused as an
+        # "untracked:<path>": a plain string naming an existing file would be refused as an
         # undeclared input; this log is written, never read, so it stays out of the key.
-        with open(config["log"].removeprefix("file:"), "a", encoding="utf-8") as handle:
+        with open(config["log"].removeprefix("untracked:"), "a", encoding="utf-8") as handle:
             handle.write(f"{config['label']}\n")
     return {**outputs, "mode_share_error": error}
 

@@ -84,9 +84,9 @@ def test_the_store_is_free_while_a_model_runs(models_on_path: Path) -> None:
     import batch_models_helper
 
     cal = _tracker(models_on_path / "f")
-    # Given as "file:<path>": a config string naming an existing file is refused as an
+    # Given as "untracked:<path>": a config string naming an existing file is refused as an
     # undeclared input, and the store is not an input of the model.
-    db = f"file:{cal.settings.db_path}"
+    db = f"untracked:{cal.settings.db_path}"
     single = cal.run(batch_models_helper.probe, name="one", config={"db": db, "coeff": 0.1})
     assert single.metrics["store_free"] == 1.0
     many = cal.run_many(

@@ -74,7 +74,7 @@ def test_worker_count_is_what_an_executor_runs_at_once(models_on_path: Path) -> 
 def test_repeated_config_runs_once_and_the_repeat_is_a_cache_hit(models_on_path: Path) -> None:
     """Two names with one config in one batch: the config executes once, on any executor."""
     log = models_on_path / "executed.log"
-    config = {"coeff": 0.3, "label": "same", "log": f"file:{log}"}
+    config = {"coeff": 0.3, "label": "same", "log": f"untracked:{log}"}
     tracker = _tracker(models_on_path)
     result = tracker.run_many(
         _model(), [("one", config), ("two", config)], executor="processes", max_workers=2

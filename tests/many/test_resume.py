@@ -39,7 +39,7 @@ def _completed(db: Path) -> list[str]:
 def test_killed_sweep_resumes_running_only_unfinished_configs(models_on_path: Path) -> None:
     """After kill -9, the same sweep runs only configs that had not finished; none twice."""
     log = models_on_path / "executed.log"
-    (models_on_path / "driver.py").write_text(DRIVER % (f"file:{log}", N))
+    (models_on_path / "driver.py").write_text(DRIVER % (f"untracked:{log}", N))
     proc = subprocess.Popen(
         [sys.executable, "driver.py"],
         env={**os.environ, "PYTHONPATH": str(HERE)},
@@ -64,7 +64,7 @@ def test_killed_sweep_resumes_running_only_unfinished_configs(models_on_path: Pa
 
     cal = trackyard.get_tracker("calibration", workspace=ws, model="many_models_helper:model")
     configs = {
-        f"r{i}": {"coeff": i / 10, "sleep": 0.6, "label": f"r{i}", "log": f"file:{log}"}
+        f"r{i}": {"coeff": i / 10, "sleep": 0.6, "label": f"r{i}", "log": f"untracked:{log}"}
         for i in range(N)
     }
     result = cal.sweep(configs, executor="processes", max_workers=2)

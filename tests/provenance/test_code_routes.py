@@ -124,12 +124,32 @@ def _value(outcome: Any) -> float:
     return float(outcome.output("table").read_text(encoding="utf-8"))
 
 
+RESET = '''
+"""Forget the route modules in this process, as a fresh interpreter would not have them."""
+import importlib
+import sys
+
+NAMES = NAMES_HERE
+
+
+def forget():
+    package = sys.modules.get("trapmodels")
+    for name in NAMES:
+        sys.modules.pop(f"trapmodels.{name}", None)
+        if package is not None and hasattr(package, name):
+            delattr(package, name)
+    importlib.invalidate_caches()
+'''
+
+
 def _like_a_new_process(package: Path, executor: Any) -> None:
-    """What a fresh interpreter sees: the edited modules imported anew (and, on Dask, the
-    long-lived workers restarted, as after a deploy)."""
+    """What a fresh interpreter sees: the edited modules imported anew, here and, on Dask,
+    in the long-lived workers (as after a deploy that restarts them)."""
     _forget()
     if executor not in ("serial", "processes"):
-        executor.restart()
+        names = [n.removesuffix(".py") for n in [*FILES, "routes.py"]]
+        (package / "_reset.py").write_text(RESET.replace("NAMES_HERE", repr(names)))
+        executor.run(importlib.import_module("trapmodels._reset").forget)
 
 
 def _executor(name: str, request: pytest.FixtureRequest) -> Any:
@@ -143,6 +163,7 @@ def test_an_edited_helper_reached_by_any_route_runs_again(
 ) -> None:
     run = _executor(executor, request)
     trap = trackyard.get_tracker("trap", workspace=ws)
+    _like_a_new_process(routes, run)  # Dask workers outlive tests: start from the files now
     first = _call(trap, _model(route), "before", run)
     filename, edited = EDITS[route]
     (routes / filename).write_text(edited, encoding="utf-8")
@@ -199,6 +220,7 @@ def test_an_undeclared_read_is_recorded_and_verified_before_a_hit(
     side = routes / "side.txt"
     side.write_text("1", encoding="utf-8")
     trap = trackyard.get_tracker("trap", workspace=ws)
+    _like_a_new_process(routes, run)  # Dask workers outlive tests: start from the files now
     first = _call(trap, _model("reads"), "first", run)
     hit = _call(trap, _model("reads"), "hit", run)
     side.write_text("2", encoding="utf-8")
@@ -243,3 +265,150 @@ def test_every_run_records_the_modules_it_used_and_its_environment(ws: Path, rou
     assert "consist" in deps["environment"]
     assert deps["environment"]["consist"] == importlib.metadata.version("consist")
     assert json.dumps(deps)  # plain JSON, as stored
+
+
+SCRIPT = '''
+"""A modeller's script: the model is defined here and reads a constant from a sibling."""
+import json
+import sys
+from pathlib import Path
+
+from factors import FACTOR
+from trackyard import DomainTracker, Wiring
+from trackyard.testing import PluginSandbox
+
+
+def model(config):
+    return {"value": config["x"] * FACTOR}
+
+
+class ScriptTracker(DomainTracker):
+    wiring = Wiring(model="script")
+
+
+sandbox = PluginSandbox()
+sandbox.add("script", ScriptTracker)
+tracker = sandbox.get_tracker("script", workspace=Path("ws"))
+outcome = tracker.run(model, name=sys.argv[1], config={"x": 3})
+print(json.dumps([outcome.cache_hit, outcome.metrics["value"]]))
+'''
+
+
+def test_a_model_defined_in_a_script_keys_the_modules_the_script_imports(
+    tmp_path: Path,
+) -> None:
+    """`python run.py`: the model lives in ``__main__``; editing the helper it imports runs
+    it again in the next process."""
+    import subprocess
+
+    (tmp_path / "run.py").write_text(textwrap.dedent(SCRIPT), encoding="utf-8")
+    (tmp_path / "factors.py").write_text("FACTOR = 1\n", encoding="utf-8")
+
+    def call(name: str) -> list[Any]:
+        done = subprocess.run(
+            [sys.executable, "run.py", name],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        result: list[Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return result
+
+    assert call("a") == [False, 3.0]
+    assert call("b") == [True, 3.0]
+    (tmp_path / "factors.py").write_text("FACTOR = 2\n", encoding="utf-8")
+    assert call("c") == [False, 6.0]
+
+
+def test_a_model_without_a_file_keys_the_project_modules_its_globals_hold(
+    ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A notebook cell: the model has no file (its source is keyed), and the project module
+    it calls through its globals is keyed by content."""
+    import linecache
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "cellhelp.py").write_text("def factor():\n    return 1\n", encoding="utf-8")
+    helper = importlib.import_module("cellhelp")
+    source = "def cell_model(config):\n    return {'value': config['x'] * cellhelp.factor()}\n"
+    linecache.cache["<cell-7>"] = (len(source), None, source.splitlines(True), "<cell-7>")
+    namespace: dict[str, Any] = {"__name__": "notebook_cell", "cellhelp": helper}
+    exec(compile(source, "<cell-7>", "exec"), namespace)
+    trap = trackyard.get_tracker("trap", workspace=ws)
+    trap.wiring = trackyard.Wiring(model="cell", outputs=())
+    first = trap.run(namespace["cell_model"], name="a", config={"x": 3})
+    assert trap.run(namespace["cell_model"], name="hit", config={"x": 3}).cache_hit
+    (tmp_path / "cellhelp.py").write_text("def factor():\n    return 2\n", encoding="utf-8")
+    importlib.reload(helper)  # the notebook user reloads the edited module
+    after = trap.run(namespace["cell_model"], name="b", config={"x": 3})
+    assert (first.cache_hit, first.metrics) == (False, {"value": 3.0})
+    assert (after.cache_hit, after.metrics) == (False, {"value": 6.0})
+    sys.modules.pop("cellhelp", None)
+
+
+def test_bytecode_older_than_its_source_is_never_run(tmp_path: Path) -> None:
+    """Python checks a cached ``.pyc`` by its source's size and mtime in whole seconds: an
+    edit of the same size within the same second is run as the old code by plain Python.
+    Under trackyard the next process runs the edited code (and its key is the new one)."""
+    import os
+    import subprocess
+
+    second = 1_700_000_000 * 10**9
+    (tmp_path / "run.py").write_text(textwrap.dedent(SCRIPT), encoding="utf-8")
+    helper = tmp_path / "factors.py"
+    helper.write_text("FACTOR = 1\n", encoding="utf-8")
+    os.utime(helper, ns=(second + 100_000_000,) * 2)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+    def call(name: str) -> Any:
+        done = subprocess.run(
+            [sys.executable, "run.py", name],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if done.returncode != 0:
+            return done.stderr.strip().splitlines()[-1]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    assert call("a") == [False, 3.0]
+    (cached,) = (tmp_path / "__pycache__").glob("factors.*.pyc")
+    os.utime(cached, ns=(second + 200_000_000,) * 2)  # written in the same second
+    helper.write_text("FACTOR = 2\n", encoding="utf-8")  # same size, same second, later
+    os.utime(helper, ns=(second + 500_000_000,) * 2)
+    plain = subprocess.run(
+        [sys.executable, "-c", "import factors; print(factors.FACTOR)"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert plain.stdout.strip() == "1"  # what Python alone would run
+    # The script imported the helper before trackyard: that process refuses to run it...
+    assert call("b").startswith(
+        "trackyard.errors.StaleCodeError: module 'factors' used by model module '__main__'"
+    )
+    # ...and the stale bytecode is gone, so the next process runs the edited code.
+    assert call("c") == [False, 6.0]
+
+
+def test_a_module_saved_again_with_the_same_content_is_not_stale(ws: Path, routes: Path) -> None:
+    """An editor's save without a change, or a checkout to another branch and back, rewrites
+    a module with the code this process already runs: the call is served, not refused."""
+    import os
+
+    trap = trackyard.get_tracker("trap", workspace=ws)
+    first = trap.run(_model("constant"), name="a", config={"x": 3})
+    params = routes / "params.py"
+    params.write_text(params.read_text(encoding="utf-8"), encoding="utf-8")
+    os.utime(params, ns=(params.stat().st_mtime_ns + 5 * 10**9,) * 2)
+    again = trap.run(_model("constant"), name="b", config={"x": 3})
+    assert (first.cache_hit, again.cache_hit, again.cache_source) == (False, True, first.run_id)

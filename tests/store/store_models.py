@@ -34,7 +34,7 @@ HOLD = (
 def holds_store(config: dict[str, Any]) -> dict[str, Any]:
     """Start a process that holds the MAIN store (``config["db"]``) for ``config["hold"]``
     seconds, wait until it holds it, then finish like :func:`calib`."""
-    db = config["db"].removeprefix("file:")  # "file:<path>": not an input of the model
+    db = config["db"].removeprefix("untracked:")  # "untracked:<path>": not an input of the model
     flag = Path(db).with_name("held.flag")
     subprocess.Popen(
         [sys.executable, "-c", HOLD, db, str(config["hold"]), str(flag)],
@@ -48,9 +48,9 @@ def holds_store(config: dict[str, Any]) -> dict[str, Any]:
 def records_pid(config: dict[str, Any]) -> dict[str, Any]:
     """Write this worker's pid to ``config["pids"]/<pid>``; unless ``config["fast"]``, wait
     while the file ``config["pids"]/block`` exists; then finish like :func:`calib`."""
-    # "file:<folder>": a config string naming an existing folder would be refused as an
+    # "untracked:<folder>": a config string naming an existing folder would be refused as an
     # undeclared input, and this folder is the test's control channel, not the model's input.
-    pids = Path(config["pids"].removeprefix("file:"))
+    pids = Path(config["pids"].removeprefix("untracked:"))
     Path(pids, str(os.getpid())).write_text("")
     while not config.get("fast") and Path(pids, "block").exists():
         time.sleep(0.1)
@@ -71,7 +71,7 @@ def fill(config: dict[str, Any]) -> dict[str, Any]:
 def waits(config: dict[str, Any]) -> dict[str, Any]:
     """Write ``config["ctl"]/started-<x>`` (holding this process's pid), wait while the file
     ``config["ctl"]/block`` exists, then finish like :func:`calib`."""
-    ctl = Path(config["ctl"].removeprefix("file:"))  # the test's control folder, not an input
+    ctl = Path(config["ctl"].removeprefix("untracked:"))  # the test's control folder, not an input
     Path(ctl, f"started-{config['x']}").write_text(str(os.getpid()))
     while Path(ctl, "block").exists():
         time.sleep(0.1)

@@ -84,9 +84,9 @@ def test_kill_9_of_a_processes_sweep_driver_leaves_no_orphans(project: Path) -> 
     pids.mkdir()
     (pids / "block").write_text("")
     configs = {
-        "fast": {"x": 0, "fast": True, "pids": f"file:{pids}"},
-        "slow1": {"x": 1, "pids": f"file:{pids}"},
-        "slow2": {"x": 2, "pids": f"file:{pids}"},
+        "fast": {"x": 0, "fast": True, "pids": f"untracked:{pids}"},
+        "slow1": {"x": 1, "pids": f"untracked:{pids}"},
+        "slow2": {"x": 2, "pids": f"untracked:{pids}"},
     }
     args = [*sweep_args(ws, configs, "processes"), "--set", "max_workers=2"]
     driver = start(project, *args)
@@ -143,9 +143,9 @@ def test_kill_9_then_rerun_reuses_finished_configs(project: Path, killed: str) -
     pids.mkdir()
     (pids / "block").write_text("")
     configs = {
-        "fast": {"x": 0, "fast": True, "pids": f"file:{pids}"},
-        "slow1": {"x": 1, "pids": f"file:{pids}"},
-        "slow2": {"x": 2, "pids": f"file:{pids}"},
+        "fast": {"x": 0, "fast": True, "pids": f"untracked:{pids}"},
+        "slow1": {"x": 1, "pids": f"untracked:{pids}"},
+        "slow2": {"x": 2, "pids": f"untracked:{pids}"},
     }
     executor = "serial" if killed == "serial sweep" else "processes"
     args = [*sweep_args(ws, configs, executor), "--set", "max_workers=2"]

@@ -27,7 +27,7 @@ def test_a_run_whose_shard_cannot_be_merged_is_not_reported_done(project: Path) 
     ws = project / "ws"
     trackyard.get_tracker("calibration", workspace=ws, model=store_models.calib)
     db = ws / "provenance.duckdb"
-    configs = {"held": {"x": 1, "db": f"file:{db}", "hold": 12}}
+    configs = {"held": {"x": 1, "db": f"untracked:{db}", "hold": 12}}
     done = cli(project, *sweep_args(ws, configs, "processes"), TRACKYARD_LOCK_TIMEOUT="1")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)

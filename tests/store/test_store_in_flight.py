@@ -35,7 +35,7 @@ DRIVER = """
 import json, sys, distributed, trackyard
 client = distributed.Client(sys.argv[1])
 t = trackyard.get_tracker("calibration", workspace=sys.argv[2])
-configs = {f"c{i}": {"x": i, "ctl": "file:" + sys.argv[3]} for i in range(6)}
+configs = {f"c{i}": {"x": i, "ctl": "untracked:" + sys.argv[3]} for i in range(6)}
 t.sweep(configs, executor=client, progress=False)
 """
 
@@ -167,7 +167,7 @@ def test_doctor_fix_leaves_a_run_in_flight_alone(project: Path) -> None:
     ws, ctl = project / "ws", project / "ctl"
     ctl.mkdir()
     (ctl / "block").write_text("")
-    config = f'config={{"x": 1, "ctl": "file:{ctl}"}}'
+    config = f'config={{"x": 1, "ctl": "untracked:{ctl}"}}'
     run = subprocess.Popen(
         [str(Path(sys.executable).parent / "trackyard"), "run", "calibration", "evaluate",
          "-w", str(ws), "--set", "run_name=long", "--set", config],

@@ -28,12 +28,20 @@ if TYPE_CHECKING:
         plugin_set_fingerprint,
     )
     from trackyard.settings import Settings
-    from trackyard.tracker import DomainTracker, RankedRun, RunCall, RunOutcome
+    from trackyard.tracker import (
+        Difference,
+        DomainTracker,
+        RankedRun,
+        RunCall,
+        RunOutcome,
+        WhyReport,
+    )
     from trackyard.wiring import Wiring
 
 # Public name -> the module that defines it (``errors`` is the module itself).
 _WHERE = {
     "AuditReport": "trackyard.recovery",
+    "Difference": "trackyard.tracker",
     "DomainInfo": "trackyard._discovery",
     "DomainTracker": "trackyard.tracker",
     "EnvironmentChangedWarning": "trackyard.errors",
@@ -46,6 +54,7 @@ _WHERE = {
     "RunOutcome": "trackyard.tracker",
     "Settings": "trackyard.settings",
     "StaleCodeError": "trackyard.errors",
+    "WhyReport": "trackyard.tracker",
     "Wiring": "trackyard.wiring",
     "audit": "trackyard.recovery",
     "available_domains": "trackyard.registry",
@@ -60,6 +69,7 @@ _WHERE = {
 
 __all__ = [
     "AuditReport",
+    "Difference",
     "DomainInfo",
     "DomainTracker",
     "EnvironmentChangedWarning",
@@ -72,6 +82,7 @@ __all__ = [
     "RunOutcome",
     "Settings",
     "StaleCodeError",
+    "WhyReport",
     "Wiring",
     "__version__",
     "audit",

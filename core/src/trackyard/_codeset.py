@@ -363,22 +363,24 @@ _Found = tuple[list[CodeFile], set[str]]
 _CACHE: dict[tuple[str, str, tuple[str, ...]], tuple[_Watched, _Found]] = {}
 
 
-def code_files(module_name: str) -> tuple[list[CodeFile], set[str]]:
-    """The files keyed as module ``module_name``'s code, and the top-level names of the
-    other modules it imports (for :func:`environment`). Cached while the module is loaded
-    from the same file and the files read to find them (and the folders walked) are
-    unchanged."""
-    key = (module_name, str(locate(module_name)), tuple(sys.path))
+def code_files(module_name: str, path: Path | None = None) -> tuple[list[CodeFile], set[str]]:
+    """The files keyed as module ``module_name``'s code (loaded from ``path``, else found on
+    ``sys.path``), and the top-level names of the other modules it imports (for
+    :func:`environment`). Cached while the module is loaded from the same file and the files
+    read to find them (and the folders walked) are unchanged."""
+    path = path or locate(module_name)
+    key = (module_name, str(path), tuple(sys.path))
     cached = _CACHE.get(key)
     if cached is not None and all(_stat_key(Path(p)) == s for p, s in cached[0]):
         return cached[1]
-    result, watched = _find_code(module_name)
+    result, watched = _find_code(module_name, path)
     _CACHE[key] = (tuple((str(p), _stat_key(p)) for p in watched), result)
     return result
 
 
-def _find_code(module_name: str) -> tuple[tuple[list[CodeFile], set[str]], list[Path]]:
-    path = locate(module_name)
+def _find_code(
+    module_name: str, path: Path | None
+) -> tuple[tuple[list[CodeFile], set[str]], list[Path]]:
     if path is None:
         return ([], set()), []
     root = project_root(module_name, path)

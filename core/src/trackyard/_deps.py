@@ -18,6 +18,7 @@ cache hit must pass.
 from __future__ import annotations
 
 import inspect
+import os
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -68,16 +69,45 @@ class ModelCode:
 
 def model_code(fn: Callable[..., Any]) -> ModelCode:
     """The files keyed as ``fn``'s code: its distribution's files and its project's modules
-    that it imports, transitively (see ``_codeset``)."""
+    that it imports, transitively (see ``_codeset``). A model defined in a script is keyed
+    with the script; one defined where no file holds it (a notebook cell, ``python -c``)
+    with the project modules its globals hold."""
     target = inspect.unwrap(fn)
     name = getattr(target, "__module__", None) or ""
-    module = sys.modules.get(name)
-    path = _codeset.module_file(module)
-    if not name or path is None or name == "__main__":
-        return ModelCode(name, ())
-    files, imports = _codeset.code_files(name)
-    dist = _codeset.distribution_of_module(name, path)
-    return ModelCode(name, tuple(files), frozenset(imports), dist, dict(_SEEN.get(name, {})))
+    path = _codeset.module_file(sys.modules.get(name))
+    seen = dict(_SEEN.get(name, {}))
+    if path is None:
+        files, imports = _held_code(getattr(target, "__globals__", {}))
+        return ModelCode(name, tuple(files), frozenset(imports), None, seen)
+    files, imports = _codeset.code_files(name, path)
+    dist = None if name == "__main__" else _codeset.distribution_of_module(name, path)
+    return ModelCode(name, tuple(files), frozenset(imports), dist, seen)
+
+
+def _held_code(namespace: Mapping[str, Any]) -> tuple[list[CodeFile], set[str]]:
+    """The code of the project modules (under the current folder, not installed) that a
+    namespace holds: modules, and the modules that define the functions, classes and other
+    objects in it."""
+    root = Path.cwd().resolve()
+    installed = _codeset.installed_roots()
+    files: dict[str, CodeFile] = {}
+    imports: set[str] = set()
+    for value in list(namespace.values()):
+        owner = (
+            value
+            if inspect.ismodule(value)
+            else sys.modules.get(str(getattr(value, "__module__", "") or ""))
+        )
+        path = _codeset.module_file(owner)
+        if owner is None or path is None or owner.__name__ == "__main__":
+            continue
+        if not path.is_relative_to(root) or str(path).startswith(installed):
+            imports.add(owner.__name__.partition(".")[0])
+            continue
+        found, more = _codeset.code_files(owner.__name__, path)
+        files.update((f.label, f) for f in found)
+        imports |= more
+    return sorted(files.values(), key=lambda f: f.label), imports
 
 
 def _code_modules(code: ModelCode) -> dict[str, Path]:
@@ -85,14 +115,6 @@ def _code_modules(code: ModelCode) -> dict[str, Path]:
     found = {f.label[5:]: f.path for f in code.files if f.label.startswith("code:")}
     found.update(code.seen)
     return found
-
-
-def _stat(path: Path) -> tuple[int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size)
 
 
 def _module_name(file: CodeFile) -> str | None:
@@ -119,9 +141,9 @@ def check_loaded(code: ModelCode, checksum: Checksum) -> None:
     for name, path in sorted(modules.items()):
         if not _loaded_from(name, path):
             continue
-        loaded = _capture.loaded_stat(str(path.resolve()))
-        if loaded is not None:
-            if _stat(path) != loaded:
+        changed = _capture.changed_since_loaded(str(path.resolve()))
+        if changed is not None:
+            if changed:
                 stale.append((name, path))
             continue
         digest = checksum(path) if path.exists() else ""
@@ -173,7 +195,9 @@ def record(
             for name, path in sorted(modules.items())
             if path.exists()
         },
-        UNDECLARED: _undeclared(capture.reads, declared, run_folder, keyed_paths, checksum),
+        UNDECLARED: _undeclared(
+            capture.reads - capture.writes, declared, run_folder, keyed_paths, checksum
+        ),
         ENVIRONMENT: _codeset.environment(sorted(tops), own),
     }
 
@@ -186,11 +210,13 @@ def _undeclared(
     checksum: Checksum,
 ) -> dict[str, str]:
     """Regular files read that are neither declared inputs (or inside a declared folder),
-    code, in the run's folder, nor part of the interpreter or an installed package."""
+    code, in the run's folder, nor part of the interpreter or an installed package. (A file
+    the run also wrote is its own state, a log or a counter, not an input: ``reads`` come
+    without them.)"""
     skip = [p.resolve() for p in declared]
     if run_folder is not None:
         skip.append(run_folder.resolve())
-    installed = _codeset.installed_roots()
+    installed = (*_codeset.installed_roots(), *_system_roots())
     found: dict[str, str] = {}
     for text in sorted(reads):
         path = Path(text).resolve()
@@ -202,6 +228,25 @@ def _undeclared(
             continue
         found[str(path)] = checksum(path)
     return found
+
+
+def _system_roots() -> tuple[str, ...]:
+    """Folders whose files are the machine's and the user's tools' settings, not a model's
+    data: reads there (a library's config, a font cache, mime types) are not inputs."""
+    home = Path.home()
+    roots = [
+        sys.prefix,
+        sys.base_prefix,
+        "/etc",
+        "/usr",
+        "/proc",
+        "/sys",
+        "/dev",
+        "/run",
+        os.environ.get("XDG_CACHE_HOME") or str(home / ".cache"),
+        os.environ.get("XDG_CONFIG_HOME") or str(home / ".config"),
+    ]
+    return tuple(str(Path(r).resolve()) + os.sep for r in roots)
 
 
 def verify(deps: Mapping[str, Any] | None, checksum: Checksum) -> str | None:

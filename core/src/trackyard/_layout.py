@@ -17,7 +17,7 @@ Run metadata (``run.meta``, JSON) written by trackyard::
 
     {"trackyard": {"domain", "run_name", "pid", "host", "plugin_set", "interrupted",
                    "model_distribution", "rerun_reason", "invalidated", "model",
-                   "identity": {"<label>": {"path", "sha256"}},
+                   "source_executed", "identity": {"<label>": {"path", "sha256"}},
                    "deps": {"modules", "undeclared_inputs", "environment"}, ...},
      "metrics": {"<metric>": 0.3, ...},     # recorded inside the model
      "cache_source": "<run id>"}            # consist: the run a cache hit reused
@@ -54,6 +54,7 @@ DEPS = "deps"  # what the run used: {"modules", "undeclared_inputs", "environmen
 IDENTITY = "identity"  # every keyed file: {"<label>": {"path", "sha256"}} (why / diff)
 MODEL_REF = "model"  # "module:qualname" of the model function
 SOURCES_DIR = "sources"  # <workspace>/sources/<sha[:2]>/<sha>.gz: keyed modules' source
+EXECUTOR_SOURCE = "source_executed"  # on a hit: its cache_source is the run that executed
 
 # The same keys as DuckDB JSON paths (constants only: no user value is ever formatted in).
 DOMAIN_PATH = f"$.{STAMP}.{DOMAIN}"

@@ -17,7 +17,7 @@ from trackyard import _queries
 from trackyard._consist.identity import checksum_of, code_digest, config_hash, no_inputs_hash
 from trackyard._consist.tracker import resolve_uri
 from trackyard._deps import environment_changes, model_code, verify, warn_batch
-from trackyard._layout import DEPS, METRICS, STAMP
+from trackyard._layout import DEPS, METRICS, SOURCES_DIR, STAMP
 from trackyard._model import code_identity, model_identity, wrap_model
 from trackyard._outcome import Runner, RunOutcome
 from trackyard._provenance import code_dependencies, config_inputs, input_identity
@@ -40,7 +40,12 @@ def cache_keys(runner: Runner, fn: Callable[..., Any], items: Sequence[Keyed]) -
     """Each item's consist config hash, computed exactly as ``Tracker.run`` does."""
     wired = runner.wiring
     base: list[Any] = [*wired.identity_inputs, *model_identity(fn)]
-    code = code_dependencies(model_code(fn), wired.code_dependencies)
+    code = code_dependencies(
+        model_code(fn),
+        wired.code_dependencies,
+        manifests=runner.workspace / SOURCES_DIR / "keys",
+        checksum=checksum_of(runner.consist),
+    )
     epoch = wired.cache_epoch or runner.settings.cache_epoch
     keys: dict[str, str] = {}
     for item in items:
@@ -50,6 +55,8 @@ def cache_keys(runner: Runner, fn: Callable[..., Any], items: Sequence[Keyed]) -
             config,
             [*base, *files, *input_identity(item.inputs or {}), *code],
             model=wired.model if wired.model is not None else item.name,
+            year=getattr(item, "year", None),  # a single call (trackyard why) may set them
+            iteration=getattr(item, "iteration", None),
             cache_epoch=epoch,
         )
     return keys

@@ -1,8 +1,10 @@
 """What of a run's world goes into its cache key, and whether a cache hit's files still hold.
 
 * :func:`config_inputs` finds the files a config names: a ``pathlib.Path`` is hashed by
-  content; a string naming an existing file or folder is refused (its content would not be in
-  the key) unless the domain lists its key in ``Wiring.untracked_config``;
+  content; a string naming an existing file or folder (:func:`named_file`: also through ``~``,
+  ``$VAR`` and ``file:`` URIs, or a bare name of a file in the current folder) is refused (its
+  content would not be in the key) unless the domain lists its key in
+  ``Wiring.untracked_config``;
 * :func:`input_identity` keys ``inputs={"label": path}`` on the files' content;
 * :func:`code_dependencies` lists the model's code (``_deps.model_code``: the files of the
   distribution that provides it and the project modules it imports, transitively), plus the
@@ -30,6 +32,7 @@ __all__ = [
     "config_inputs",
     "distribution_of",
     "input_identity",
+    "named_file",
     "plain_config",
     "stale_outputs",
 ]
@@ -50,17 +53,38 @@ def _walk(value: Any, where: str) -> Iterator[tuple[str, Any]]:
             yield from _walk(item, f"{where}[{index}]")
 
 
-def _names_file(text: str) -> bool:
-    """Whether ``text`` looks like a path (a separator or a file suffix, and a letter or digit:
-    not ``"/"``, ``"."`` or a bare word) and names an existing file or folder."""
+def _expanded(text: str) -> str:
+    """``text`` as a reader that expands it would open it: a ``file:`` URI as its local path,
+    then ``~`` and ``$VAR``/``${VAR}`` expanded (unset variables are left as they stand)."""
+    if text[:5].lower() == "file:":
+        from urllib.parse import urlsplit
+        from urllib.request import url2pathname
+
+        parts = urlsplit(text)
+        if parts.netloc not in ("", "localhost"):
+            return text  # a file on another host: not this machine's file
+        text = url2pathname(parts.path)
+    return os.path.expandvars(os.path.expanduser(text))
+
+
+def named_file(text: str) -> str | None:
+    """The existing file or folder ``text`` names, or ``None`` for any other string.
+
+    A path-like string (a separator or a file suffix, and a letter or digit: not ``"/"``,
+    ``"."`` or a bare word) names what exists at it after ``~``, ``$VAR`` and ``file:`` URIs
+    are expanded; a bare word names a file (never a folder) of that name in the current folder.
+    """
     if not text or len(text) > 4096 or "\n" in text or "\0" in text:
-        return False
-    if not any(c.isalnum() for c in text) or not (os.sep in text or Path(text).suffix):
-        return False
+        return None
+    if not any(c.isalnum() for c in text):
+        return None
     try:
-        return os.path.exists(text)
+        path = _expanded(text)
+        if os.sep in path or Path(path).suffix or path != text:
+            return path if os.path.exists(path) else None
+        return path if os.path.isfile(path) else None
     except (OSError, ValueError):
-        return False
+        return None
 
 
 def plain_config(config: Any) -> Any:
@@ -104,16 +128,27 @@ def config_inputs(
                         "does not exist; a Path in a config is an input file, hashed by content"
                     )
                 found.append((f"config:{where}", item))
-            elif isinstance(item, str) and _names_file(item):
-                raise ConfigValidationError(
-                    f"config value {where!r} of run {run!r} names the existing "
-                    f"{'folder' if os.path.isdir(item) else 'file'} {item!r} as a plain string, "
-                    "so its content would not be in the cache key and an edited file would be "
-                    f"served the old result; pass it as inputs={{{key!r}: path}} or as a "
-                    "pathlib.Path in the config (both hash its content), or list "
-                    f"{key!r} in Wiring.untracked_config if the model does not read it"
-                )
+            elif isinstance(item, str) and (named := named_file(item)) is not None:
+                raise _plain_string_error(where, key, run, item, named)
     return _plain(dict(config)), found
+
+
+def _plain_string_error(
+    where: str, key: object, run: str, given: str, named: str
+) -> ConfigValidationError:
+    """The refusal of config string ``given`` (at ``where``), which names ``named``."""
+    resolved = os.path.abspath(named)
+    shown = repr(given) if resolved == given else f"{given!r} (which resolves to {resolved!r})"
+    error = ConfigValidationError(
+        f"config value {where!r} of run {run!r} names the existing "
+        f"{'folder' if os.path.isdir(named) else 'file'} {shown} as a plain string, "
+        "so its content would not be in the cache key and an edited file would be "
+        f"served the old result; pass it as inputs={{{key!r}: path}} or as a "
+        "pathlib.Path in the config (both hash its content), or list "
+        f"{key!r} in Wiring.untracked_config if the model does not read it"
+    )
+    error.path_string = (given, named)
+    return error
 
 
 def input_identity(inputs: Mapping[str, Any]) -> list[IdentityInput]:
@@ -129,11 +164,23 @@ def input_identity(inputs: Mapping[str, Any]) -> list[IdentityInput]:
 # --- code identity ------------------------------------------------------------------------------
 
 
-def code_dependencies(code: ModelCode, extra: tuple[Path, ...] = ()) -> list[IdentityInput]:
-    """The model's code (``_deps.model_code``: its distribution's files, ``dist:<name>:<file>``,
-    and the project modules it imports, ``code:<module>``) and the wiring's extra code
-    dependencies (``code:<path>``), as identity inputs."""
-    found: list[IdentityInput] = [(f.label, f.path) for f in code.files]
+def code_dependencies(
+    code: ModelCode,
+    extra: tuple[Path, ...] = (),
+    *,
+    manifests: Path,
+    checksum: Callable[[Path], str],
+) -> list[IdentityInput]:
+    """The model's code as identity inputs: ONE manifest of every code file's label and
+    content hash (``_deps.model_code``: its distribution's files, ``dist:<name>:<file>``, and
+    the project modules it imports, ``code:<module>``), kept content-addressed in
+    ``manifests`` and labelled ``codeset:<module>``, so consist hashes one small file however
+    many modules the model has; and the wiring's extra code dependencies (``code:<path>``)."""
+    found: list[IdentityInput] = []
+    digests = code_digests(code, checksum)
+    if digests:
+        text = "".join(f"{label}\t{entry['sha256']}\n" for label, entry in digests.items())
+        found.append((f"{CODESET}{code.module}", _manifest(manifests, text)))
     for dependency in extra:
         if not dependency.exists():
             raise ConfigValidationError(
@@ -142,6 +189,30 @@ def code_dependencies(code: ModelCode, extra: tuple[Path, ...] = ()) -> list[Ide
             )
         found.append((f"code:{dependency}", dependency))
     return found
+
+
+CODESET = "codeset:"  # the label of a model's code manifest
+
+
+def code_digests(code: ModelCode, checksum: Callable[[Path], str]) -> dict[str, dict[str, str]]:
+    """``{label: {"path", "sha256"}}`` of every file of the model's code, sorted by label."""
+    return {
+        f.label: {"path": str(f.path), "sha256": checksum(f.path)}
+        for f in sorted(code.files, key=lambda f: f.label)
+        if f.path.is_file()
+    }
+
+
+def _manifest(folder: Path, text: str) -> Path:
+    import hashlib
+
+    target = folder / f"{hashlib.sha256(text.encode()).hexdigest()}.txt"
+    if not target.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(target)
+    return target
 
 
 def distribution_of(code: ModelCode) -> str | None:

@@ -72,7 +72,8 @@ def ranked_runs(
 
 
 def domain_runs(store: Store, domain: str) -> list[RunRow]:
-    """Every run of ``domain``, oldest first."""
+    """Every run of ``domain``, oldest first (``cache_source``: the run that executed, through
+    any chain of hits)."""
     rows = store.query(schema.RUNS_SQL, {"domain": domain}, what=f"listing the runs of {domain!r}")
     return [RunRow(*r) for r in rows]
 
@@ -151,13 +152,33 @@ def output_uris(store: Store, run_ids: Sequence[str]) -> list[OutputUri]:
     ]
 
 
+# --- why / diff ---------------------------------------------------------------------------------
+
+
+def run_row(store: Store, run_id: str) -> tuple[Any, ...] | None:
+    """One run's row for ``trackyard why``: (id, status, model_name, config_hash, git_hash,
+    input_hash, year, iteration, created_at text, meta JSON text), or ``None``."""
+    rows = store.query(schema.RUN_ROW_SQL, {"id": run_id}, what=f"reading run {run_id}")
+    return tuple(rows[0]) if rows else None
+
+
+def model_runs(
+    store: Store, model: str, domain: str | None, *, before: str = "", limit: int = 50
+) -> list[tuple[Any, ...]]:
+    """The executed completed runs of ``model`` in ``domain``, newest first (only those created
+    before run ``before`` when given), as :func:`run_row` rows."""
+    params = {"model": model, "domain": domain, "before": before, "limit": limit}
+    rows = store.query(schema.MODEL_RUNS_SQL, params, what=f"the runs of model {model!r}")
+    return [tuple(r) for r in rows]
+
+
 # --- reports (trackyard report) -----------------------------------------------------------------
 
 
 def report_runs(db_path: Path, domain: str, timeout: float) -> list[ReportRun]:
     """Every run of ``domain``, oldest first, for a report."""
     rows = read_only_query(
-        db_path, schema.REPORT_RUNS_SQL, [domain], timeout=timeout, what="report"
+        db_path, schema.REPORT_RUNS_SQL, {"domain": domain}, timeout=timeout, what="report"
     )
     return [ReportRun(*r) for r in rows]
 

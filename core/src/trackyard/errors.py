@@ -12,6 +12,7 @@ Catch :class:`TrackyardError` to handle anything trackyard raises on purpose::
     │                                                untrusted, incompatible), or strict mode
     ├── ConfigValidationError    (also ValueError)   bad settings, options, config or run names
     ├── QueryValidationError     (also ValueError)   bad metric name, order or ``k`` in a query
+    ├── UnknownRunError          (also LookupError)  no run with that id in the workspace's store
     ├── OutputMissingError                           a run's declared/returned output does not
     │                                                exist; the run is recorded ``failed``
     │   └── StaleOutputError                         a cache hit's outputs are missing or
@@ -67,6 +68,7 @@ __all__ = [
     "TrackyardError",
     "UndeclaredInputError",
     "UnknownDomainError",
+    "UnknownRunError",
 ]
 
 
@@ -176,11 +178,34 @@ class EnvironmentChangedWarning(UserWarning):
 
 
 class ConfigValidationError(TrackyardError, ValueError):
-    """Settings, domain options, a run config or a run name are invalid."""
+    """Settings, domain options, a run config or a run name are invalid.
+
+    ``path_string``: when a config string naming an existing file was refused, that string as
+    given and the file it names (the command line uses it to say how to pass the file).
+    """
+
+    path_string: tuple[str, str] | None = None
 
 
 class QueryValidationError(TrackyardError, ValueError):
     """A query names an invalid metric, order or ``k``; raised before any SQL runs."""
+
+
+class UnknownRunError(TrackyardError, LookupError):
+    """No run with the requested id is recorded in the workspace's store (``trackyard why``,
+    ``trackyard diff``, ``DomainTracker.why``); ``run_id`` and ``workspace`` name both."""
+
+    def __init__(self, run_id: str, workspace: object, db_path: object) -> None:
+        self.run_id = run_id
+        self.workspace = workspace
+        super().__init__(
+            f"no run {run_id!r} is recorded in workspace {workspace} (store {db_path}); list "
+            f"the runs with `trackyard runs DOMAIN --workspace {workspace}`, or pass the "
+            "workspace that holds the run with --workspace"
+        )
+
+    def __str__(self) -> str:  # LookupError would otherwise repr() the message
+        return str(self.args[0])
 
 
 class PluginSetMismatchError(TrackyardError):

@@ -21,7 +21,7 @@ import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
@@ -507,26 +507,8 @@ def install(
     """
     resolved = [resolve_spec(s) for s in specs]
     if not replace:
-        replaced = _replaced(resolved, _snapshot())
-        if replaced:
-            raise InstallError(
-                "refusing to replace an installed distribution with a different project: "
-                + "; ".join(replaced)
-                + ". Rename the project ([project] name in its pyproject.toml), or pass "
-                "--replace to replace it"
-            )
-    args = _pip_install_args(resolved, editable)
-    lock: Lock | None = None
-    report = InstallReport()
-    if requirements is not None:
-        req = Path(requirements)
-        if not req.is_file():
-            raise InstallError(f"no such requirements or lock file: {str(req)!r}")
-        if _is_lock(req):
-            lock = read_lock(req)
-            args += _restore_args(lock, _snapshot())
-        else:
-            args += ["-r", str(req.resolve())]
+        _refuse_replacing(resolved)
+    args, lock = _install_args(resolved, editable, requirements)
     if not specs and requirements is None:
         raise InstallError("nothing to install; give a SPEC or -r FILE")
 
@@ -538,40 +520,89 @@ def install(
     say("validating the newly installed plugins" if check else "reading what pip installed")
     answer = _probe(before=before, validate=check)
     after = _dists(answer["snapshot"])
+    report = _install_report(answer, after)
+    if report.problems:
+        _roll_back_and_raise(report, before, after, progress)
+    if lock is not None:
+        _note_lock_differences(report, lock, after, answer["fingerprint"])
+    return report
+
+
+def _refuse_replacing(specs: Sequence[str]) -> None:
+    """``InstallError`` when a local project folder would replace an installed distribution
+    from another source."""
+    replaced = _replaced(specs, _snapshot())
+    if replaced:
+        raise InstallError(
+            "refusing to replace an installed distribution with a different project: "
+            + "; ".join(replaced)
+            + ". Rename the project ([project] name in its pyproject.toml), or pass "
+            "--replace to replace it"
+        )
+
+
+def _install_args(
+    specs: Sequence[str], editable: bool, requirements: str | os.PathLike[str] | None
+) -> tuple[list[str], Lock | None]:
+    """pip's install arguments, and the lock being restored (None for plain requirements)."""
+    args = _pip_install_args(specs, editable)
+    if requirements is None:
+        return args, None
+    req = Path(requirements)
+    if not req.is_file():
+        raise InstallError(f"no such requirements or lock file: {str(req)!r}")
+    if not _is_lock(req):
+        return [*args, "-r", str(req.resolve())], None
+    lock = read_lock(req)
+    return [*args, *_restore_args(lock, _snapshot())], lock
+
+
+def _install_report(answer: dict[str, Any], after: dict[str, Dist]) -> InstallReport:
+    """What the probe after pip saw: the changed distributions, problems, notes, domains."""
+    report = InstallReport()
     report.installed = [after[k] for k in answer["changed"]]
     report.problems = [Problem(*p) for p in answer["problems"]]
     report.notes += answer["notes"]
     report.domains_added = [(dom, d.name) for d in report.installed for dom in d.domains]
-    if report.problems:
-        _rollback(report, before, after, progress)
-        first = report.problems[0]
-        err = InstallRejectedError(
-            report,
-            f"plugin {first.domain!r} from {first.distribution} failed validation, so the "
-            f"install was rolled back (removed or restored: {', '.join(report.rolled_back)}): "
-            f"{first.message}",
-        )
-        for other in report.problems[1:]:
-            err.add_note(f"also: {other.domain!r} from {other.distribution}: {other.message}")
-        raise err
-    if lock is not None:
-        final = answer
-        extra = sorted(
-            d.name
-            for k, d in after.items()
-            if d.is_plugin and k not in {p.key for p in lock.plugins}
-        )
-        if extra:
-            report.notes.append(
-                "installed but not in the lock (remove with `trackyard uninstall`): "
-                + ", ".join(extra)
-            )
-        if final["fingerprint"] != lock.fingerprint:
-            report.notes.append(
-                f"the plugin-set fingerprint {final['fingerprint'][:12]} differs from the lock's "
-                f"{lock.fingerprint[:12]}"
-            )
     return report
+
+
+def _roll_back_and_raise(
+    report: InstallReport,
+    before: dict[str, Dist],
+    after: dict[str, Dist],
+    progress: Progress | None,
+) -> NoReturn:
+    """Undo the install, then raise ``InstallRejectedError`` naming every problem."""
+    _rollback(report, before, after, progress)
+    first = report.problems[0]
+    err = InstallRejectedError(
+        report,
+        f"plugin {first.domain!r} from {first.distribution} failed validation, so the "
+        f"install was rolled back (removed or restored: {', '.join(report.rolled_back)}): "
+        f"{first.message}",
+    )
+    for other in report.problems[1:]:
+        err.add_note(f"also: {other.domain!r} from {other.distribution}: {other.message}")
+    raise err
+
+
+def _note_lock_differences(
+    report: InstallReport, lock: Lock, after: dict[str, Dist], fingerprint: str
+) -> None:
+    """Say which installed plugins the restored lock lacks, and whether the fingerprints differ."""
+    extra = sorted(
+        d.name for k, d in after.items() if d.is_plugin and k not in {p.key for p in lock.plugins}
+    )
+    if extra:
+        report.notes.append(
+            "installed but not in the lock (remove with `trackyard uninstall`): " + ", ".join(extra)
+        )
+    if fingerprint != lock.fingerprint:
+        report.notes.append(
+            f"the plugin-set fingerprint {fingerprint[:12]} differs from the lock's "
+            f"{lock.fingerprint[:12]}"
+        )
 
 
 def _restore_args(lock: Lock, installed: dict[str, Dist]) -> list[str]:

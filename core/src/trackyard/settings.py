@@ -195,6 +195,9 @@ def _relative_to(base: Path | None, value: Any) -> Path:
     return path
 
 
+_Layer = tuple[str, Mapping[str, Any], Path | None]  # (source, values, folder paths are under)
+
+
 def resolve_settings(
     domain: str,
     options_cls: type,
@@ -206,12 +209,36 @@ def resolve_settings(
     project = project if project is not None else project_config()
     environ = os.environ if environ is None else environ
     fields_ = option_fields(options_cls)
-    valid = sorted((*CORE_KEYS, *fields_))
+    layers = _layers(domain, kwargs, project, environ)
+    _check_keys(domain, layers, sorted((*CORE_KEYS, *fields_)))
+    hints = typing.get_type_hints(options_cls) if fields_ else {}
+    values, sources = _merge(layers, {n for n in fields_ if hints.get(n) is Path})
+    workspace, db_path, run_dir = _locations(values, sources)
+    cache_epoch = _cache_epoch(values, sources)
+    strict_inputs, on_environment_change = _run_policies(values, sources)
+    options = _options(domain, options_cls, fields_, hints, values, sources)
+    return Settings(
+        domain=domain,
+        workspace=workspace,
+        db_path=db_path,
+        run_dir=run_dir,
+        cache_epoch=cache_epoch,
+        options=options,
+        sources=sources,
+        strict_inputs=strict_inputs,
+        on_environment_change=on_environment_change,
+    )
 
+
+def _layers(
+    domain: str, kwargs: Mapping[str, Any], project: ProjectConfig, environ: Mapping[str, str]
+) -> list[_Layer]:
+    """Where values come from, highest first: keywords, environment, the domain's table, the
+    core keys of ``[tool.trackyard]``."""
     domains_table = project.table.get("domains", {})
     domain_table = domains_table.get(domain, {}) if isinstance(domains_table, dict) else {}
     base_dir = project.path.parent if project.path else None
-    layers: list[tuple[str, Mapping[str, Any], Path | None]] = [
+    return [
         ("keyword", kwargs, None),
         *[
             (f"environment {var}", {key: environ[var]}, None)
@@ -221,6 +248,9 @@ def resolve_settings(
         (f"{project.path} [tool.trackyard.domains.{domain}]", domain_table, base_dir),
         (project.label, {k: v for k, v in project.table.items() if k in CORE_KEYS}, base_dir),
     ]
+
+
+def _check_keys(domain: str, layers: list[_Layer], valid: list[str]) -> None:
     for source, layer, _ in layers:
         unknown = sorted(set(layer) - set(valid))
         if unknown:
@@ -229,8 +259,10 @@ def resolve_settings(
                 f"valid options: {', '.join(valid)}"
             )
 
-    hints = typing.get_type_hints(options_cls) if fields_ else {}
-    path_keys = {"workspace", "db_path", "run_dir"} | {n for n in fields_ if hints.get(n) is Path}
+
+def _merge(layers: list[_Layer], path_options: set[str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Every key's value from its highest layer, and that layer's name."""
+    path_keys = {"workspace", "db_path", "run_dir"} | path_options
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for source, layer, base in reversed(layers):
@@ -240,13 +272,21 @@ def resolve_settings(
                 value = _relative_to(base, value)
             values[key] = value
             sources[key] = source
+    return values, sources
 
+
+def _locations(values: Mapping[str, Any], sources: dict[str, str]) -> tuple[Path, Path, Path]:
+    """The workspace, store and run folder (absolute), defaults under the workspace."""
     workspace = Path(values.get("workspace") or DEFAULT_WORKSPACE).absolute()
     sources.setdefault("workspace", "default")
     db_path = Path(values.get("db_path") or workspace / DB_FILE).absolute()
     sources.setdefault("db_path", "default")
     run_dir = Path(values.get("run_dir") or workspace / RUNS_DIR).absolute()
     sources.setdefault("run_dir", "default")
+    return workspace, db_path, run_dir
+
+
+def _cache_epoch(values: Mapping[str, Any], sources: dict[str, str]) -> int:
     raw_epoch = values.get("cache_epoch", 1)
     try:
         cache_epoch = int(raw_epoch)
@@ -258,8 +298,18 @@ def resolve_settings(
             f"(from {sources.get('cache_epoch')})"
         ) from None
     sources.setdefault("cache_epoch", "default")
-    strict_inputs, on_environment_change = _run_policies(values, sources)
+    return cache_epoch
 
+
+def _options(
+    domain: str,
+    options_cls: type,
+    fields_: Mapping[str, dataclasses.Field[Any]],
+    hints: Mapping[str, Any],
+    values: Mapping[str, Any],
+    sources: dict[str, str],
+) -> Any:
+    """The domain's ``Options`` instance from the resolved values (checked and converted)."""
     domain_values: dict[str, Any] = {}
     for name in fields_:
         if name in values:
@@ -269,7 +319,7 @@ def resolve_settings(
         else:
             sources[name] = "default"
     try:
-        options = options_cls(**domain_values)
+        return options_cls(**domain_values)
     except TypeError as exc:
         missing = [
             n
@@ -282,17 +332,6 @@ def resolve_settings(
             f"domain {domain!r} requires option(s) {', '.join(missing)}; pass them to "
             f"get_tracker() or set them in [tool.trackyard.domains.{domain}]"
         ) from exc
-    return Settings(
-        domain=domain,
-        workspace=workspace,
-        db_path=db_path,
-        run_dir=run_dir,
-        cache_epoch=cache_epoch,
-        options=options,
-        sources=sources,
-        strict_inputs=strict_inputs,
-        on_environment_change=on_environment_change,
-    )
 
 
 def _run_policies(values: Mapping[str, Any], sources: dict[str, str]) -> tuple[bool, str]:

@@ -16,12 +16,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from trackyard import _queries, _sweep
+from trackyard import _queries, _sweep, _why
 from trackyard._consist import session
 from trackyard._consist.identity import checksum_of, one_hash_per_file
 from trackyard._consist.run import Engine, NoObserver, RunObserver
 from trackyard._deps import check_loaded, model_code
-from trackyard._layout import CACHE_SOURCE, METRICS
+from trackyard._layout import CACHE_SOURCE, METRICS, SOURCES_DIR
 from trackyard._model import code_identity, resolve_callable
 from trackyard._outcome import RunCall, RunOutcome
 from trackyard._provenance import code_dependencies, config_inputs, input_identity
@@ -29,6 +29,7 @@ from trackyard._queries import RankedRun
 from trackyard._store import Store, lock_timeout
 from trackyard._sweep import ManyResult, ProgressBar
 from trackyard._validate import check_config, check_run_name, decode_metric, worker_count
+from trackyard._why import Difference, WhyReport
 from trackyard.errors import ConfigValidationError, PluginContractError
 from trackyard.settings import NoOptions, Settings
 from trackyard.wiring import CodeIdentity, Wiring
@@ -36,7 +37,16 @@ from trackyard.wiring import CodeIdentity, Wiring
 if TYPE_CHECKING:
     from trackyard._consist.tracker import ConsistTracker
 
-__all__ = ["DomainTracker", "ManyResult", "ProgressBar", "RankedRun", "RunCall", "RunOutcome"]
+__all__ = [
+    "Difference",
+    "DomainTracker",
+    "ManyResult",
+    "ProgressBar",
+    "RankedRun",
+    "RunCall",
+    "RunOutcome",
+    "WhyReport",
+]
 
 
 class DomainTracker:
@@ -227,21 +237,26 @@ class DomainTracker:
         )
         mode = self._check_call(fn, call)
         code = model_code(fn)
-        identity = [
-            *config_files,
-            *input_identity(call.inputs),
-            *code_dependencies(code, wired.code_dependencies),
-        ]
-        options: dict[str, Any] = {
-            "tags": tags,
-            "facets": facets,
-            "parent_run_id": parent_run_id,
-            "identity": identity,
-            "record": self._engine.recorder(code, call, identity),
-            "code": code,
-        }
         with one_hash_per_file(self._consist):  # each file hashed once per call
-            check_loaded(code, checksum_of(self._consist))
+            checksum = checksum_of(self._consist)
+            check_loaded(code, checksum)
+            identity = [
+                *config_files,
+                *input_identity(call.inputs),
+                *code_dependencies(
+                    code, wired.code_dependencies, manifests=self._manifests, checksum=checksum
+                ),
+            ]
+            if _why.dry_running():  # `trackyard why DOMAIN VERB`: the key is known, nothing written
+                raise _why.DryRun(self, fn, call, config, identity, code, mode)
+            options: dict[str, Any] = {
+                "tags": tags,
+                "facets": facets,
+                "parent_run_id": parent_run_id,
+                "identity": identity,
+                "record": self._engine.recorder(code, call, identity),
+                "code": code,
+            }
             self._observer.before_run(call)
             outcome = self._engine.run(fn, call, mode, dict(runtime_kwargs or {}), options, strict)
         self._observer.after_run(call, outcome)
@@ -264,6 +279,11 @@ class DomainTracker:
                 )
         return mode
 
+    @property
+    def _manifests(self) -> Path:
+        """Where the model code manifests live (content-addressed, shared by all runs)."""
+        return self.workspace / SOURCES_DIR / "keys"
+
     def run_many(
         self,
         fn: Callable[..., Any],
@@ -285,6 +305,8 @@ class DomainTracker:
         a bar only when stderr is a terminal; a :meth:`progress_bar` counts several batches on
         one bar. See ``docs/scaling.md``.
         """
+        if _why.dry_running():
+            raise ConfigValidationError(_why.BATCH_REFUSED)
         return _sweep.run_many(
             self, fn, items, executor=executor, max_workers=max_workers, progress=progress
         )
@@ -305,12 +327,20 @@ class DomainTracker:
 
     def metrics(self, run_id: str) -> dict[str, float | None]:
         """The metrics recorded by run ``run_id`` (or by the run a cache hit reused)."""
+        seen = {run_id}
         run = self._consist.get_run(run_id)
         if run is None:
             raise LookupError(f"no run {run_id!r} in {self.settings.db_path}")
         meta = run.meta or {}
-        if meta.get(METRICS) is None and meta.get(CACHE_SOURCE):
-            return self.metrics(meta[CACHE_SOURCE])
+        # A hit without metrics: follow its source (a store may hold a chain of hits) to the
+        # run that executed, at most once per run.
+        while meta.get(METRICS) is None and meta.get(CACHE_SOURCE) not in (None, *seen):
+            source_id = meta[CACHE_SOURCE]
+            seen.add(source_id)
+            source = self._consist.get_run(source_id)
+            if source is None:
+                raise LookupError(f"no run {source_id!r} in {self.settings.db_path}")
+            meta = source.meta or {}
         return {k: decode_metric(v) for k, v in (meta.get(METRICS) or {}).items()}
 
     def top_k(self, metric: str, k: int = 5, order: str = "asc") -> list[RankedRun]:
@@ -341,6 +371,53 @@ class DomainTracker:
         if run is None:
             raise LookupError(f"no run {run_id!r} in {self.settings.db_path}")
         return session.explain(self._consist, run)
+
+    def why(self, run_id: str) -> WhyReport:
+        """Why run ``run_id`` executed instead of being served from cache, or, for a cache
+        hit, which run executed it: the nearest earlier run of the same model (same cache
+        key, else same run name, else the newest) and what differs, component by component
+        (``WhyReport.differences``). ``UnknownRunError`` when the store has no such run."""
+        with session.released():
+            return _why.explain_run(self._store(), self.workspace, run_id)
+
+    def would_hit(self, verb: str | Callable[..., Any], /, **arguments: Any) -> WhyReport:
+        """Before running: would calling ``verb(**arguments)`` be served from cache?
+
+        The verb (a name or a bound verb) is called in a dry run: :meth:`run` stops once the
+        call's cache key is known, before anything is written, and the key is looked up as a
+        hit would be (a recorded executed run, its outputs, the code and files it used, the
+        environment). ``verdict`` is ``would_hit`` or ``would_run``; when it would run,
+        ``compared_to`` is the matching run that would be refused (``reason``) or the nearest
+        recorded run, and ``differences`` what differs. Only the verb's first run is asked
+        about; a verb that runs a batch (``run_many``) is refused."""
+        fn = self._verb(verb)
+        try:
+            with _why.dry_run():
+                fn(**arguments)
+        except _why.DryRun as probe:
+            with session.released():
+                return _why.explain_call(self._store(), probe)
+        raise ConfigValidationError(
+            f"verb {getattr(fn, '__name__', verb)!r} of domain {self.domain_name!r} made no "
+            "run, so there is no cache key to look up"
+        )
+
+    def diff(self, run_a: str, run_b: str) -> WhyReport:
+        """What differs from run ``run_a`` to run ``run_b``, component by component (the
+        comparison :meth:`why` makes; verdict ``diff``)."""
+        with session.released():
+            return _why.diff_runs(self._store(), self.workspace, run_a, run_b)
+
+    def _verb(self, verb: str | Callable[..., Any]) -> Callable[..., Any]:
+        if callable(verb):
+            return verb
+        verbs = self.verbs
+        if verb not in verbs:
+            raise ConfigValidationError(
+                f"domain {self.domain_name!r} has no verb {verb!r} "
+                f"(verbs: {', '.join(verbs) or 'none'})"
+            )
+        return verbs[verb]
 
     # --- context manager ----------------------------------------------------------------------
 

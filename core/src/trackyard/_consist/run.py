@@ -58,6 +58,7 @@ from trackyard._deps import (
 from trackyard._layout import (
     CACHE_SOURCE,
     DEPS,
+    EXECUTOR_SOURCE,
     HOST,
     IDENTITY,
     INTERRUPTED,
@@ -71,7 +72,7 @@ from trackyard._layout import (
 )
 from trackyard._model import accepted_kwargs, model_identity, model_reference, wrap_model
 from trackyard._outcome import RunCall, RunOutcome
-from trackyard._provenance import distribution_of, stale_outputs
+from trackyard._provenance import CODESET, code_digests, distribution_of, stale_outputs
 from trackyard._sources import keep as keep_source
 from trackyard._store import LOCK_TIMEOUT_ENV, disk_full, lock_timeout, recovery_hint, verify_store
 from trackyard._validate import decode_metric
@@ -188,14 +189,21 @@ class Engine:
         a later hit that consist matches against an earlier hit finds them there too, so no
         chain of hits is ever walked. Hit rows stay out of rankings (they have
         ``cache_source``). A reused run without metrics gives ``{}``.
+
+        consist names the row it matched as ``cache_source``, and it matches hit rows too:
+        when that row is itself a hit, the new row names the run it reused instead, so
+        ``cache_source`` is always the run that executed (no query).
         """
         consist_tracker, stamp = self.consist, {**self._provenance, **fields}
+        executor_of = self._executor_of
 
         def stamp_run(run: Any) -> None:
             meta = run.meta if run.meta is not None else {}
             meta[STAMP] = dict(stamp)
             cached = getattr(consist_tracker.current_consist, "cached_run", None)
             if meta.get(CACHE_SOURCE) and cached is not None:
+                meta[CACHE_SOURCE] = executor_of(cached)
+                meta[STAMP][EXECUTOR_SOURCE] = True
                 _carry_from_cached(meta, cached.meta or {})
             run.meta = meta
             # consist wrote the snapshot before calling this hook: write it again with the
@@ -204,6 +212,26 @@ class Engine:
             flush_snapshot(consist_tracker)
 
         return stamp_run
+
+    def _executor_of(self, cached: Any) -> str:
+        """The run that executed, for a hit that consist matched against ``cached``: ``cached``
+        itself, or the source it names (a hit stamped `source_executed` names its executor: no
+        query); a hit written before may name an earlier hit, followed here (64 hops at most)."""
+        meta = cached.meta or {}
+        source = meta.get(CACHE_SOURCE)
+        if not isinstance(source, str) or not source:
+            return str(cached.id)
+        if (meta.get(STAMP) or {}).get(EXECUTOR_SOURCE):
+            return source
+        seen = {str(cached.id), source}
+        for _ in range(64):
+            earlier = self.consist.get_run(source)
+            following = (earlier.meta or {}).get(CACHE_SOURCE) if earlier is not None else None
+            if not isinstance(following, str) or not following or following in seen:
+                break
+            source = following
+            seen.add(source)
+        return source
 
     # --- one call -----------------------------------------------------------------------------
 
@@ -274,7 +302,7 @@ class Engine:
             PID: os.getpid(),
             HOST: socket.gethostname(),
             MODEL_REF: model_reference(fn),
-            IDENTITY: self._identity_digests(options["identity"]),
+            IDENTITY: self._identity_digests(options["identity"], options["code"]),
         }
         dist = distribution_of(options["code"])
         if dist is not None:
@@ -340,12 +368,16 @@ class Engine:
         except Exception as exc:
             interrupt.add_note(f"trackyard could not close the interrupted run: {exc}")
 
-    def _identity_digests(self, identity: Sequence[tuple[str, Path]]) -> dict[str, Any]:
-        """``{label: {"path", "sha256"}}`` of every keyed file (``trackyard why`` compares
-        them); consist's own digests, from this call's hash memo."""
-        digests = file_digests(self.consist, identity)
-        paths = {label: str(path) for label, path in identity}
-        return {label: {"path": paths.get(label), "sha256": d} for label, d in digests.items()}
+    def _identity_digests(
+        self, identity: Sequence[tuple[str, Path]], code: ModelCode
+    ) -> dict[str, Any]:
+        """``{label: {"path", "sha256"}}`` of every keyed file, each code file on its own
+        (``trackyard why`` compares them); consist's own digests, from this call's memo."""
+        keyed = [(lb, path) for lb, path in identity if not lb.startswith(CODESET)]
+        digests = file_digests(self.consist, keyed)
+        paths = {label: str(path) for label, path in keyed}
+        found = {label: {"path": paths.get(label), "sha256": d} for label, d in digests.items()}
+        return {**found, **code_digests(code, checksum_of(self.consist))}
 
     # --- after the call -----------------------------------------------------------------------
 

@@ -129,18 +129,38 @@ ORDER BY (value IS NULL OR isnan(value)), value {{order}}, created_at, id
 LIMIT $k
 """
 
+# A cache hit's source, followed to the run that executed: stores written before hits were
+# stamped `source_executed` hold chains (a hit naming an earlier hit), since consist matches a
+# lookup against hit rows too.
+# Bounded: a chain longer than MAX_CHAIN hops (or a cycle) stops there.
+MAX_CHAIN = 64
+EXECUTOR_CTE = f"""
+RECURSIVE hops(id, source, depth) AS (
+    SELECT id, json_extract_string(meta, '{CACHE_SOURCE_PATH}'), 1 FROM run
+    WHERE json_extract_string(meta, '{DOMAIN_PATH}') = $domain
+      AND json_extract_string(meta, '{CACHE_SOURCE_PATH}') IS NOT NULL
+    UNION ALL
+    SELECT hops.id, json_extract_string(r.meta, '{CACHE_SOURCE_PATH}'), hops.depth + 1
+    FROM hops JOIN run r ON r.id = hops.source
+    WHERE json_extract_string(r.meta, '{CACHE_SOURCE_PATH}') IS NOT NULL
+      AND hops.depth < {MAX_CHAIN}
+),
+executor AS (SELECT id, arg_max(source, depth) AS source FROM hops GROUP BY id)
+"""
+
 # Ordered by run.created_at, the column: the bare name would be the seconds-only text alias, and
 # runs made within one second would come out in run-id order.
 RUNS_SQL = f"""
-SELECT id,
+WITH {EXECUTOR_CTE}
+SELECT run.id,
        json_extract_string(meta, '{RUN_NAME_PATH}') AS name,
        status,
        strftime(created_at, '%Y-%m-%d %H:%M:%S') AS created_at,
-       json_extract_string(meta, '{CACHE_SOURCE_PATH}') AS cache_source,
+       executor.source AS cache_source,
        CAST(json_extract(meta, '{METRICS_PATH}') AS VARCHAR) AS metrics
-FROM run
+FROM run LEFT JOIN executor ON executor.id = run.id
 WHERE json_extract_string(meta, '{DOMAIN_PATH}') = $domain
-ORDER BY run.created_at, id
+ORDER BY run.created_at, run.id
 """
 
 LAST_STATUS_SQL = f"""
@@ -216,6 +236,26 @@ WHERE r.status <> 'running' {{since}}
 """
 NEW_RUNS_SINCE = f"AND r.created_at >= (SELECT max(created_at) FROM {RUN_INDEX_TABLE})"
 
+# --- why / diff -------------------------------------------------------------------------------
+
+RUN_COLUMNS = """id, status, model_name, config_hash, git_hash, input_hash, year, iteration,
+       strftime(created_at, '%Y-%m-%d %H:%M:%S') AS created, CAST(meta AS VARCHAR) AS meta"""
+
+RUN_ROW_SQL = f"SELECT {RUN_COLUMNS} FROM run WHERE id = $id"
+
+# Executed, completed runs of one model in one domain, newest first; with $before, only those
+# created before that run (the subquery is NULL for '', and COALESCE then lets every run in).
+MODEL_RUNS_SQL = f"""
+SELECT {RUN_COLUMNS} FROM run
+WHERE status = 'completed' AND model_name = $model AND id <> $before
+  AND json_extract_string(meta, '{DOMAIN_PATH}') IS NOT DISTINCT FROM $domain
+  AND json_extract(meta, '{CACHE_SOURCE_PATH}') IS NULL
+  AND run.created_at < COALESCE((SELECT r.created_at FROM run r WHERE r.id = $before),
+                                TIMESTAMPTZ '9999-12-31 00:00:00+00')
+ORDER BY run.created_at DESC, id DESC
+LIMIT $limit
+"""
+
 # --- shards -----------------------------------------------------------------------------------
 
 MARK_INTERRUPTED_SQL = "UPDATE run SET status = 'failed' WHERE status = 'running'"
@@ -242,21 +282,22 @@ def copy_table_sql(table: str, columns: Sequence[str]) -> str:
 # --- reports (trackyard report) ---------------------------------------------------------------
 
 REPORT_RUNS_SQL = f"""
-SELECT id,
+WITH {EXECUTOR_CTE}
+SELECT run.id,
        json_extract_string(meta, '{RUN_NAME_PATH}') AS name,
        status,
        strftime(created_at, '%Y-%m-%d %H:%M:%S') AS created_at,
        epoch(ended_at) - epoch(started_at) AS seconds,
-       json_extract_string(meta, '{CACHE_SOURCE_PATH}') AS cache_source,
+       executor.source AS cache_source,
        CAST(json_extract(meta, '{METRICS_PATH}') AS VARCHAR) AS metrics,
        year,
        parent_run_id,
        json_extract_string(meta, '{ERROR_PATH}') AS error,
        json_extract_string(meta, '{PHYSICAL_RUN_DIR_PATH}') AS run_dir,
        json_extract_string(meta, '{PLUGIN_SET_PATH}') AS plugin_set
-FROM run
-WHERE json_extract_string(meta, '{DOMAIN_PATH}') = ?
-ORDER BY run.created_at, id
+FROM run LEFT JOIN executor ON executor.id = run.id
+WHERE json_extract_string(meta, '{DOMAIN_PATH}') = $domain
+ORDER BY run.created_at, run.id
 """
 
 REPORT_LINKS_SQL = f"""

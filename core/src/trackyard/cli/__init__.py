@@ -19,6 +19,7 @@ from trackyard.cli import report as _report  # noqa: F401
 from trackyard.cli import run as _run  # noqa: F401
 from trackyard.cli import runs as _runs  # noqa: F401
 from trackyard.cli import which as _which  # noqa: F401
+from trackyard.cli import why as _why  # noqa: F401
 from trackyard.cli._app import app
 
 __all__ = ["app", "main"]

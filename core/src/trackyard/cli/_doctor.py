@@ -84,97 +84,122 @@ def _attempt(report: DomainReport, name: str, fn: Any, *args: Any) -> bool:
     return True
 
 
-def check_domain(registry: Any, name: str, distribution: str) -> DomainReport:
-    from trackyard.testing import _checks
+def _fail(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"
 
+
+def check_domain(registry: Any, name: str, distribution: str) -> DomainReport:
+    """Build the domain's tracker in a temporary workspace, then check it: wiring, every verb,
+    and a model error on one verb that recorded runs."""
     report = DomainReport(name, distribution)
     with tempfile.TemporaryDirectory(prefix="trackyard-doctor-") as tmp:
-        try:
-            tracker = _checks.build(registry, name, Path(tmp), {})
-        except Exception as exc:
-            report.checks.append(Check("loads and builds", "FAIL", f"{type(exc).__name__}: {exc}"))
+        tracker = _build(report, registry, name, Path(tmp))
+        if tracker is None:
             return report
-        report.checks.append(Check("loads and builds", "ok", type(tracker).__qualname__))
+        from trackyard.testing import _checks
+
         _attempt(report, "wiring declared", _checks.check_wiring_declared, tracker)
-        examples: Mapping[str, Mapping[str, Any]] = getattr(type(tracker), "examples", None) or {}
-        recording: list[tuple[str, dict[str, Any]]] = []
-        singles: list[tuple[str, dict[str, Any]]] = []
-        for verb_name, verb in tracker_verbs(tracker).items():
-            label = f"verb {verb_name}"
-            declared = examples.get(verb_name)
-            try:
-                kwargs = verb_arguments(verb, declared)
-            except LookupError as exc:
-                report.checks.append(Check(label, "skip", f"{exc}; declare examples"))
-                continue
-            try:
-                result = verb.fn(**kwargs)
-            except (TrackyardError, ValueError) as exc:
-                if declared is not None:
-                    report.checks.append(Check(label, "FAIL", f"{type(exc).__name__}: {exc}"))
-                else:  # a clean refusal of invented arguments is correct behaviour
-                    report.checks.append(
-                        Check(
-                            label, "skip", f"rejected invented arguments ({exc}); declare examples"
-                        )
-                    )
-                continue
-            except Exception as exc:
-                report.checks.append(Check(label, "FAIL", f"{type(exc).__name__}: {exc}"))
-                continue
-            outcomes = _checks.outcomes_in(result)
-            if not outcomes:
-                report.checks.append(Check(label, "ok", "returns no runs (a query)"))
-                continue
-            if not _attempt(
-                report, label, _checks.check_outputs_and_wiring, tracker, verb_name, outcomes
-            ):
-                continue
-            # The model-error check wants a verb that returns one run and so lets the model's
-            # error through; many-run verbs (sweeps, searches) record failures and go on.
-            single = isinstance(result, RunOutcome)
-            recording.append((verb_name, kwargs))
-            if single:
-                singles.append((verb_name, kwargs))
-            _attempt(
-                report,
-                f"{label}: repeat is a cache hit",
-                _checks.check_cache_hit,
-                tracker,
-                verb_name,
-                kwargs,
-                outcomes,
-            )
-            _attempt(
-                report,
-                f"{label}: an edited input file runs again",
-                _checks.check_input_change_runs_again,
-                tracker,
-                verb_name,
-                kwargs,
-                Path(tmp) / "inputs",
-            )
-            _attempt(
-                report,
-                f"{label}: metrics rankable",
-                _checks.check_metrics,
-                tracker,
-                verb_name,
-                outcomes,
-            )
-        if recording:
-            verb_name, kwargs = (singles or recording)[0]
-            _attempt(
-                report,
-                f"verb {verb_name}: model error fails the run",
-                _checks.check_model_error,
-                tracker,
-                verb_name,
-                kwargs,
-            )
-        else:
-            report.checks.append(Check("runs recorded", "skip", "no verb recorded a run"))
+        recorded = [
+            found
+            for verb_name, verb in tracker_verbs(tracker).items()
+            if (found := _check_verb(report, tracker, verb_name, verb, Path(tmp))) is not None
+        ]
+        _check_model_error(report, tracker, recorded)
     return report
+
+
+def _build(report: DomainReport, registry: Any, name: str, tmp: Path) -> Any:
+    """The domain's tracker on ``tmp``, or None (the failure recorded in ``report``)."""
+    from trackyard.testing import _checks
+
+    try:
+        tracker = _checks.build(registry, name, tmp, {})
+    except Exception as exc:
+        report.checks.append(Check("loads and builds", "FAIL", _fail(exc)))
+        return None
+    report.checks.append(Check("loads and builds", "ok", type(tracker).__qualname__))
+    return tracker
+
+
+def _call_verb(
+    report: DomainReport, label: str, verb: Verb, declared: Mapping[str, Any] | None
+) -> tuple[dict[str, Any], Any] | None:
+    """Call ``verb`` with its declared example (or invented arguments): (kwargs, result), or
+    None when it could not be called or raised (recorded as a skip or a failure)."""
+    try:
+        kwargs = verb_arguments(verb, declared)
+    except LookupError as exc:
+        report.checks.append(Check(label, "skip", f"{exc}; declare examples"))
+        return None
+    try:
+        return kwargs, verb.fn(**kwargs)
+    except (TrackyardError, ValueError) as exc:
+        if declared is not None:
+            report.checks.append(Check(label, "FAIL", _fail(exc)))
+        else:  # a clean refusal of invented arguments is correct behaviour
+            report.checks.append(
+                Check(label, "skip", f"rejected invented arguments ({exc}); declare examples")
+            )
+    except Exception as exc:
+        report.checks.append(Check(label, "FAIL", _fail(exc)))
+    return None
+
+
+def _check_verb(
+    report: DomainReport, tracker: Any, verb_name: str, verb: Verb, tmp: Path
+) -> tuple[str, dict[str, Any], bool] | None:
+    """Call one verb and check the runs it returns: outputs and wiring, a repeat served from
+    cache, an edited input running again, rankable metrics. Returns (verb, kwargs, whether it
+    returns one run) when it recorded runs, else None."""
+    from trackyard.testing import _checks
+
+    label = f"verb {verb_name}"
+    examples: Mapping[str, Mapping[str, Any]] = getattr(type(tracker), "examples", None) or {}
+    called = _call_verb(report, label, verb, examples.get(verb_name))
+    if called is None:
+        return None
+    kwargs, result = called
+    outcomes = _checks.outcomes_in(result)
+    if not outcomes:
+        report.checks.append(Check(label, "ok", "returns no runs (a query)"))
+        return None
+    if not _attempt(report, label, _checks.check_outputs_and_wiring, tracker, verb_name, outcomes):
+        return None
+    args = (tracker, verb_name, kwargs)
+    _attempt(report, f"{label}: repeat is a cache hit", _checks.check_cache_hit, *args, outcomes)
+    _attempt(
+        report,
+        f"{label}: an edited input file runs again",
+        _checks.check_input_change_runs_again,
+        *args,
+        tmp / "inputs",
+    )
+    _attempt(
+        report, f"{label}: metrics rankable", _checks.check_metrics, tracker, verb_name, outcomes
+    )
+    return verb_name, kwargs, isinstance(result, RunOutcome)
+
+
+def _check_model_error(
+    report: DomainReport, tracker: Any, recorded: list[tuple[str, dict[str, Any], bool]]
+) -> None:
+    """A model error fails the run. The check wants a verb that returns one run and so lets the
+    model's error through; many-run verbs (sweeps, searches) record failures and go on."""
+    from trackyard.testing import _checks
+
+    if not recorded:
+        report.checks.append(Check("runs recorded", "skip", "no verb recorded a run"))
+        return
+    singles = [r for r in recorded if r[2]]
+    verb_name, kwargs, _ = (singles or recorded)[0]
+    _attempt(
+        report,
+        f"verb {verb_name}: model error fails the run",
+        _checks.check_model_error,
+        tracker,
+        verb_name,
+        kwargs,
+    )
 
 
 def run_doctor(name: str | None) -> list[DomainReport]:
@@ -206,7 +231,25 @@ def check_workspace(workspace: Path | None, fix: bool) -> DomainReport | None:
     compare the plugin set its runs recorded with the installed one. The store and run folder
     are those settings resolve for ``workspace`` (as ``get_tracker`` does). ``None`` when the
     workspace holds no store."""
-    import trackyard
+    found = _workspace_store(workspace)
+    if found is None:
+        return None
+    ws, where = found
+    report = DomainReport("workspace", str(ws))
+    if fix:
+        report.checks.append(_reconcile_check(ws, where))
+    audit, audited = _store_audit_check(ws, where)
+    report.checks.append(audit)
+    if not audited:  # the audit itself raised: nothing else is checked
+        return report
+    report.checks.append(_outputs_check(ws, where, fix))
+    report.checks.append(_undeclared_check(where["db_path"]))
+    report.checks.append(_plugin_set_check(ws, where))
+    return report
+
+
+def _workspace_store(workspace: Path | None) -> tuple[Path, dict[str, Path]] | None:
+    """The workspace folder and its store's ``db_path`` / ``run_dir``, or None without one."""
     from trackyard import recovery
     from trackyard.errors import StoreUnavailableError
 
@@ -216,57 +259,68 @@ def check_workspace(workspace: Path | None, fix: bool) -> DomainReport | None:
         return None
     if not (store.db_path.exists() or store.run_dir.is_dir()):
         return None
-    where = {"db_path": store.db_path, "run_dir": store.run_dir}
-    report = DomainReport("workspace", str(ws))
-    if fix:
-        try:
-            changes = recovery.reconcile(ws, **where)
-        except Exception as exc:
-            report.checks.append(Check("reconcile", "FAIL", f"{type(exc).__name__}: {exc}"))
-        else:
-            status = "FAIL" if changes.errors else "ok"
-            report.checks.append(Check("reconcile", status, str(changes)))
+    return ws, {"db_path": store.db_path, "run_dir": store.run_dir}
+
+
+def _reconcile_check(ws: Path, where: dict[str, Path]) -> Check:
+    from trackyard import recovery
+
+    try:
+        changes = recovery.reconcile(ws, **where)
+    except Exception as exc:
+        return Check("reconcile", "FAIL", _fail(exc))
+    return Check("reconcile", "FAIL" if changes.errors else "ok", str(changes))
+
+
+def _store_audit_check(ws: Path, where: dict[str, Path]) -> tuple[Check, bool]:
+    """The store against its snapshots, and whether the audit ran (False: it raised)."""
+    from trackyard import recovery
+
     try:
         found = recovery.audit(ws, **where)
     except Exception as exc:
-        report.checks.append(Check("store audit", "FAIL", f"{type(exc).__name__}: {exc}"))
-        return report
+        return Check("store audit", "FAIL", _fail(exc)), False
     hint = "" if found.ok else "\nrun `trackyard doctor --fix` to repair it from the snapshots"
-    report.checks.append(Check("store audit", "ok" if found.ok else "FAIL", str(found) + hint))
+    return Check("store audit", "ok" if found.ok else "FAIL", str(found) + hint), True
+
+
+def _outputs_check(ws: Path, where: dict[str, Path], fix: bool) -> Check:
+    from trackyard import recovery
+
     try:
         outputs = recovery.audit_outputs(ws, **where, fix=fix)
     except Exception as exc:
-        report.checks.append(Check("run outputs", "FAIL", f"{type(exc).__name__}: {exc}"))
-    else:
-        hint = (
-            ""
-            if outputs.ok
-            else "\nrun `trackyard doctor --fix` to mark them so they are never served as hits"
-        )
-        status = "ok" if outputs.ok else "FAIL"
-        report.checks.append(Check("run outputs", status, str(outputs) + hint))
-    report.checks.append(_undeclared_check(store.db_path))
+        return Check("run outputs", "FAIL", _fail(exc))
+    hint = (
+        ""
+        if outputs.ok
+        else "\nrun `trackyard doctor --fix` to mark them so they are never served as hits"
+    )
+    return Check("run outputs", "ok" if outputs.ok else "FAIL", str(outputs) + hint)
+
+
+def _plugin_set_check(ws: Path, where: dict[str, Path]) -> Check:
+    """The plugin sets the workspace's runs recorded against the installed one."""
+    import trackyard
+    from trackyard import recovery
+
     installed = trackyard.plugin_set_fingerprint()
     recorded = recovery.recorded_plugin_sets(ws, **where)
     other = {fp: n for fp, n in recorded.items() if fp != installed}
     if not recorded:
-        report.checks.append(Check("plugin set", "skip", "no run records a plugin set yet"))
-    elif not other:
-        report.checks.append(
-            Check("plugin set", "ok", f"all {sum(recorded.values())} runs used the installed set")
+        return Check("plugin set", "skip", "no run records a plugin set yet")
+    if not other:
+        return Check(
+            "plugin set", "ok", f"all {sum(recorded.values())} runs used the installed set"
         )
-    else:
-        listed = ", ".join(f"{fp[:12]} ({n} runs)" for fp, n in other.items())
-        report.checks.append(
-            Check(
-                "plugin set",
-                "warn",
-                f"runs were recorded with other plugin sets: {listed}; installed set is "
-                f"{installed[:12]}. Restore the recorded set from its lock with "
-                "`trackyard install -r LOCK` to reproduce them exactly",
-            )
-        )
-    return report
+    listed = ", ".join(f"{fp[:12]} ({n} runs)" for fp, n in other.items())
+    return Check(
+        "plugin set",
+        "warn",
+        f"runs were recorded with other plugin sets: {listed}; installed set is "
+        f"{installed[:12]}. Restore the recorded set from its lock with "
+        "`trackyard install -r LOCK` to reproduce them exactly",
+    )
 
 
 def _undeclared_check(db_path: Path) -> Check:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import tomllib
 import types
 import typing
@@ -162,6 +163,25 @@ def _loose(raw: str) -> Any:
         return raw
 
 
+def _file_value(raw: str) -> Any:
+    """``@PATH`` as a ``pathlib.Path`` (``~`` expanded), ``@@text`` as the text ``@text``;
+    ``None`` for any other text."""
+    if raw.startswith("@@"):
+        return raw[1:]
+    if raw.startswith("@") and len(raw) > 1:
+        return Path(os.path.expanduser(raw[1:]))
+    return None
+
+
+def _set_value(raw: str, annotation: Any) -> Any:
+    """A ``--set`` value: ``@PATH`` is a path wherever a ``Path`` fits (not for a ``str``
+    parameter, which takes the text as it stands), else parsed by ``annotation``."""
+    marked = _file_value(raw) if annotation is not str else None
+    if isinstance(marked, Path):
+        return check_value(marked, annotation)
+    return parse_text(raw if marked is None else marked, annotation)
+
+
 def parse_text(raw: str, annotation: Any) -> Any:
     """Parse command-line text for a parameter annotated ``annotation``; ``ValueError`` if bad."""
     if annotation is inspect.Parameter.empty or annotation is Any:
@@ -270,6 +290,8 @@ def build_arguments(
     """Keyword arguments for ``verb`` from a TOML file's values and ``--set key=value`` items.
 
     ``--set`` wins over the file. ``--set config.seed=3`` sets one key inside a dict parameter.
+    ``--set config.data=@contacts.csv`` passes a ``pathlib.Path`` (an input file, hashed by
+    content); ``@@`` starts a value with a literal ``@``.
     Every missing required parameter and every bad value is an error naming the parameter.
     """
     kwargs: dict[str, Any] = {}
@@ -299,14 +321,15 @@ def build_arguments(
             *parents, leaf = subkey.split(".")
             for part in parents:
                 node = node.setdefault(part, {})
-            node[leaf] = _loose(raw)
+            marked = _file_value(raw)
+            node[leaf] = _loose(raw) if marked is None else marked
             try:
                 kwargs[name] = check_value(current, annotation)
             except (TypeError, ValueError) as exc:
                 raise _bad(verb, name, key, exc) from None
             continue
         try:
-            kwargs[name] = parse_text(raw, annotation)
+            kwargs[name] = _set_value(raw, annotation)
         except (TypeError, ValueError) as exc:
             raise _bad(verb, name, raw, exc) from None
     missing = [
@@ -322,3 +345,31 @@ def build_arguments(
             f"--set {missing[0]}=VALUE or put it in --config FILE.toml; usage: {verb.describe()}"
         )
     return kwargs
+
+
+def _location(value: Any, target: str, where: str) -> str | None:
+    """The ``--set`` key (``config.data``) at which ``value`` holds the string ``target``."""
+    if value == target:
+        return where
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            found = _location(item, target, f"{where}.{key}")
+            if found is not None:
+                return found
+    return None
+
+
+def command_line_hint(error: ConfigValidationError, kwargs: Mapping[str, Any]) -> str | None:
+    """For a refused config string naming a file (``error.path_string``) that came from these
+    verb arguments: how to pass that file with ``--set`` instead."""
+    if error.path_string is None:
+        return None
+    given, named = error.path_string
+    for name, value in kwargs.items():
+        where = _location(value, given, name)
+        if where is not None:
+            return (
+                f"from the command line, pass it as a file with --set {where}=@{named} "
+                "(a value starting with @ is a path, hashed by content)"
+            )
+    return None

@@ -43,7 +43,8 @@ def run(
             "-s",
             metavar="KEY=VALUE",
             help="A verb parameter as key=value (repeatable). Values are parsed by the parameter's "
-            "type; dict and list values take JSON or TOML; key.sub=value sets one key of a dict.",
+            "type; dict and list values take JSON or TOML; key.sub=value sets one key of a dict; "
+            "key=@PATH passes a file (a pathlib.Path, hashed by content; @@ for a literal @).",
         ),
     ] = None,
     config: Annotated[
@@ -66,14 +67,26 @@ def run(
     with 'trackyard info DOMAIN'. Example:
 
       trackyard run calibration evaluate --set run_name=base --set config.seed=3
+
+    A file the model reads is passed with @ (a pathlib.Path, keyed by its content); a plain
+    string naming an existing file is refused:
+
+      trackyard run calibration evaluate --set run_name=base --set config.data=@trips.csv
     """
     from trackyard.cli._render import print_result
-    from trackyard.cli._verbs import build_arguments, get_verb
+    from trackyard.cli._verbs import build_arguments, command_line_hint, get_verb
+    from trackyard.errors import ConfigValidationError
 
     file_values = read_toml(config) if config is not None else {}
     tracker = build_tracker(domain, workspace)
     chosen = get_verb(tracker, verb)
     kwargs = build_arguments(chosen, domain, file_values, settings or [])
     with tracker:
-        result = chosen.fn(**kwargs)
+        try:
+            result = chosen.fn(**kwargs)
+        except ConfigValidationError as error:
+            hint = command_line_hint(error, kwargs)
+            if hint is None:
+                raise
+            raise ConfigValidationError(f"{error}; {hint}") from error
     print_result(result, as_json=as_json)

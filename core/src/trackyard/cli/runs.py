@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class RecordedRun:
-    """One recorded run of a domain, as ``trackyard runs`` lists it."""
+    """One recorded run of a domain, as ``trackyard runs`` lists it; a cache hit names the run
+    that executed (``cache_source``)."""
 
     run_id: str
     name: str | None
@@ -26,6 +27,7 @@ class RecordedRun:
     created_at: str
     cache_hit: bool
     metrics: dict[str, Any]
+    cache_source: str | None = None
 
 
 def recorded_runs(store: Store, domain: str, limit: int | None) -> list[RecordedRun]:
@@ -44,6 +46,7 @@ def recorded_runs(store: Store, domain: str, limit: int | None) -> list[Recorded
             str(r.created_at),
             r.cache_source is not None,
             json.loads(r.metrics or "{}"),
+            None if r.cache_source is None else str(r.cache_source),
         )
         for r in rows
     ]

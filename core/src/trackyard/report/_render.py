@@ -153,64 +153,82 @@ def _jsonable(value: Any) -> Any:
 
 
 def _chart(chart: Chart) -> str:
+    """One chart: its Plotly traces (downsampled past the limits) and the note of each cut."""
     chart_id = _IDS.next()
-    notes: list[str] = []
     layout: dict[str, Any] = {
         "title": {"text": chart.title},
         "margin": {"t": 50, "l": 60, "r": 20, "b": 50},
         "hovermode": "closest",
     }
-    data: list[dict[str, Any]] = []
-    marks = 0
     if chart.dimensions:
-        lengths = {len(v) for v in chart.dimensions.values()}
-        if len(lengths) != 1:
-            raise ValueError(f"chart {chart.title!r}: dimensions have different lengths")
-        total = lengths.pop()
-        step = max(1, math.ceil(total / MAX_LINES))
-        dims = [
-            {"label": name, "values": [_jsonable(v) for v in _sample(values, step)]}
-            for name, values in chart.dimensions.items()
-        ]
-        trace: dict[str, Any] = {"type": "parcoords", "dimensions": dims}
-        if chart.color is not None:
-            if chart.color not in chart.dimensions:
-                raise ValueError(f"chart {chart.title!r}: color {chart.color!r} is no dimension")
-            colors = [_jsonable(v) for v in _sample(chart.dimensions[chart.color], step)]
-            trace["line"] = {"color": colors, "colorscale": "Viridis", "showscale": True}
-        data.append(trace)
-        marks = len(dims[0]["values"]) if dims else 0
-        if step > 1:
-            notes.append(f"Downsampled: {marks:,} of {total:,} lines drawn (every {step}th).")
+        data, marks, notes = _parcoords(chart)
     else:
-        for series in chart.series:
-            if not isinstance(series, Series):
-                raise TypeError(f"chart {chart.title!r}: series must be trackyard.report.Series")
-            if len(series.x) != len(series.y):
-                raise ValueError(f"chart {chart.title!r}: series {series.name!r} x and y differ")
-            step = max(1, math.ceil(len(series.x) / MAX_POINTS))
-            trace = {
-                "type": "scatter",
-                "name": series.name,
-                "mode": series.kind,
-                "x": [_jsonable(v) for v in _sample(series.x, step)],
-                "y": [_jsonable(v) for v in _sample(series.y, step)],
-            }
-            if series.labels is not None:
-                trace["text"] = _sample(list(series.labels), step)
-                trace["hovertemplate"] = "%{text}<br>%{x}, %{y}<extra></extra>"
-            data.append(trace)
-            if step > 1:
-                notes.append(
-                    f"Downsampled: {len(trace['x']):,} of {len(series.x):,} points of "
-                    f"{series.name!r} drawn (every {step}th)."
-                )
+        data, marks, notes = _scatter(chart)
         layout["xaxis"] = {"title": {"text": chart.x_label}}
         layout["yaxis"] = {"title": {"text": chart.y_label}}
-        marks = sum(len(t["x"]) for t in data)
-    spec = json.dumps({"data": data, "layout": layout}, default=str).replace("</", "<\\/")
+    return _chart_html(chart_id, chart.title, {"data": data, "layout": layout}, marks, notes)
+
+
+def _parcoords(chart: Chart) -> tuple[list[dict[str, Any]], int, list[str]]:
+    """The parallel-coordinates trace of ``chart.dimensions``: (traces, lines drawn, notes)."""
+    lengths = {len(v) for v in chart.dimensions.values()}
+    if len(lengths) != 1:
+        raise ValueError(f"chart {chart.title!r}: dimensions have different lengths")
+    total = lengths.pop()
+    step = max(1, math.ceil(total / MAX_LINES))
+    dims = [
+        {"label": name, "values": [_jsonable(v) for v in _sample(values, step)]}
+        for name, values in chart.dimensions.items()
+    ]
+    trace: dict[str, Any] = {"type": "parcoords", "dimensions": dims}
+    if chart.color is not None:
+        if chart.color not in chart.dimensions:
+            raise ValueError(f"chart {chart.title!r}: color {chart.color!r} is no dimension")
+        colors = [_jsonable(v) for v in _sample(chart.dimensions[chart.color], step)]
+        trace["line"] = {"color": colors, "colorscale": "Viridis", "showscale": True}
+    marks = len(dims[0]["values"]) if dims else 0
+    notes = []
+    if step > 1:
+        notes.append(f"Downsampled: {marks:,} of {total:,} lines drawn (every {step}th).")
+    return [trace], marks, notes
+
+
+def _scatter(chart: Chart) -> tuple[list[dict[str, Any]], int, list[str]]:
+    """One scatter trace per series: (traces, points drawn, notes)."""
+    data: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for series in chart.series:
+        if not isinstance(series, Series):
+            raise TypeError(f"chart {chart.title!r}: series must be trackyard.report.Series")
+        if len(series.x) != len(series.y):
+            raise ValueError(f"chart {chart.title!r}: series {series.name!r} x and y differ")
+        step = max(1, math.ceil(len(series.x) / MAX_POINTS))
+        trace: dict[str, Any] = {
+            "type": "scatter",
+            "name": series.name,
+            "mode": series.kind,
+            "x": [_jsonable(v) for v in _sample(series.x, step)],
+            "y": [_jsonable(v) for v in _sample(series.y, step)],
+        }
+        if series.labels is not None:
+            trace["text"] = _sample(list(series.labels), step)
+            trace["hovertemplate"] = "%{text}<br>%{x}, %{y}<extra></extra>"
+        data.append(trace)
+        if step > 1:
+            notes.append(
+                f"Downsampled: {len(trace['x']):,} of {len(series.x):,} points of "
+                f"{series.name!r} drawn (every {step}th)."
+            )
+    return data, sum(len(t["x"]) for t in data), notes
+
+
+def _chart_html(
+    chart_id: str, title: str, figure: dict[str, Any], marks: int, notes: list[str]
+) -> str:
+    """The chart's placeholder, its Plotly spec as inline JSON, and its notes."""
+    spec = json.dumps(figure, default=str).replace("</", "<\\/")
     out = [
-        f'<div class="chart" id="{chart_id}" data-title="{html.escape(chart.title)}" '
+        f'<div class="chart" id="{chart_id}" data-title="{html.escape(title)}" '
         f'data-marks="{marks}"></div>',
         f'<script type="application/json" class="chart-spec" data-target="{chart_id}">'
         f"{spec}</script>",

@@ -252,54 +252,83 @@ def search(
     A failing trial is recorded and the search goes on. With ``batch_size >= n_trials`` (grid,
     random) every trial is one batch; optuna samplers learn between batches.
     """
-    trials: list[RunOutcome] = []
-    failures: dict[str, str] = {}
-    best: tuple[float, dict[str, Any], str] | None = None
-    ran = cached = 0
+    tally = _Tally(metric)
     index = 0
     exhausted = False
     while index < n_trials and not exhausted:
-        batch: list[tuple[str, dict[str, Any]]] = []
-        while len(batch) < batch_size and index < n_trials:
-            params = proposer.ask()
-            if params is None:
-                exhausted = True
-                break
-            batch.append((name_for(index), {**base_config, **params}))
-            index += 1
+        want = min(batch_size, n_trials - index)
+        batch, exhausted = _ask(proposer, want, index, base_config, name_for)
         if not batch:
             break
+        index += len(batch)
         result = run_batch(batch)
-        ran, cached = ran + result.ran, cached + result.cached
+        tally.ran, tally.cached = tally.ran + result.ran, tally.cached + result.cached
         for name, config in batch:
-            outcome = result.outcomes.get(name)
-            if outcome is None:
-                failures[name] = result.failures.get(name, "the trial did not finish")
-                proposer.tell(None)
-                continue
-            trials.append(outcome)
-            value = outcome.metrics.get(metric)
-            if value is None and metric not in outcome.metrics:
-                raise ConfigValidationError(
-                    f"the model recorded no metric {metric!r}; it recorded: "
-                    f"{', '.join(sorted(outcome.metrics)) or 'none'}"
-                )
-            proposer.tell(value)
-            if value is not None and not math.isnan(value) and (best is None or value < best[0]):
-                best = (value, config, outcome.cache_source or outcome.run_id)
-    if best is None:
-        raise ConfigValidationError(
-            f"no calibration trial produced a finite {metric!r}; failures: "
-            + ("; ".join(f"{k}: {v}" for k, v in failures.items()) or "none")
+            proposer.tell(tally.add(name, config, result))
+    return tally.result()
+
+
+def _ask(
+    proposer: Proposer,
+    want: int,
+    index: int,
+    base_config: Mapping[str, Any],
+    name_for: Callable[[int], str],
+) -> tuple[list[tuple[str, dict[str, Any]]], bool]:
+    """Up to ``want`` named trial configs from ``proposer``, and whether it ran out."""
+    batch: list[tuple[str, dict[str, Any]]] = []
+    while len(batch) < want:
+        params = proposer.ask()
+        if params is None:
+            return batch, True
+        batch.append((name_for(index + len(batch)), {**base_config, **params}))
+    return batch, False
+
+
+@dataclass
+class _Tally:
+    """What a search has seen so far: every trial, failures, the best finite value, counts."""
+
+    metric: str
+    trials: list[RunOutcome] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)
+    best: tuple[float, dict[str, Any], str] | None = None
+    ran: int = 0
+    cached: int = 0
+
+    def add(self, name: str, config: dict[str, Any], result: BatchResult) -> float | None:
+        """Record trial ``name`` of ``result``; the value to tell the proposer (None: failed)."""
+        outcome = result.outcomes.get(name)
+        if outcome is None:
+            self.failures[name] = result.failures.get(name, "the trial did not finish")
+            return None
+        self.trials.append(outcome)
+        value = outcome.metrics.get(self.metric)
+        if value is None and self.metric not in outcome.metrics:
+            raise ConfigValidationError(
+                f"the model recorded no metric {self.metric!r}; it recorded: "
+                f"{', '.join(sorted(outcome.metrics)) or 'none'}"
+            )
+        best = self.best
+        if value is not None and not math.isnan(value) and (best is None or value < best[0]):
+            self.best = (value, config, outcome.cache_source or outcome.run_id)
+        return value
+
+    def result(self) -> CalibrationResult:
+        if self.best is None:
+            raise ConfigValidationError(
+                f"no calibration trial produced a finite {self.metric!r}; failures: "
+                + ("; ".join(f"{k}: {v}" for k, v in self.failures.items()) or "none")
+            )
+        value, config, run_id = self.best
+        return CalibrationResult(
+            best_config=dict(config),
+            best_value=value,
+            best_run_id=run_id,
+            trials=self.trials,
+            ran=self.ran,
+            cached=self.cached,
+            failed=len(self.failures),
+            failures=self.failures,
+            metric=self.metric,
         )
-    return CalibrationResult(
-        best_config=dict(best[1]),
-        best_value=best[0],
-        best_run_id=best[2],
-        trials=trials,
-        ran=ran,
-        cached=cached,
-        failed=len(failures),
-        failures=failures,
-        metric=metric,
-    )

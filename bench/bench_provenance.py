@@ -93,7 +93,7 @@ def _drop_caches() -> bool:
 
 
 def bench_input(tracker: DomainTracker, folder: Path, mb: int) -> None:
-    from trackyard._hashing import sha256_of_file  # what a call hashes with, once per file
+    from trackyard._consist.identity import sha256_of_file  # what a call hashes with, once per file
 
     big = folder / "big.bin"
     with open(big, "wb") as handle:

@@ -405,7 +405,7 @@ def _topk_size(root: Path, rows: list[Row], size: int) -> None:
             )
         con.close()
         json_q = timed(
-            lambda: _queries.top_k(
+            lambda: _queries.ranked_runs(
                 Store(Path(db), Path(db).parent / "runs", 30.0),
                 "calibration",
                 "score",

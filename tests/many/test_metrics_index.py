@@ -38,7 +38,7 @@ def _rankings(cal: Any, metric: str = "mode_share_error") -> list[list[tuple[str
     for use_index in (True, False):
         for order in ("asc", "desc"):
             for k in (1, 3, 50):
-                ranked = _queries.top_k(
+                ranked = _queries.ranked_runs(
                     Store.of(cal.settings), cal.domain_name, metric, k, order, use_index=use_index
                 )
                 out.append([(r.run_id, _plain(r.value)) for r in ranked])
@@ -182,7 +182,7 @@ def test_a_large_index_kept_in_order_ranks_like_json_as_runs_are_added(
         _copies(db, "sweep_mid", n, prefix)
         for order in ("asc", "desc"):
             ranked = [(r.run_id, r.value) for r in cal.top_k("mode_share_error", k=25, order=order)]
-            reference = _queries.top_k(
+            reference = _queries.ranked_runs(
                 Store.of(cal.settings), "calibration", "mode_share_error", 25, order,
                 use_index=False,
             )  # fmt: skip

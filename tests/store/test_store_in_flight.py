@@ -138,6 +138,7 @@ def test_a_task_of_a_sweep_whose_driver_is_gone_does_not_run(project: Path) -> N
     gone.wait()
     (sweep / DRIVER_FILE).write_text(f"{socket.gethostname()} {gone.pid}\n")
     task = _shards.Task(
+        build=trackyard.get_tracker,
         domain="calibration",
         options={"workspace": ws, "run_dir": ws / "runs", "cache_epoch": 1},
         fn="store_models:calib",

@@ -34,11 +34,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from trackyard._layout import CACHE_SOURCE_PATH, DOMAIN_PATH, METRICS_PATH, RUN_NAME_PATH
-from trackyard._store import with_lock_retry
+from trackyard._consist.schema import (
+    INDEX_COUNTS_SQL,
+    NEW_RUNS_SINCE,
+    NEW_RUNS_SQL,
+    RUN_INDEX_TABLE,
+)
+from trackyard._layout import METRICS_PATH
+from trackyard._store import connect, transaction, with_lock_retry
 from trackyard.errors import StoreUnavailableError
 
-RUN_TABLE = "trackyard_run_index"
+RUN_TABLE = RUN_INDEX_TABLE
 METRIC_TABLE = "trackyard_metric"
 META_TABLE = "trackyard_index_meta"
 _RESORT_MIN = 10_000  # an unsorted tail smaller than this (or a tenth of the table) stays
@@ -59,27 +65,6 @@ _HAS_TABLES_SQL = (
     "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
     f"AND schema_name = 'main' AND table_name IN ('{RUN_TABLE}', '{METRIC_TABLE}')"
 )
-
-# Finished runs in the store, and runs in the index: equal when the index is current.
-_COUNTS_SQL = (
-    "SELECT (SELECT count(*) FROM run WHERE status <> 'running'), "
-    f"(SELECT count(*) FROM {RUN_TABLE})"
-)
-
-# Finished runs not yet indexed, with the columns both tables need. {since} narrows the scan
-# to runs created at or after the newest indexed one (the usual case: runs added since the last
-# ranking); without it every run id is compared (runs merged or finished out of order).
-_NEW_RUNS_SQL = f"""
-CREATE OR REPLACE TEMP TABLE trackyard_new_runs AS
-SELECT r.id, r.status, r.created_at, CAST(r.meta AS JSON) AS meta,
-       json_extract_string(r.meta, '{DOMAIN_PATH}') AS domain,
-       json_extract_string(r.meta, '{RUN_NAME_PATH}') AS name,
-       json_extract(r.meta, '{CACHE_SOURCE_PATH}') IS NULL AS executed
-FROM run r
-WHERE r.status <> 'running' {{since}}
-  AND NOT EXISTS (SELECT 1 FROM {RUN_TABLE} i WHERE i.run_id = r.id)
-"""
-_SINCE = f"AND r.created_at >= (SELECT max(created_at) FROM {RUN_TABLE})"
 
 _INSERT_RUNS_SQL = f"""
 INSERT INTO {RUN_TABLE}
@@ -116,26 +101,15 @@ LIMIT $k
 """
 
 
-def _connect(db_path: Path, read_only: bool) -> Any:
-    import duckdb
-
-    con = duckdb.connect(
-        str(db_path), read_only=read_only, config={"enable_external_access": False}
-    )
-    # No progress bar: a rebuild over a million runs takes seconds and would draw one.
-    con.execute("SET enable_progress_bar = false")
-    return con
-
-
 def _is_current(con: Any) -> bool:
     if con.execute(_HAS_TABLES_SQL).fetchone()[0] != 2:
         return False
-    finished, indexed = con.execute(_COUNTS_SQL).fetchone()
+    finished, indexed = con.execute(INDEX_COUNTS_SQL).fetchone()
     return bool(finished == indexed)
 
 
 def _index_new(con: Any, since: bool) -> int:
-    con.execute(_NEW_RUNS_SQL.format(since=_SINCE if since else ""))
+    con.execute(NEW_RUNS_SQL.format(since=NEW_RUNS_SINCE if since else ""))
     con.execute(_INSERT_RUNS_SQL)
     con.execute(_INSERT_METRICS_SQL)
     added = int(con.execute("SELECT count(*) FROM trackyard_new_runs").fetchone()[0])
@@ -144,7 +118,7 @@ def _index_new(con: Any, since: bool) -> int:
 
 
 def _counts_agree(con: Any) -> bool:
-    finished, indexed = con.execute(_COUNTS_SQL).fetchone()
+    finished, indexed = con.execute(INDEX_COUNTS_SQL).fetchone()
     return bool(finished == indexed)
 
 
@@ -153,8 +127,7 @@ def _catch_up(con: Any) -> int:
     since the newest indexed one first, then, if some are still missing, every run id is
     compared); rebuild when the index holds runs the store lost. Returns how many runs were
     indexed."""
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         for sql in _CREATE_SQL:
             con.execute(sql)
         added = _index_new(con, since=True)
@@ -167,10 +140,6 @@ def _catch_up(con: Any) -> int:
             added = _index_new(con, since=False)
         if added:
             _keep_sorted(con)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     # Fold the write-ahead log into the file now: every later read-only open would replay it.
     con.execute("CHECKPOINT")
     return added
@@ -197,11 +166,11 @@ def _rank(con: Any, domain: str, metric: str, k: int, order: str) -> list[tuple[
 
 
 def rank_on(con: Any, domain: str, metric: str, k: int, order: str) -> list[tuple[Any, ...]] | None:
-    """:func:`top_k` on an open connection; None when the index is not current."""
+    """:func:`top_from_index` on an open connection; None when the index is not current."""
     return _rank(con, domain, metric, k, order) if _is_current(con) else None
 
 
-def top_k(
+def top_from_index(
     db_path: Path, domain: str, metric: str, k: int, order: str, *, timeout: float
 ) -> list[tuple[Any, ...]]:
     """(run id, name, value) of the ``k`` best executed runs of ``domain`` by ``metric``
@@ -211,19 +180,13 @@ def top_k(
         raise StoreUnavailableError(f"top_k({metric!r}): the store {db_path} does not exist")
 
     def read() -> list[tuple[Any, ...]] | None:
-        con = _connect(db_path, read_only=True)
-        try:
+        with connect(db_path, read_only=True, external_access=False) as con:
             return rank_on(con, domain, metric, k, order)
-        finally:
-            con.close()
 
     def update_and_read() -> list[tuple[Any, ...]]:
-        con = _connect(db_path, read_only=False)
-        try:
+        with connect(db_path, read_only=False, external_access=False) as con:
             _catch_up(con)
             return _rank(con, domain, metric, k, order)
-        finally:
-            con.close()
 
     what = f"top_k({metric!r})"
     rows = with_lock_retry(read, db_path, what, timeout)
@@ -236,11 +199,8 @@ def catch_up(db_path: Path, *, timeout: float) -> int:
     """Index the finished runs the index lacks (building it when absent); how many."""
 
     def run() -> int:
-        con = _connect(db_path, read_only=False)
-        try:
+        with connect(db_path, read_only=False, external_access=False) as con:
             return _catch_up(con)
-        finally:
-            con.close()
 
     return with_lock_retry(run, db_path, "updating the metrics index", timeout)
 
@@ -249,13 +209,10 @@ def rebuild(db_path: Path, *, timeout: float) -> int:
     """Drop the index and build it again from every run's metadata; how many runs it holds."""
 
     def run() -> int:
-        con = _connect(db_path, read_only=False)
-        try:
+        with connect(db_path, read_only=False, external_access=False) as con:
             for table in (RUN_TABLE, METRIC_TABLE, META_TABLE):
                 con.execute(f"DROP TABLE IF EXISTS {table}")
             return _catch_up(con)
-        finally:
-            con.close()
 
     return with_lock_retry(run, db_path, "rebuilding the metrics index", timeout)
 
@@ -264,13 +221,10 @@ def indexed_metrics(db_path: Path, *, timeout: float) -> Sequence[tuple[Any, ...
     """Every index row (run id, metric, value), for checks and tests."""
 
     def run() -> list[tuple[Any, ...]]:
-        con = _connect(db_path, read_only=True)
-        try:
+        with connect(db_path, read_only=True, external_access=False) as con:
             rows: list[tuple[Any, ...]] = con.execute(
                 f"SELECT run_id, metric, value FROM {METRIC_TABLE} ORDER BY run_id, metric"
             ).fetchall()
             return rows
-        finally:
-            con.close()
 
     return with_lock_retry(run, db_path, "reading the metrics index", timeout)

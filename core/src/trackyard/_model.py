@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from trackyard._capture import Capture, watching
+from trackyard._consist import active
 from trackyard._layout import METRICS
 from trackyard._validate import check_metric_name, encode_metric
 from trackyard.errors import ConfigValidationError, OutputLocationError, OutputMissingError
@@ -37,8 +38,6 @@ def split_result(
     parquet) and scalar metrics (numbers). A bare DataFrame is the single declared output.
     Anything else is returned to consist unchanged.
     """
-    import consist  # heavy (~1.6 s); a model runs only where consist is loaded anyway
-
     if hasattr(value, "to_parquet") and len(declared) == 1:
         value = {declared[0]: value}
     if not isinstance(value, Mapping):
@@ -49,7 +48,7 @@ def split_result(
         if isinstance(item, (str, Path)):
             outputs[key] = Path(item)
         elif hasattr(item, "to_parquet"):
-            path = Path(consist.output_path(key, "parquet"))
+            path = active.output_path(key, "parquet")
             item.to_parquet(path)
             outputs[key] = path
         elif isinstance(item, (int, float)) or hasattr(item, "__float__"):
@@ -97,12 +96,10 @@ def own_outputs(outputs: Any, declared: tuple[str, ...], fn: Any = None) -> Any:
     """
     import shutil
 
-    import consist  # heavy; see split_result
-
     returned = _returned(outputs, declared)
     if not returned:
         return outputs
-    home = Path(consist.output_dir()).resolve()
+    home = active.output_dir().resolve()
     owned: dict[str, Any] = {}
     for key, value in returned.items():
         if not isinstance(value, (str, Path)) or not Path(value).exists():
@@ -137,7 +134,6 @@ def own_outputs(outputs: Any, declared: tuple[str, ...], fn: Any = None) -> Any:
 def check_outputs(fn: Callable[..., Any], outputs: Any, declared: tuple[str, ...]) -> None:
     """Raise ``OutputMissingError`` (inside the run, so consist records it ``failed``) when a
     returned path does not exist or a declared output was neither returned nor logged."""
-    import consist  # heavy; see split_result
 
     returned = _returned(outputs, declared)
     where = f"model {getattr(fn, '__qualname__', fn)!r}"
@@ -147,8 +143,7 @@ def check_outputs(fn: Callable[..., Any], outputs: Any, declared: tuple[str, ...
                 f"{where} returned output {key!r} = {str(value)!r}, which does not exist; "
                 "write the file before returning it (consist.output_path(key) gives its path)"
             )
-    record = consist.current_consist()
-    logged = {a.key for a in (record.outputs if record is not None else [])}
+    logged = active.logged_outputs()
     missing = [k for k in declared if k not in returned and k not in logged]
     if missing:
         raise OutputMissingError(
@@ -170,18 +165,15 @@ def wrap_model(
 
     @functools.wraps(fn)
     def model(*args: Any, **kwargs: Any) -> Any:
-        import consist  # heavy; see split_result
-
         metrics: dict[str, float | str] = {}
         with watching() as seen:
             value = fn(*args, **kwargs)
         outputs = split_result(value, metrics, declared)
         check_outputs(fn, outputs, declared)
         outputs = own_outputs(outputs, declared, fn)
-        run = consist.current_run()
-        if metrics and run is not None:  # in memory: consist writes it with the run's end
-            meta = dict(run.meta or {})  # (log_meta would write row and snapshot now, ~40 ms)
-            run.meta = {**meta, METRICS: {**(meta.get(METRICS) or {}), **metrics}}
+        if metrics:
+            logged = dict(active.meta().get(METRICS) or {})
+            active.set_meta(**{METRICS: {**logged, **metrics}})
         if on_ran is not None:
             on_ran(seen)
         return outputs

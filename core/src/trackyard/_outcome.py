@@ -73,6 +73,8 @@ class Runner(Protocol):
 
     settings: Settings
     wiring: Wiring
+    # Builds the domain's tracker again in a worker process (None: built by hand, serial only).
+    worker_builder: Callable[..., Runner] | None
 
     @property
     def consist(self) -> Any: ...

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from trackyard import _queries
+from trackyard._consist.identity import checksum_of, code_digest, config_hash, no_inputs_hash
+from trackyard._consist.tracker import resolve_uri
 from trackyard._deps import environment_changes, model_code, verify, warn_batch
 from trackyard._layout import DEPS, METRICS, SOURCES_DIR, STAMP
 from trackyard._model import code_identity, model_identity, wrap_model
@@ -34,66 +36,60 @@ class Keyed(Protocol):
     def inputs(self) -> dict[str, Any] | None: ...
 
 
-def cache_keys(dt: Runner, fn: Callable[..., Any], items: Sequence[Keyed]) -> dict[str, str]:
+def cache_keys(runner: Runner, fn: Callable[..., Any], items: Sequence[Keyed]) -> dict[str, str]:
     """Each item's consist config hash, computed exactly as ``Tracker.run`` does."""
-    identity = dt.consist.identity
-    wired = dt.wiring
+    wired = runner.wiring
     base: list[Any] = [*wired.identity_inputs, *model_identity(fn)]
     code = code_dependencies(
         model_code(fn),
         wired.code_dependencies,
-        manifests=dt.workspace / SOURCES_DIR / "keys",
-        checksum=identity.compute_file_checksum,
+        manifests=runner.workspace / SOURCES_DIR / "keys",
+        checksum=checksum_of(runner.consist),
     )
-    epoch = wired.cache_epoch or dt.settings.cache_epoch
+    epoch = wired.cache_epoch or runner.settings.cache_epoch
     keys: dict[str, str] = {}
     for item in items:
         config, files = config_inputs(item.config, run=item.name, untracked=wired.untracked_config)
-        identity_inputs = [*base, *files, *input_identity(item.inputs or {}), *code]
-        if identity_inputs:
-            config["__consist_hash_inputs__"] = identity.compute_hash_inputs_digests(
-                identity_inputs
-            )
-        keys[item.name] = identity.compute_run_config_hash(
-            config=identity.normalize_json(config),
+        keys[item.name] = config_hash(
+            runner.consist,
+            config,
+            [*base, *files, *input_identity(item.inputs or {}), *code],
             model=wired.model if wired.model is not None else item.name,
             year=getattr(item, "year", None),  # a single call (trackyard why) may set them
             iteration=getattr(item, "iteration", None),
             cache_epoch=epoch,
-            cache_version=None,
         )
     return keys
 
 
 def precheck(
-    dt: Runner, fn: Callable[..., Any], items: Sequence[Keyed], keys: Mapping[str, str]
+    runner: Runner, fn: Callable[..., Any], items: Sequence[Keyed], keys: Mapping[str, str]
 ) -> dict[str, RunOutcome]:
     """Outcomes of the items whose config already ran (``keys`` from :func:`cache_keys`)."""
     if not keys:
         return {}
-    identity = dt.consist.identity
     # The mode DomainTracker.run chooses (a model without a source file falls back to its source).
-    code = identity.resolve_code_identity(
-        mode=code_identity(fn, dt.wiring.code_identity), func=wrap_model(fn)
-    ).digest
+    code = code_digest(
+        runner.consist, code_identity(fn, runner.wiring.code_identity), wrap_model(fn)
+    )
     found: dict[str, tuple[str, Mapping[str, Any]]] = {}
-    no_inputs = identity.compute_input_hash([])
-    store = Store.of(dt.settings)
+    no_inputs = no_inputs_hash(runner.consist)
+    store = Store.of(runner.settings)
     plain = sorted({keys[i.name] for i in items if i.name in keys and not i.inputs})
     named = sorted({keys[i.name] for i in items if i.name in keys and i.inputs})
     for input_hash, hashes in ((no_inputs, plain), (None, named)):
         if not hashes:
             continue
-        for run_id, config_hash, meta in _queries.executed_runs(store, code, input_hash, hashes):
-            found.setdefault(config_hash, (run_id, _as_mapping(meta)))  # newest first
+        for row in _queries.executed_runs(store, code, input_hash, hashes):
+            found.setdefault(row.config_hash, (row.id, _as_mapping(row.meta)))  # newest first
     if not found:
         return {}
     outputs: dict[str, dict[str, Path]] = {}
-    checksum = identity.compute_file_checksum
-    stale, changed = _refused(dt, found.values(), checksum)
+    checksum = checksum_of(runner.consist)
+    stale, changed = _refused(runner, found.values(), checksum)
     ran = sorted({r for r, _ in found.values()})
     for run_id, key, uri, recorded in _queries.output_uris(store, ran):
-        path = Path(dt.consist.resolve_uri(uri))
+        path = resolve_uri(runner.consist, uri)
         outputs.setdefault(run_id, {})[key] = path
         if not path.exists() or (recorded and checksum(path) != recorded):
             stale.add(run_id)  # run for real: DomainTracker.run records why it runs again
@@ -117,7 +113,7 @@ def precheck(
 
 
 def _refused(
-    dt: Runner, found: Iterable[tuple[str, Mapping[str, Any]]], checksum: Callable[[Path], str]
+    runner: Runner, found: Iterable[tuple[str, Mapping[str, Any]]], checksum: Callable[[Path], str]
 ) -> tuple[set[str], dict[str, dict[str, tuple[str | None, str | None]]]]:
     """Recorded runs whose modules or undeclared inputs changed (they run again, and
     ``DomainTracker.run`` records why), and the environment changes of the others; under
@@ -131,11 +127,11 @@ def _refused(
             stale.add(run_id)
         elif env := environment_changes(deps):
             changed[run_id] = env
-    policy = dt.settings.on_environment_change
+    policy = runner.settings.on_environment_change
     if changed and policy == "rerun":
         return stale | set(changed), {}
     if changed and policy == "warn":
-        warn_batch(dt.domain_name, changed)
+        warn_batch(runner.domain_name, changed)
     return stale, changed
 
 

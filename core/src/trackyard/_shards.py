@@ -9,10 +9,11 @@ left behind before the next sweep starts (:func:`recover`).
 
 Workers check that their plugin set has the driver's fingerprint and fail the task otherwise.
 
-Trackers are built, and the plugin set read, through the public facade (``trackyard.get_tracker``
-and ``trackyard.plugin_set_fingerprint``). The facade and the registry sit above this module,
-so they are named (``BUILDER``, ``FINGERPRINT``) and resolved when first called, never
-imported here: a worker process loads them on its first task.
+A worker builds its tracker with the builder the task carries (``Task.build``: the
+``worker_builder`` the registry gave the driver's tracker, ``trackyard.get_tracker``, a
+module-level function pickled by reference), so this module never reaches up to the registry.
+The plugin set is read through the public facade (``trackyard.plugin_set_fingerprint``), named
+(``FINGERPRINT``) and resolved when first called.
 """
 
 from __future__ import annotations
@@ -27,19 +28,20 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trackyard import _queries, _session
+from trackyard._consist.merge import Merger, close_interrupted
+from trackyard._consist.session import batch
+from trackyard._consist.tracker import consist_version
 from trackyard._layout import DONE_SUFFIX, DRIVER_FILE, SHARDS_DIR, TEMPLATE_DB, WAL_SUFFIX
 from trackyard._model import in_parallel_worker, resolve_callable
 from trackyard._outcome import Runner, RunOutcome
-from trackyard._store import Store, pid_alive, schema_marker
+from trackyard._store import pid_alive, schema_marker
 from trackyard.errors import PluginSetMismatchError
 
-BUILDER = "trackyard:get_tracker"
 FINGERPRINT = "trackyard:plugin_set_fingerprint"
 
 # --- tasks and the worker side ------------------------------------------------------------------
@@ -47,8 +49,10 @@ FINGERPRINT = "trackyard:plugin_set_fingerprint"
 
 @dataclass(frozen=True)
 class Task:
-    """One run for a worker: how to rebuild the tracker, the model reference, the item."""
+    """One run for a worker: how to rebuild the tracker (``build(domain, **options)``), the
+    model reference, the item."""
 
+    build: Callable[..., Runner]
     domain: str
     options: Mapping[str, Any]
     fn: str  # "module:qualname"
@@ -70,9 +74,9 @@ class Done:
     error: str | None
 
 
-def worker_options(dt: Runner) -> dict[str, Any]:
+def worker_options(runner: Runner) -> dict[str, Any]:
     """The keywords that rebuild this tracker's settings in a worker (shard DB aside)."""
-    settings = dt.settings
+    settings = runner.settings
     options = {
         "workspace": settings.workspace,
         "run_dir": settings.run_dir,
@@ -89,12 +93,6 @@ def worker_options(dt: Runner) -> dict[str, Any]:
 def plugin_set_fingerprint() -> str:
     """The installed plugin set's fingerprint, as ``trackyard.plugin_set_fingerprint`` says."""
     return str(resolve_callable(FINGERPRINT)())
-
-
-def build_tracker(domain: str, **options: Any) -> Runner:
-    """``trackyard.get_tracker(domain, **options)``: the default registry's tracker."""
-    tracker: Runner = resolve_callable(BUILDER)(domain, **options)
-    return tracker
 
 
 def execute(task: Task) -> Done:
@@ -118,7 +116,7 @@ def execute(task: Task) -> Done:
     tracker, shard = _task_tracker(task)
     fn = resolve_callable(task.fn)
     try:
-        with _session.batch(tracker.consist), in_parallel_worker(task.executor):
+        with batch(tracker.consist), in_parallel_worker(task.executor):
             # The task's shard is this worker's alone; other runs of the sweep run beside it.
             outcome = tracker.run(fn, name=task.name, config=task.config, inputs=task.inputs)
     except Exception as exc:
@@ -156,7 +154,7 @@ def _task_tracker(task: Task) -> tuple[Runner, Path]:
     shard = folder / f"{task.name}-{uuid.uuid4().hex[:8]}.duckdb"
     shutil.copyfile(template, shard)
     shutil.copyfile(schema_marker(template), schema_marker(shard))
-    return build_tracker(task.domain, db_path=shard, **task.options), shard
+    return task.build(task.domain, db_path=shard, **task.options), shard
 
 
 def _worker_folder(task: Task) -> Path:
@@ -176,7 +174,7 @@ def _worker_template(task: Task, folder: Path) -> Path:
     if not template.is_file():
         with tempfile.TemporaryDirectory(dir=folder) as empty:
             options = {**task.options, "run_dir": Path(empty)}
-            build_tracker(task.domain, db_path=template, **options)
+            task.build(task.domain, db_path=template, **options)
     return template
 
 
@@ -224,32 +222,31 @@ def _parent_death_signal() -> None:
 
 def template_is_current(template: Path) -> bool:
     """A template store (and its schema marker) made by this consist version exists."""
-    import consist  # heavy; loaded by now in every process that runs models
-
     try:
-        return template.is_file() and schema_marker(template).read_text(
-            encoding="utf-8"
-        ).strip() == str(consist.__version__)
+        return (
+            template.is_file()
+            and schema_marker(template).read_text(encoding="utf-8").strip() == consist_version()
+        )  # consist is loaded in every process that runs models
     except OSError:
         return False
 
 
-def make_template(dt: Runner) -> None:
+def make_template(runner: Runner, build: Callable[..., Runner]) -> None:
     """Make ``<workspace>/shards/template.duckdb``, an empty initialised store workers copy.
 
     Built once per workspace (and consist version) by the driver, so no worker pays consist's
     schema set-up (~0.5 s); written under a temporary name and renamed, so a worker never
     copies a half-made one (a worker that finds none makes its own).
     """
-    template = dt.workspace / SHARDS_DIR / TEMPLATE_DB
+    template = runner.workspace / SHARDS_DIR / TEMPLATE_DB
     if template_is_current(template):
         return
     template.parent.mkdir(parents=True, exist_ok=True)
     temporary = template.with_name(f".{uuid.uuid4().hex[:8]}-{TEMPLATE_DB}")
     with tempfile.TemporaryDirectory(dir=template.parent) as empty:
         # An empty run folder of its own: a new store beside recorded snapshots is refused.
-        options = {**worker_options(dt), "run_dir": Path(empty)}
-        build_tracker(dt.domain_name, db_path=temporary, **options)  # initialises it
+        options = {**worker_options(runner), "run_dir": Path(empty)}
+        build(runner.domain_name, db_path=temporary, **options)  # initialises it
     Path(f"{temporary}{WAL_SUFFIX}").unlink(missing_ok=True)
     os.replace(temporary, template)
     os.replace(schema_marker(temporary), schema_marker(template))
@@ -258,9 +255,11 @@ def make_template(dt: Runner) -> None:
 # --- sweeps -------------------------------------------------------------------------------------
 
 
-def open_sweep(dt: Runner) -> Path:
+def open_sweep(runner: Runner) -> Path:
     """A new sweep folder, marked with this driver's host and pid."""
-    sweep = dt.workspace / SHARDS_DIR / f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    sweep = (
+        runner.workspace / SHARDS_DIR / f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    )
     sweep.mkdir(parents=True, exist_ok=True)
     (sweep / DRIVER_FILE).write_text(f"{socket.gethostname()} {os.getpid()}\n")
     return sweep
@@ -291,14 +290,6 @@ def _stale_sweeps(shards_root: Path) -> Iterator[Path]:
             yield sweep
 
 
-def _close_interrupted(shard: Path) -> None:
-    """Mark runs a killed worker left ``running`` as failed, so they merge as failures."""
-    import duckdb  # heavy (~0.2 s): only when there is a shard to fix
-
-    with contextlib.suppress(duckdb.Error), duckdb.connect(str(shard)) as con:
-        con.execute(_queries.MARK_INTERRUPTED_SQL)
-
-
 def _worker_alive(worker: Path) -> bool:
     """Whether the worker of folder ``<host>-<pid>-<thread>`` still runs (this host only;
     another host's worker, or a name not in that form, counts as alive: never touched)."""
@@ -327,7 +318,7 @@ def recover(workspace: Path, merger: Merger) -> list[tuple[Path, str]]:
                 if alive and not done_marker(shard).exists():
                     done = False  # its task may still be running: left alone
                     continue
-                _close_interrupted(shard)
+                close_interrupted(shard)
                 if merger.merge(shard):
                     remove_shard(shard)
                 else:
@@ -336,109 +327,3 @@ def recover(workspace: Path, merger: Merger) -> list[tuple[Path, str]]:
         if done:
             shutil.rmtree(sweep, ignore_errors=True)
     return kept
-
-
-# --- merging ------------------------------------------------------------------------------------
-
-
-def _merge_db(path: Path) -> Any:
-    """A consist ``DatabaseManager`` that opens shards without re-running schema set-up.
-
-    ``DatabaseMaintenance.merge`` (what ``consist db merge`` calls) opens the shard with the
-    class of the main DB; schema set-up costs ~0.45 s per open and the shard is already set up.
-    """
-    from consist.core.persistence import DatabaseManager  # heavy; only when merging
-
-    class _NoSetup(DatabaseManager):
-        def __init__(self, db_path: str, **kwargs: Any) -> None:
-            kwargs.setdefault("skip_schema_init", True)
-            super().__init__(db_path, **kwargs)
-
-    return _NoSetup(str(path))
-
-
-class Merger:
-    """Merges shard DBs into the main store, skipping rows it already holds.
-
-    Equivalent to ``consist db merge SHARD --conflict skip`` for our shards, which are copies
-    of a template made by the same consist (so every table has the main store's columns and
-    primary keys) and hold no ingested ``global_tables``: one DuckDB connection that ATTACHes
-    the shard and runs ``INSERT OR IGNORE`` per table in one transaction (~30 ms, against
-    ~200 ms for consist's merge, which opens ~30 connections; on 2 cores the driver's merges
-    compete with the workers for CPU). A shard with anything else goes through consist's
-    merge. Every access goes through the store layer (``_store.Store``): lock conflicts on the
-    main store are waited for within ``TRACKYARD_LOCK_TIMEOUT``; ``last_error`` says why the
-    latest merge failed.
-    """
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self._maintenance: Any = None
-        self.last_error: str | None = None
-
-    def merge(self, shard: Path, attempts: int = 3) -> bool:
-        """Merge ``shard``; True when done. Runs already in the main store are skipped.
-
-        Each attempt waits out lock conflicts within the lock budget; a failed attempt is
-        retried ``attempts`` times. False (with ``last_error`` set) when it still failed: the
-        shard must then be kept, it holds rows the store lacks.
-        """
-        if not shard.is_file():
-            return True
-        for attempt in range(attempts):
-            try:
-                if not self._store.write(
-                    lambda con: self._merge_sql(con, shard), what=f"merging shard {shard.name}"
-                ):
-                    self._store.retry(
-                        lambda: self._consist_merge(shard), what=f"merging shard {shard.name}"
-                    )
-                self.last_error = None
-                return True
-            except Exception as exc:
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                time.sleep(0.2 * (attempt + 1))
-        return False
-
-    def _consist_merge(self, shard: Path) -> None:
-        if self._maintenance is None:
-            from consist.core.maintenance import DatabaseMaintenance  # heavy; only when needed
-
-            self._maintenance = DatabaseMaintenance(
-                db=_merge_db(self._store.db_path), run_dir=self._store.run_dir
-            )
-        self._maintenance.merge(shard, conflict="skip", include_snapshots=False)
-
-    def _merge_sql(self, con: Any, shard: Path) -> bool:
-        """The one-connection merge; False (nothing written) when the shard needs consist's."""
-        import duckdb  # heavy; only when merging
-
-        con.execute(_queries.ATTACH_SHARD_SQL, {"path": str(shard)})
-        try:
-            tables = self._copyable_tables(con)
-            if tables is None:
-                return False
-            con.execute("BEGIN TRANSACTION")
-            for table, columns in sorted(tables.items()):
-                con.execute(_queries.copy_table_sql(table, columns))
-            con.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(duckdb.Error):
-                con.execute("ROLLBACK")
-            raise
-        return True
-
-    @staticmethod
-    def _copyable_tables(con: Any) -> dict[str, list[str]] | None:
-        """The shard's tables and columns, or None when one differs from the main store's."""
-        columns: dict[tuple[str, str, str], list[str]] = {}
-        for db, schema, table, column in con.execute(_queries.TABLE_COLUMNS_SQL).fetchall():
-            key = ("shard" if db == "shard" else "main", schema, table)
-            columns.setdefault(key, []).append(column)
-        shard_tables = {(s, t): c for (d, s, t), c in columns.items() if d == "shard"}
-        if any(
-            schema != "main" or columns.get(("main", schema, table)) != cols
-            for (schema, table), cols in shard_tables.items()
-        ):
-            return None
-        return {table: cols for (_schema, table), cols in shard_tables.items()}

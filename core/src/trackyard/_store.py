@@ -1,16 +1,18 @@
-"""The core default for ``build_tracker`` and the store checks around it.
+"""The store access layer: checks, the DuckDB connection factory, transactions, lock waits.
 
-* every run gets its own output folder; schema set-up is skipped on an initialised store;
-* before a Tracker is built: a workspace that is a file, a DB path that is a folder, a corrupt or
-  truncated DB, or a deleted DB whose JSON snapshots remain, raise ``StoreUnavailableError``
-  naming the file and the recovery command;
+* before a Tracker is built (``_consist.tracker.default_tracker``): a workspace that is a
+  file, a DB path that is a folder, a corrupt or truncated DB, or a deleted DB whose JSON
+  snapshots remain, raise ``StoreUnavailableError`` naming the file and the recovery command;
 * lock waits are bounded by ``TRACKYARD_LOCK_TIMEOUT`` seconds (default 30);
-* queries use a short-lived read-only DuckDB connection with external access disabled, opened
-  and closed around each query (never held across a consist call: DuckDB refuses consist's own
-  connections to the file while one with another configuration is open in the process);
+* every DuckDB connection trackyard opens comes from :func:`connect` and every write runs in
+  :func:`transaction`; queries use a short-lived read-only connection with external access
+  disabled, opened and closed around each query (never held across a consist call: DuckDB
+  refuses consist's own connections to the file while one with another configuration is open
+  in the process);
 * whether a recorded process is still alive (stale runs and sweeps).
 
-The workspace's file names are in ``_layout``; SQL against consist's tables is in ``_queries``.
+The workspace's file names are in ``_layout``; SQL against consist's tables is in
+``_consist.schema``, run by ``_queries``.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
+from trackyard._consist import schema
+from trackyard._consist.schema import quote_identifier
 from trackyard._dbfile import intact
 from trackyard._layout import DB_FILE, RUNS_DIR, SCHEMA_MARKER_SUFFIX, SNAPSHOT_DIR
 from trackyard.errors import (
@@ -34,10 +37,6 @@ from trackyard.errors import (
     StoreUnavailableError,
 )
 from trackyard.settings import Settings
-
-if TYPE_CHECKING:
-    from consist import Tracker
-    from consist.models.run import Run
 
 LOCK_TIMEOUT_ENV = "TRACKYARD_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT = 30.0
@@ -96,11 +95,6 @@ def _zombie(pid: int) -> bool:
     except OSError:
         return False
     return stat.rpartition(")")[2].split()[:1] == ["Z"]
-
-
-def run_subdir(run: Run) -> str:
-    """Every run gets its own output folder: ``<model>/<run id>`` (never shared across runs)."""
-    return f"{run.model_name or 'run'}/{run.id}"
 
 
 def lock_timeout(environ: Mapping[str, str] | None = None) -> float:
@@ -362,19 +356,55 @@ def _connection_error() -> type[BaseException]:
     return duckdb.ConnectionException
 
 
+@contextlib.contextmanager
+def connect(
+    db_path: Path, *, read_only: bool = False, external_access: bool = True
+) -> Iterator[Any]:
+    """THE DuckDB connection factory: every connection trackyard opens itself (consist opens
+    its own) comes from here, and is closed when the block ends. Read-only connections never
+    get external access (no file reads or writes from SQL); ``external_access=False`` refuses
+    it on a read-write one too. No progress bar: a rebuild over a million runs would draw one.
+    """
+    import duckdb
+
+    config: dict[str, str | bool | int | float | list[str]] = (
+        {} if external_access and not read_only else {"enable_external_access": False}
+    )
+    con = duckdb.connect(str(db_path), read_only=read_only, config=config)
+    try:
+        con.execute("SET enable_progress_bar = false")
+        yield con
+    finally:
+        con.close()
+
+
+@contextlib.contextmanager
+def transaction(con: Any) -> Iterator[Any]:
+    """One transaction on ``con``: committed when the block ends, rolled back when it raises
+    (a failed rollback, on a connection DuckDB already invalidated, does not hide the error).
+    Every writer of the store uses it (restores, shard merges, the metrics index)."""
+    import duckdb
+
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        raise
+
+
 def read_only_query(
     db_path: Path, sql: str, params: Sequence[Any] | Mapping[str, Any], *, timeout: float, what: str
 ) -> list[tuple[Any, ...]]:
     """Run ``sql`` on a read-only connection with external access disabled, closed at once;
     lock conflicts are waited for (``with_lock_retry``)."""
-    import duckdb
 
     def query() -> list[tuple[Any, ...]]:
-        con = duckdb.connect(str(db_path), read_only=True, config={"enable_external_access": False})
-        try:
-            return con.execute(sql, params).fetchall()
-        finally:
-            con.close()
+        with connect(db_path, read_only=True) as con:
+            rows: list[tuple[Any, ...]] = con.execute(sql, params).fetchall()
+            return rows
 
     if not db_path.is_file():
         raise StoreUnavailableError(
@@ -386,10 +416,9 @@ def read_only_query(
 def write_transaction(db_path: Path, fn: Callable[[Any], T], *, timeout: float, what: str) -> T:
     """Call ``fn(connection)`` on a read-write DuckDB connection to ``db_path``, closed at once;
     lock conflicts are waited for, damage raises ``StoreCorruptError``."""
-    import duckdb
 
     def write() -> T:
-        with duckdb.connect(str(db_path)) as con:
+        with connect(db_path) as con:
             return fn(con)
 
     return with_lock_retry(write, db_path, what, timeout)
@@ -458,11 +487,6 @@ def check_store(settings: Settings, timeout: float) -> None:
 _TABLES_SQL = "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY 1"
 
 
-def quote_identifier(identifier: str) -> str:
-    """``identifier`` as a quoted SQL identifier (a table or column name from a catalogue)."""
-    return '"' + identifier.replace('"', '""') + '"'
-
-
 def verify_store(db_path: Path, run_dir: Path, timeout: float, *, deep: bool = False) -> None:
     """Refuse a missing store whose run folder holds snapshots (never replaced by an empty
     one), a truncated file, or one DuckDB cannot read (``StoreCorruptError``).
@@ -502,15 +526,12 @@ def verify_store(db_path: Path, run_dir: Path, timeout: float, *, deep: bool = F
         )
     if not deep and intact(db):
         return
-    import duckdb
 
     def probe() -> None:
-        with duckdb.connect(
-            str(db), read_only=True, config={"enable_external_access": False}
-        ) as con:
+        with connect(db, read_only=True) as con:
             tables = [str(r[0]) for r in con.execute(_TABLES_SQL).fetchall()]
-            if "run" in tables:
-                con.execute("SELECT count(*) FROM run").fetchall()
+            if schema.RUN_TABLE in tables:
+                con.execute(schema.COUNT_RUNS_SQL).fetchall()
             if deep:
                 for table in tables:
                     name = quote_identifier(table)
@@ -524,92 +545,3 @@ def verify_store(db_path: Path, run_dir: Path, timeout: float, *, deep: bool = F
         raise
     except Exception as exc:
         raise corrupt_error(db, "opening", exc, run_dir) from exc
-
-
-def apply_lock_budget(db: Any, timeout: float) -> None:
-    """Bound a consist ``DatabaseManager``'s lock retries (default ~30 s) by ``timeout`` s."""
-    if db is None:
-        return
-    # consist sleeps min(base * 1.5**i + U(0.05, 0.2), max) between attempts.
-    base, cap, total, retries = 0.1, 1.0, 0.0, 1
-    while total < timeout and retries < 200:
-        total += min(base * 1.5 ** (retries - 1) + 0.125, cap)
-        retries += 1
-    db._lock_retries = retries
-    db._lock_base_sleep_seconds = base
-    db._lock_max_sleep_seconds = cap
-
-
-def default_tracker(settings: Settings) -> Tracker:
-    """Create the workspace and a consist ``Tracker`` on it.
-
-    Schema set-up (~0.6 s) is skipped when this store was already initialised by the same
-    consist version, which a marker file beside the DB records.
-    """
-    import consist
-    from consist import Tracker
-
-    check_locations(settings)
-    timeout = lock_timeout()
-    check_store(settings, timeout)
-    try:
-        settings.workspace.mkdir(parents=True, exist_ok=True)
-        settings.db_path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StoreUnavailableError(
-            f"cannot create the workspace {settings.workspace}: {exc}"
-        ) from exc
-    marker = schema_marker(settings.db_path)
-    version = str(consist.__version__)
-
-    def is_initialised() -> bool:
-        return (
-            settings.db_path.is_file()
-            and settings.db_path.stat().st_size > 0
-            and marker.is_file()
-            and marker.read_text(encoding="utf-8").strip() == version
-        )
-
-    initialised = is_initialised()
-    try:
-        with _first_setup(settings.db_path, initialised):
-            initialised = initialised or is_initialised()  # set up while this one waited
-            tracker = Tracker(
-                run_dir=settings.run_dir,
-                db_path=settings.db_path,
-                run_subdir_fn=run_subdir,
-                db_skip_schema_init=initialised,
-            )
-            if not initialised:
-                marker.write_text(version + "\n", encoding="utf-8")
-    except Exception as exc:
-        kind = classify(exc, settings.db_path)
-        if kind == CORRUPT:
-            raise corrupt_error(settings.db_path, "opening", exc, settings.run_dir) from exc
-        if kind == LOCK:
-            raise StoreUnavailableError(
-                f"the store {settings.db_path} is locked by another process ({exc}); retry "
-                f"when it is free, or raise {LOCK_TIMEOUT_ENV}"
-            ) from exc
-        raise
-    apply_lock_budget(getattr(tracker.metadata_store, "db", None), timeout)
-    return tracker
-
-
-@contextlib.contextmanager
-def _first_setup(db_path: Path, initialised: bool) -> Iterator[None]:
-    """Serialise consist's schema set-up of one store across processes (an advisory lock on
-    ``<db>.trackyard-schema.lock``): consist logs and skips the steps a concurrent set-up's
-    lock makes fail, which would leave a store without some of its columns or indexes."""
-    if initialised or sys.platform == "win32":
-        yield
-        return
-    import fcntl
-
-    lock = Path(f"{schema_marker(db_path)}.lock")
-    with lock.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -25,7 +25,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from trackyard import _session, _shards
+from trackyard import _shards
+from trackyard._consist.merge import Merger
+from trackyard._consist.session import batch
 from trackyard._model import function_reference
 from trackyard._outcome import Runner, RunOutcome
 from trackyard._precheck import cache_keys, precheck
@@ -120,7 +122,7 @@ class ProgressBar:
 
 
 def run_many(
-    dt: Runner,
+    runner: Runner,
     fn: Callable[..., Any],
     items: Sequence[Any],
     *,
@@ -130,20 +132,20 @@ def run_many(
 ) -> ManyResult:
     """Run ``fn`` once per item; see ``DomainTracker.run_many``."""
     checked = check_items(items)
-    submit = _submitter(dt, fn, executor, max_workers)
-    _recover(dt, parallel=executor != "serial")
+    submit = _submitter(runner, fn, executor, max_workers)
+    _recover(runner, parallel=executor != "serial")
     # A serial batch keeps one store connection for the whole batch (released at its end); a
     # parallel one does not (the driver merges shards into the store on its own connection).
-    with _session.batch(dt.consist) if executor == "serial" else contextlib.nullcontext():
-        keys = cache_keys(dt, fn, checked)
-        hits = precheck(dt, fn, checked, keys)
+    with batch(runner.consist) if executor == "serial" else contextlib.nullcontext():
+        keys = cache_keys(runner, fn, checked)
+        hits = precheck(runner, fn, checked, keys)
         first, repeats = _dedupe([i for i in checked if i.name not in hits], keys)
         result = ManyResult(outcomes=dict(hits), cached=len(hits))
         bar = progress if isinstance(progress, ProgressBar) else ProgressBar(len(checked), progress)
         try:
             bar.count(cached=len(hits))
             _collect(submit(first), result, bar, len(first), submit.slots)
-            _collect(_Serial(dt, fn)(repeats), result, bar, len(repeats), 1)
+            _collect(_Serial(runner, fn)(repeats), result, bar, len(repeats), 1)
         finally:
             if bar is not progress:
                 bar.close()
@@ -176,10 +178,10 @@ def check_items(items: Sequence[Any]) -> list[Item]:
     return out
 
 
-def _recover(dt: Runner, *, parallel: bool) -> None:
+def _recover(runner: Runner, *, parallel: bool) -> None:
     """Before a parallel sweep, or when shards exist: merge what a killed sweep left."""
-    if parallel or _shards.has_sweeps(dt.workspace):
-        _shards.recover(dt.workspace, _shards.Merger(Store.of(dt.settings)))
+    if parallel or _shards.has_sweeps(runner.workspace):
+        _shards.recover(runner.workspace, Merger(Store.of(runner.settings)))
 
 
 def _dedupe(todo: list[Item], keys: Mapping[str, str]) -> tuple[list[Item], list[Item]]:
@@ -232,13 +234,13 @@ def _in_order(result: ManyResult, items: list[Item]) -> ManyResult:
     return result
 
 
-def unmerged_message(shard: Path, dt: Runner, error: str | None) -> str:
+def unmerged_message(shard: Path, runner: Runner, error: str | None) -> str:
     """Why a finished run is not reported done: it is kept only in its shard, and how to merge
     it."""
     return (
-        f"finished, but kept only in its shard {shard}: merging it into {dt.settings.db_path} "
+        f"finished, but kept only in its shard {shard}: merging it into {runner.settings.db_path} "
         f"failed ({error}); the shard is kept. Merge it once this sweep has ended: "
-        f"{recovery_hint(dt.settings)}"
+        f"{recovery_hint(runner.settings)}"
     )
 
 
@@ -246,13 +248,13 @@ def unmerged_message(shard: Path, dt: Runner, error: str | None) -> str:
 
 
 def _submitter(
-    dt: Runner, fn: Callable[..., Any], executor: Any, max_workers: int | None
+    runner: Runner, fn: Callable[..., Any], executor: Any, max_workers: int | None
 ) -> _Serial | _Pool:
     """The submitter for ``executor``, checked (executor, worker count, model reference)."""
     slots = worker_count(executor, max_workers)
     if executor == "serial":
-        return _Serial(dt, fn)
-    return _Pool(dt, function_reference(fn), executor, slots)
+        return _Serial(runner, fn)
+    return _Pool(runner, function_reference(fn), executor, slots)
 
 
 class _Serial:
@@ -260,13 +262,13 @@ class _Serial:
 
     slots = 1
 
-    def __init__(self, dt: Runner, fn: Callable[..., Any]) -> None:
-        self._dt, self._fn = dt, fn
+    def __init__(self, runner: Runner, fn: Callable[..., Any]) -> None:
+        self._runner, self._fn = runner, fn
 
     def __call__(self, items: list[Item]) -> Iterator[Finished]:
         for item in items:
             try:
-                outcome = self._dt.run(
+                outcome = self._runner.run(
                     self._fn, name=item.name, config=item.config, inputs=item.inputs
                 )
             except Exception as exc:
@@ -350,17 +352,24 @@ class _Pool:
     """Runs items in worker processes or on a Dask cluster, each task on its own shard,
     merged into the main store as it finishes."""
 
-    def __init__(self, dt: Runner, reference: str, executor: Any, slots: int) -> None:
-        self._dt, self._reference, self._executor = dt, reference, executor
+    def __init__(self, runner: Runner, reference: str, executor: Any, slots: int) -> None:
+        if runner.worker_builder is None:
+            raise ConfigValidationError(
+                f"run_many(executor={executor!r}) needs a tracker built by trackyard.get_tracker "
+                "(workers build the domain's tracker again); this one was built by hand: use "
+                'executor="serial"'
+            )
+        self._runner, self._reference, self._executor = runner, reference, executor
+        self._build: Callable[..., Runner] = runner.worker_builder
         self.slots = slots
-        self._merger = _shards.Merger(Store.of(dt.settings))
+        self._merger = Merger(Store.of(runner.settings))
         self._unmerged: list[Path] = []
         self._context: Any = _start_forkserver() if executor == "processes" else None
 
     def __call__(self, items: list[Item]) -> Iterator[Finished]:
         if not items:
             return
-        sweep = _shards.open_sweep(self._dt)
+        sweep = _shards.open_sweep(self._runner)
         tasks = self._tasks(items, sweep)
         futures = self._processes(tasks) if self._executor == "processes" else self._dask(tasks)
         try:
@@ -374,10 +383,11 @@ class _Pool:
 
     def _tasks(self, items: list[Item], sweep: Path) -> dict[str, _shards.Task]:
         fingerprint = _shards.plugin_set_fingerprint()
-        options = _shards.worker_options(self._dt)
+        options = _shards.worker_options(self._runner)
         return {
             item.name: _shards.Task(
-                domain=self._dt.domain_name,
+                build=self._build,
+                domain=self._runner.domain_name,
                 options=options,
                 fn=self._reference,
                 name=item.name,
@@ -402,13 +412,13 @@ class _Pool:
             return Finished(name, done.outcome, done.error)
         # Not in the store the user queries: never reported as done.
         self._unmerged.append(shard)
-        return Finished(name, None, unmerged_message(shard, self._dt, self._merger.last_error))
+        return Finished(name, None, unmerged_message(shard, self._runner, self._merger.last_error))
 
     def _processes(self, tasks: Mapping[str, _shards.Task]) -> Iterator[tuple[str, Any]]:
         from concurrent.futures import as_completed
         from concurrent.futures.process import BrokenProcessPool
 
-        _shards.make_template(self._dt)
+        _shards.make_template(self._runner, self._build)
         kept = _KEPT.get()
         pool = (
             _new_pool(self.slots, self._context)
@@ -432,7 +442,7 @@ class _Pool:
     def _dask(self, tasks: Mapping[str, _shards.Task]) -> Iterator[tuple[str, Any]]:
         from distributed import as_completed  # only Dask users have it
 
-        _shards.make_template(self._dt)
+        _shards.make_template(self._runner, self._build)
         client = self._executor
         futures = {client.submit(_shards.execute, t, pure=False): n for n, t in tasks.items()}
         for future in as_completed(list(futures)):  # type: ignore[no-untyped-call]

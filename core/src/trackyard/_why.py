@@ -527,6 +527,7 @@ class _Wired:
         self._tracker = tracker
         self.settings: Settings = tracker.settings
         self.wiring = wiring
+        self.worker_builder = tracker.worker_builder
 
     @property
     def consist(self) -> Any:
@@ -643,7 +644,7 @@ def _nearest(store: Store, call: RunView, checksum: Checksum) -> RunView | None:
 def explain_call(store: Store, probe: DryRun) -> WhyReport:
     """Whether the call ``probe`` stopped would be served from cache, and if not, which
     recorded run is nearest and what differs (nothing is written)."""
-    from trackyard._hashing import one_hash_per_file
+    from trackyard._consist.identity import one_hash_per_file
 
     subject = f"{probe.call.domain}.{probe.call.name}"
     tracker = probe.tracker

@@ -25,8 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from consist import Tracker
-
+    from trackyard._consist.tracker import ConsistTracker as Tracker  # consist.Tracker
     from trackyard._report_elements import Section
     from trackyard.settings import Settings
     from trackyard.tracker import DomainTracker, RunCall, RunOutcome

@@ -29,9 +29,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from trackyard import _metrics_index, _queries, _restore, _shards
+from trackyard import _metrics_index, _queries, _shards
+from trackyard._consist import restore as _restore
+from trackyard._consist.merge import Merger
+from trackyard._consist.tracker import create_schema, file_checksum
 from trackyard._layout import CACHE_SOURCE, HOST, INTERRUPTED, INVALIDATED, PID, STAMP, WAL_SUFFIX
-from trackyard._store import Store, apply_lock_budget, pid_alive, schema_marker, snapshots
+from trackyard._store import Store, pid_alive, schema_marker, snapshots
 from trackyard.errors import StoreCorruptError, StoreUnavailableError
 from trackyard.settings import NoOptions, resolve_settings
 
@@ -191,18 +194,6 @@ def audit(
     return AuditReport(tuple(missing), tuple(mismatched), tuple(stale), tuple(in_flight))
 
 
-def _open_db(store: Store) -> Any:
-    """consist's database manager on ``store``, its schema created."""
-    from consist.core.persistence import DatabaseManager  # heavy; only when repairing
-
-    db = store.retry(
-        lambda: DatabaseManager(str(store.db_path)),
-        what="opening the store to repair it",
-    )
-    apply_lock_budget(db, store.timeout)
-    return db
-
-
 def reconcile(
     workspace: Location = None, *, db_path: Location = None, run_dir: Location = None
 ) -> ReconcileReport:
@@ -281,7 +272,7 @@ def _merge_stale_shards(ws: Path, store: Store) -> list[tuple[Path, str]]:
     """Merge the shards of sweeps whose driver is gone; those that could not be, and why."""
     if not _shards.has_sweeps(ws):
         return []
-    return _shards.recover(ws, _shards.Merger(store))
+    return _shards.recover(ws, Merger(store))
 
 
 def rebuild(
@@ -303,8 +294,7 @@ def rebuild(
             wal.replace(Path(f"{aside}{WAL_SUFFIX}"))
     schema_marker(store.db_path).unlink(missing_ok=True)
     store.db_path.parent.mkdir(parents=True, exist_ok=True)
-    db = _open_db(store)
-    db.engine.dispose()
+    create_schema(store)
     return _reconcile(ws, store, tuple(moved))
 
 
@@ -342,9 +332,7 @@ def _output_path(uri: str, run_dir: Path) -> Path | None:
 
 
 def _damage(payload: dict[str, Any], run_dir: Path) -> str | None:
-    from consist.core.identity import IdentityManager  # heavy; only when auditing outputs
-
-    checksum = IdentityManager(project_root=str(run_dir)).compute_file_checksum
+    checksum = file_checksum(run_dir)
     for artifact in payload.get("outputs") or []:
         path = _output_path(str(artifact.get("container_uri", "")), run_dir)
         if path is None:

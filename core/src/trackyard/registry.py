@@ -113,21 +113,25 @@ def _hook_error(plugin: str, hook: str, domain: str, exc: BaseException) -> Plug
 def _check_result(plugin: str, hook: str, domain: str, result: Any, wrapper: bool) -> None:
     """A ``build_tracker`` / ``default_wiring`` result of the wrong type names its plugin."""
     if hook == "build_tracker":
-        from consist import Tracker  # the caller is building a tracker: consist is loaded
+        # The caller is building a tracker: consist is loaded.
+        from trackyard._consist.tracker import is_consist_tracker
 
-        expected: type = Tracker
+        accepts: Callable[[object], bool] = is_consist_tracker
         wanted = "a consist.Tracker or None"
     elif hook == "default_wiring":
         from trackyard.wiring import Wiring  # off the listing path (bench/bench_listing.py)
 
-        expected, wanted = Wiring, "a trackyard.Wiring or None"
+        def accepts(value: object) -> bool:
+            return isinstance(value, Wiring)
+
+        wanted = "a trackyard.Wiring or None"
     else:
         return
     # A wrapper of a hook that is not firstresult hands on the list of results.
     items = (
         result if wrapper and hook == "default_wiring" and isinstance(result, list) else [result]
     )
-    bad = next((r for r in items if r is not None and not isinstance(r, expected)), None)
+    bad = next((r for r in items if r is not None and not accepts(r)), None)
     if bad is not None:
         raise PluginContractError(
             f"plugin {plugin!r} returned {type(bad).__name__} from {hook} for domain "
@@ -481,7 +485,8 @@ class Registry(Discovery):
         settings = resolve_settings(hooks.domain, loaded.cls.Options, options, environ=self.environ)
         consist = hooks.call("build_tracker", domain=hooks.domain, settings=settings)
         if consist is None:
-            from trackyard._store import default_tracker  # opens consist: only when building
+            # Opens consist: only when building.
+            from trackyard._consist.tracker import default_tracker
 
             consist = default_tracker(settings)
         return loaded.cls(
@@ -491,6 +496,7 @@ class Registry(Discovery):
             provenance=self._provenance(loaded),
             observer=_Observer(hooks),
             verbs=self._verbs(hooks),
+            worker_builder=get_tracker,  # workers of run_many rebuild it through the default
         )
 
     @staticmethod

@@ -40,13 +40,13 @@ def recorded_runs(store: Store, domain: str, limit: int | None) -> list[Recorded
     rows = domain_runs(store, domain)
     out = [
         RecordedRun(
-            str(r[0]),
-            r[1],
-            str(r[2]),
-            str(r[3]),
-            r[4] is not None,
-            json.loads(r[5] or "{}"),
-            None if r[4] is None else str(r[4]),
+            str(r.id),
+            r.name,
+            str(r.status),
+            str(r.created_at),
+            r.cache_source is not None,
+            json.loads(r.metrics or "{}"),
+            None if r.cache_source is None else str(r.cache_source),
         )
         for r in rows
     ]
@@ -85,7 +85,7 @@ def runs(
     store = Store(db_path, db_path.parent / RUNS_DIR, lock_timeout())
     result: list[Any]
     if top is not None:
-        from trackyard._queries import top_k
+        from trackyard._queries import ranked_runs
 
         if not store.db_path.is_file():
             from trackyard._validate import check_query
@@ -93,7 +93,7 @@ def runs(
             check_query(top, 5 if k is None else k, order)
             result = []
         else:
-            result = list(top_k(store, domain, top, 5 if k is None else k, order))
+            result = list(ranked_runs(store, domain, top, 5 if k is None else k, order))
     else:
         result = list(recorded_runs(store, domain, k))
     print_result(result, as_json=as_json)

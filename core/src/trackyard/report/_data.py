@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trackyard import _queries
+from trackyard._consist.schema import CONFIG_PREFIX
 from trackyard._layout import SNAPSHOT_DIR
 from trackyard._store import lock_timeout
 from trackyard._validate import decode_metric
@@ -72,7 +73,7 @@ def _config(run_dir: str, run_id: str) -> dict[str, Any]:
     config = raw.get("config") if isinstance(raw, dict) else None
     if not isinstance(config, dict):
         return {}
-    return {k: v for k, v in config.items() if not k.startswith("__consist")}
+    return {k: v for k, v in config.items() if not k.startswith(CONFIG_PREFIX)}
 
 
 def run_records(tracker: DomainTracker) -> list[RunRecord]:
@@ -117,7 +118,7 @@ def _read(settings: Settings, domain: str) -> list[RunRecord]:
     outputs: dict[str, dict[str, Path]] = {}
     inputs: dict[str, dict[str, str | None]] = {}
     default_dir = str(settings.run_dir)
-    run_dirs = {str(r[0]): str(r[10]) if r[10] else default_dir for r in rows}
+    run_dirs = {str(r.id): str(r.run_dir) if r.run_dir else default_dir for r in rows}
     for run_id, direction, key, uri, producer in _queries.report_links(db_path, domain, timeout):
         if direction == "output":
             base = run_dirs.get(run_id, default_dir)
@@ -127,24 +128,24 @@ def _read(settings: Settings, domain: str) -> list[RunRecord]:
             inputs.setdefault(run_id, {})[key] = None if producer is None else str(producer)
     records = []
     for r in rows:
-        run_id = str(r[0])
-        metrics = json.loads(r[6]) if r[6] else {}
+        run_id = str(r.id)
+        metrics = json.loads(r.metrics) if r.metrics else {}
         outs = outputs.get(run_id, {})
         records.append(
             RunRecord(
                 run_id=run_id,
-                name=r[1],
-                status=str(r[2]),
-                created_at=str(r[3]),
-                seconds=None if r[4] is None else float(r[4]),
-                cache_source=r[5],
+                name=r.name,
+                status=str(r.status),
+                created_at=str(r.created_at),
+                seconds=None if r.seconds is None else float(r.seconds),
+                cache_source=r.cache_source,
                 metrics={k: decode_metric(v) for k, v in (metrics or {}).items()},
                 config=_config(run_dirs[run_id], run_id),
-                year=None if r[7] is None else int(r[7]),
-                parent_run_id=r[8],
-                error=r[9],
+                year=None if r.year is None else int(r.year),
+                parent_run_id=r.parent_run_id,
+                error=r.error,
                 output_dir=next(iter(outs.values())).parent if outs else None,
-                plugin_set=r[11],
+                plugin_set=r.plugin_set,
                 inputs=inputs.get(run_id, {}),
                 outputs=outs,
             )

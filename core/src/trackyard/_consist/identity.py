@@ -1,5 +1,14 @@
-"""One content hash per file per run call, read in large blocks.
+"""consist's identity manager: the batch cache key, and one content hash per file per call.
 
+**The batch cache key** (:func:`config_hash`, :func:`code_digest`, :func:`no_inputs_hash`): the
+many-run pre-check finds configs already in the store with one query, so it computes each
+item's ``config_hash`` exactly as ``consist.Tracker.run`` does, through the tracker's
+``IdentityManager`` (``compute_hash_inputs_digests``, ``normalize_json``,
+``compute_run_config_hash``, ``resolve_code_identity``, ``compute_input_hash``) and the config
+key ``__consist_hash_inputs__`` under which ``Tracker.run`` folds the identity inputs' digests
+into the config. ``tests/consist_contract`` checks that the key equals the one consist records.
+
+**One hash per file.**
 consist 0.3.5 hashes an input file three times in one run (its input artifact, the run's
 input hash, the logged artifact), each time in 64 KiB reads, and trackyard's own hit check
 hashes outputs again. While a trackyard call runs, :func:`one_hash_per_file` gives the
@@ -14,8 +23,8 @@ mtime and ctime it was hashed at must all still match, and any write changes the
 edit between calls is always seen; a file written within that window is hashed again by the
 next call.
 
-This replaces an instance attribute of consist's ``IdentityManager`` (listed in the docs'
-"consist internals we rely on"); the class and other trackers are untouched.
+This replaces an instance attribute of consist's ``IdentityManager`` (listed in
+``trackyard._consist``'s docstring); the class and other trackers are untouched.
 """
 
 from __future__ import annotations
@@ -23,11 +32,66 @@ from __future__ import annotations
 import contextlib
 import stat
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 _ATTR = "compute_file_checksum"
+# The config key under which consist's Tracker.run folds identity inputs into the config hash.
+HASH_INPUTS_KEY = "__consist_hash_inputs__"
+
+
+def config_hash(
+    consist_tracker: Any,
+    config: Mapping[str, Any],
+    identity_inputs: Sequence[tuple[str, Path]],
+    *,
+    model: str,
+    cache_epoch: int,
+    year: int | None = None,
+    iteration: int | None = None,
+) -> str:
+    """The ``config_hash`` consist records for a run of ``model`` with ``config`` and
+    ``identity_inputs`` (and ``year`` / ``iteration``; no cache version), computed as
+    ``Tracker.run`` does."""
+    identity = consist_tracker.identity
+    keyed = dict(config)
+    if identity_inputs:
+        keyed[HASH_INPUTS_KEY] = identity.compute_hash_inputs_digests(list(identity_inputs))
+    digest: str = identity.compute_run_config_hash(
+        config=identity.normalize_json(keyed),
+        model=model,
+        year=year,
+        iteration=iteration,
+        cache_epoch=cache_epoch,
+        cache_version=None,
+    )
+    return digest
+
+
+def code_digest(consist_tracker: Any, mode: str, fn: Callable[..., Any]) -> str:
+    """The code hash (``git_hash`` column) consist records for ``fn`` under code identity
+    ``mode``."""
+    resolved = consist_tracker.identity.resolve_code_identity(mode=mode, func=fn)
+    return str(resolved.digest)
+
+
+def no_inputs_hash(consist_tracker: Any) -> str:
+    """The ``input_hash`` consist records for a run without input artifacts."""
+    return str(consist_tracker.identity.compute_input_hash([]))
+
+
+def file_digests(consist_tracker: Any, identity: Sequence[tuple[str, Path]]) -> dict[str, Any]:
+    """consist's digest of each identity input, by label (from this call's hash memo)."""
+    digests: dict[str, Any] = consist_tracker.identity.compute_hash_inputs_digests(list(identity))
+    return digests
+
+
+def checksum_of(consist_tracker: Any) -> Callable[[Path], str]:
+    """The tracker's file content digest (``IdentityManager.compute_file_checksum``: the
+    call's memo inside :func:`one_hash_per_file`)."""
+    checksum: Callable[[Path], str] = consist_tracker.identity.compute_file_checksum
+    return checksum
 
 
 # Digests of files last modified well before they were hashed, kept across calls (git's

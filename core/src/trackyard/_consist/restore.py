@@ -16,9 +16,9 @@ older snapshot gets the value consist would have given it. ``created_at`` of a f
 and a content row (not in the snapshots) is the run's or the artifact's own.
 
 Rows are built in Python and written through the store layer (``_store.Store.write``) on one
-connection, in one transaction, a few ``INSERT ... SELECT`` statements over Arrow tables: about
-a thousand times fewer statements than one ORM ``merge`` per object. When that transaction
-fails, each run is retried in its own, so one bad snapshot costs only its own run.
+connection, in one ``_store.transaction``, a few ``INSERT ... SELECT`` statements over Arrow
+tables: about a thousand times fewer statements than one ORM ``merge`` per object. When that
+transaction fails, each run is retried in its own, so one bad snapshot costs only its own run.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from trackyard._store import Store, quote_identifier
+from trackyard._consist.schema import quote_identifier
+from trackyard._store import Store, transaction
 from trackyard.errors import StoreUnavailableError
 
 __all__ = ["restore"]
@@ -290,15 +291,10 @@ def _write(con: Any, schema: _Schema, rows: _Rows) -> None:
     """All of ``rows`` in one transaction on ``con``."""
     import duckdb
 
-    con.execute("BEGIN TRANSACTION")
     try:
-        for table in schema.tables:
-            _write_table(con, table, list(rows.by_table.get(table.name, {}).values()))
-        con.execute("COMMIT")
-    except BaseException:
-        with contextlib.suppress(duckdb.Error):
-            con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            for table in schema.tables:
+                _write_table(con, table, list(rows.by_table.get(table.name, {}).values()))
     finally:
         with contextlib.suppress(duckdb.Error):
             con.unregister(_VIEW)

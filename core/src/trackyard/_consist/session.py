@@ -1,7 +1,7 @@
-"""The consist adapter: the places where trackyard reaches into consist's internals.
+"""Sessions of a consist Tracker: batches of runs on one connection, the miss explainer.
 
-Both are listed in ``docs/scaling.md`` ("consist internals we rely on"); nothing else in
-trackyard touches them.
+Each internal used here is listed, with why, in ``trackyard._consist``'s docstring and pinned
+by ``tests/consist_contract``.
 
 * :func:`batch`: while one process owns a batch of runs, consist's ``DatabaseManager.engine``
   (built with SQLAlchemy's ``NullPool``, so every operation opens a new DuckDB connection,
@@ -162,6 +162,14 @@ def explain(consist_tracker: Any, run: Any) -> dict[str, Any]:
 
     explained: dict[str, Any] = CacheMissExplainer(consist_tracker).explain(run).as_dict()
     return explained
+
+
+def use_tracker(consist_tracker: Any) -> Any:
+    """consist's ``use_tracker`` context manager: module-level consist helpers
+    (``consist.scenario``, ``consist.find_runs``...) use ``consist_tracker`` inside it."""
+    import consist
+
+    return consist.use_tracker(consist_tracker)
 
 
 def flush_snapshot(consist_tracker: Any) -> None:

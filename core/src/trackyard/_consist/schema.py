@@ -1,0 +1,314 @@
+"""consist's database schema as trackyard reads it: every SQL text against consist's tables,
+every consist key trackyard reads in run metadata or snapshots, and the named row types.
+
+consist's tables (``run``, ``artifact``, ``run_artifact_link``; restores also write
+``artifact_content``, ``config_facet`` and ``run_config_kv``, by the names consist's models
+give) and the columns used here (``run.id, status, meta, created_at, started_at, ended_at,
+year, parent_run_id, config_hash, git_hash, input_hash``; ``artifact.id, key, container_uri,
+hash, run_id``; ``run_artifact_link.run_id, artifact_id, direction``) are pinned by
+``tests/consist_contract``. Queries are run by ``_queries`` (and the metrics index, restores
+and shard merges) through ``_store``; this module imports nothing but ``_layout``, so the
+store layer can use it.
+
+Every user value is bound as a parameter. The only words formatted into SQL text are constants:
+JSON paths and keys from ``_layout``, the ORDER keyword from ``_validate.ORDERS``, and (for the
+shard merge) table and column names read from the shard's own catalogue, quoted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from trackyard._layout import (
+    CACHE_SOURCE_PATH,
+    DOMAIN_PATH,
+    METRICS_PATH,
+    PLUGIN_SET_PATH,
+    RUN_NAME_PATH,
+    UNDECLARED_PATH,
+)
+
+# --- consist's names ------------------------------------------------------------------------
+
+RUN_TABLE = "run"
+# Keys consist writes into run.meta / a snapshot's config that trackyard reads.
+ERROR_PATH = "$.error"  # the failed run's message
+PHYSICAL_RUN_DIR_PATH = "$._physical_run_dir"  # the run folder a run's outputs are under
+CONFIG_PREFIX = "__consist"  # consist's own keys in a recorded config (hash inputs...)
+# trackyard's metrics index, named here because SQL below joins it with consist's run table.
+RUN_INDEX_TABLE = "trackyard_run_index"
+
+
+def quote_identifier(identifier: str) -> str:
+    """``identifier`` as a quoted SQL identifier (a table or column name from a catalogue)."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+# --- named rows -------------------------------------------------------------------------------
+
+
+class RankedRow(NamedTuple):
+    """One run of a ranking."""
+
+    id: str
+    name: str | None
+    value: float | None
+
+
+class RunRow(NamedTuple):
+    """One run of a domain's listing (``trackyard runs``)."""
+
+    id: str
+    name: str | None
+    status: str
+    created_at: str
+    cache_source: str | None
+    metrics: str | None  # JSON
+
+
+class ReportRun(NamedTuple):
+    """One run of a domain's report."""
+
+    id: str
+    name: str | None
+    status: str
+    created_at: str
+    seconds: float | None
+    cache_source: str | None
+    metrics: str | None  # JSON
+    year: int | None
+    parent_run_id: str | None
+    error: str | None
+    run_dir: str | None
+    plugin_set: str | None
+
+
+class ReportLink(NamedTuple):
+    """An artifact a run read or wrote."""
+
+    run_id: str
+    direction: str
+    key: str
+    container_uri: str
+    producer: str | None
+
+
+class CachedRun(NamedTuple):
+    """A completed executed run the sweep's pre-check may serve."""
+
+    id: str
+    config_hash: str
+    meta: Any  # JSON text or a mapping
+
+
+class OutputUri(NamedTuple):
+    """One output artifact of a run."""
+
+    run_id: str
+    key: str
+    container_uri: str
+    hash: str | None
+
+
+# --- rankings and listings --------------------------------------------------------------------
+
+# {order} is ASC or DESC from _validate.ORDERS, never the user's text.
+TOP_K_SQL = f"""
+WITH ranked AS (
+    SELECT id, json_extract_string(meta, '{RUN_NAME_PATH}') AS name,
+           TRY_CAST(json_extract(meta, $path) AS DOUBLE) AS value,
+           created_at
+    FROM run
+    WHERE status = 'completed'
+      AND json_extract_string(meta, '{DOMAIN_PATH}') = $domain
+      AND json_extract(meta, '{CACHE_SOURCE_PATH}') IS NULL
+)
+SELECT id, name, value FROM ranked
+ORDER BY (value IS NULL OR isnan(value)), value {{order}}, created_at, id
+LIMIT $k
+"""
+
+# A cache hit's source, followed to the run that executed: stores written before hits were
+# stamped `source_executed` hold chains (a hit naming an earlier hit), since consist matches a
+# lookup against hit rows too.
+# Bounded: a chain longer than MAX_CHAIN hops (or a cycle) stops there.
+MAX_CHAIN = 64
+EXECUTOR_CTE = f"""
+RECURSIVE hops(id, source, depth) AS (
+    SELECT id, json_extract_string(meta, '{CACHE_SOURCE_PATH}'), 1 FROM run
+    WHERE json_extract_string(meta, '{DOMAIN_PATH}') = $domain
+      AND json_extract_string(meta, '{CACHE_SOURCE_PATH}') IS NOT NULL
+    UNION ALL
+    SELECT hops.id, json_extract_string(r.meta, '{CACHE_SOURCE_PATH}'), hops.depth + 1
+    FROM hops JOIN run r ON r.id = hops.source
+    WHERE json_extract_string(r.meta, '{CACHE_SOURCE_PATH}') IS NOT NULL
+      AND hops.depth < {MAX_CHAIN}
+),
+executor AS (SELECT id, arg_max(source, depth) AS source FROM hops GROUP BY id)
+"""
+
+# Ordered by run.created_at, the column: the bare name would be the seconds-only text alias, and
+# runs made within one second would come out in run-id order.
+RUNS_SQL = f"""
+WITH {EXECUTOR_CTE}
+SELECT run.id,
+       json_extract_string(meta, '{RUN_NAME_PATH}') AS name,
+       status,
+       strftime(created_at, '%Y-%m-%d %H:%M:%S') AS created_at,
+       executor.source AS cache_source,
+       CAST(json_extract(meta, '{METRICS_PATH}') AS VARCHAR) AS metrics
+FROM run LEFT JOIN executor ON executor.id = run.id
+WHERE json_extract_string(meta, '{DOMAIN_PATH}') = $domain
+ORDER BY run.created_at, run.id
+"""
+
+LAST_STATUS_SQL = f"""
+SELECT status FROM run WHERE json_extract_string(meta, '{DOMAIN_PATH}') = $domain
+ORDER BY created_at DESC, id DESC LIMIT 1
+"""
+
+RUN_STATUS_SQL = "SELECT status FROM run WHERE id = ?"
+RUN_STATUSES_SQL = "SELECT id, status FROM run"
+COUNT_RUNS_SQL = "SELECT count(*) FROM run"
+
+PLUGIN_SETS_SQL = f"""
+SELECT json_extract_string(meta, '{PLUGIN_SET_PATH}') AS fp, count(*) AS n
+FROM run WHERE fp IS NOT NULL GROUP BY fp ORDER BY n DESC, fp
+"""
+
+UNDECLARED_SQL = f"""
+SELECT id, json_extract_string(meta, '{RUN_NAME_PATH}') AS name,
+       json_extract(meta, '{UNDECLARED_PATH}') AS files
+FROM run
+WHERE status = 'completed' AND json_extract(meta, '{CACHE_SOURCE_PATH}') IS NULL
+  AND files IS NOT NULL AND files::VARCHAR <> '{{}}'
+ORDER BY run.created_at, id
+"""
+
+# --- the many-run cache pre-check -------------------------------------------------------------
+
+CACHED_SQL = f"""
+SELECT id, config_hash, meta FROM run
+WHERE status = 'completed' AND git_hash = $git AND input_hash = $inputs
+  AND list_contains($hashes, config_hash)
+  AND json_extract(meta, '{CACHE_SOURCE_PATH}') IS NULL
+ORDER BY created_at DESC
+"""
+
+# Runs whose inputs are named: their content is in the config hash (trackyard passes them as
+# identity inputs too), so the input hash, which depends on consist's artifact records, is not
+# compared.
+CACHED_NAMED_INPUTS_SQL = f"""
+SELECT id, config_hash, meta FROM run
+WHERE status = 'completed' AND git_hash = $git
+  AND list_contains($hashes, config_hash)
+  AND json_extract(meta, '{CACHE_SOURCE_PATH}') IS NULL
+ORDER BY created_at DESC
+"""
+
+OUTPUTS_SQL = """
+SELECT l.run_id, a.key, a.container_uri, a.hash FROM run_artifact_link l
+JOIN artifact a ON a.id = l.artifact_id
+WHERE l.direction = 'output' AND list_contains($ids, l.run_id)
+"""
+
+# --- the metrics index (reads consist's run table) --------------------------------------------
+
+# Finished runs in the store, and runs in the index: equal when the index is current.
+INDEX_COUNTS_SQL = (
+    "SELECT (SELECT count(*) FROM run WHERE status <> 'running'), "
+    f"(SELECT count(*) FROM {RUN_INDEX_TABLE})"
+)
+
+# Finished runs not yet indexed, with the columns both tables need. {since} narrows the scan
+# to runs created at or after the newest indexed one (the usual case: runs added since the last
+# ranking); without it every run id is compared (runs merged or finished out of order).
+NEW_RUNS_SQL = f"""
+CREATE OR REPLACE TEMP TABLE trackyard_new_runs AS
+SELECT r.id, r.status, r.created_at, CAST(r.meta AS JSON) AS meta,
+       json_extract_string(r.meta, '{DOMAIN_PATH}') AS domain,
+       json_extract_string(r.meta, '{RUN_NAME_PATH}') AS name,
+       json_extract(r.meta, '{CACHE_SOURCE_PATH}') IS NULL AS executed
+FROM run r
+WHERE r.status <> 'running' {{since}}
+  AND NOT EXISTS (SELECT 1 FROM {RUN_INDEX_TABLE} i WHERE i.run_id = r.id)
+"""
+NEW_RUNS_SINCE = f"AND r.created_at >= (SELECT max(created_at) FROM {RUN_INDEX_TABLE})"
+
+# --- why / diff -------------------------------------------------------------------------------
+
+RUN_COLUMNS = """id, status, model_name, config_hash, git_hash, input_hash, year, iteration,
+       strftime(created_at, '%Y-%m-%d %H:%M:%S') AS created, CAST(meta AS VARCHAR) AS meta"""
+
+RUN_ROW_SQL = f"SELECT {RUN_COLUMNS} FROM run WHERE id = $id"
+
+# Executed, completed runs of one model in one domain, newest first; with $before, only those
+# created before that run (the subquery is NULL for '', and COALESCE then lets every run in).
+MODEL_RUNS_SQL = f"""
+SELECT {RUN_COLUMNS} FROM run
+WHERE status = 'completed' AND model_name = $model AND id <> $before
+  AND json_extract_string(meta, '{DOMAIN_PATH}') IS NOT DISTINCT FROM $domain
+  AND json_extract(meta, '{CACHE_SOURCE_PATH}') IS NULL
+  AND run.created_at < COALESCE((SELECT r.created_at FROM run r WHERE r.id = $before),
+                                TIMESTAMPTZ '9999-12-31 00:00:00+00')
+ORDER BY run.created_at DESC, id DESC
+LIMIT $limit
+"""
+
+# --- shards -----------------------------------------------------------------------------------
+
+MARK_INTERRUPTED_SQL = "UPDATE run SET status = 'failed' WHERE status = 'running'"
+
+ATTACH_SHARD_SQL = "ATTACH $path AS shard (READ_ONLY)"
+
+TABLE_COLUMNS_SQL = """
+SELECT database_name, schema_name, table_name, column_name
+FROM duckdb_columns() WHERE database_name IN ('shard', current_database())
+AND (database_name, schema_name, table_name) IN
+    (SELECT (database_name, schema_name, table_name) FROM duckdb_tables())
+ORDER BY column_index
+"""
+
+
+def copy_table_sql(table: str, columns: Sequence[str]) -> str:
+    """Copy the rows of shard table ``table`` that the main store lacks (names from the shard's
+    catalogue, quoted as identifiers)."""
+    names = ", ".join(quote_identifier(c) for c in columns)
+    quoted = quote_identifier(table)
+    return f"INSERT OR IGNORE INTO main.{quoted} ({names}) SELECT {names} FROM shard.main.{quoted}"
+
+
+# --- reports (trackyard report) ---------------------------------------------------------------
+
+REPORT_RUNS_SQL = f"""
+WITH {EXECUTOR_CTE}
+SELECT run.id,
+       json_extract_string(meta, '{RUN_NAME_PATH}') AS name,
+       status,
+       strftime(created_at, '%Y-%m-%d %H:%M:%S') AS created_at,
+       epoch(ended_at) - epoch(started_at) AS seconds,
+       executor.source AS cache_source,
+       CAST(json_extract(meta, '{METRICS_PATH}') AS VARCHAR) AS metrics,
+       year,
+       parent_run_id,
+       json_extract_string(meta, '{ERROR_PATH}') AS error,
+       json_extract_string(meta, '{PHYSICAL_RUN_DIR_PATH}') AS run_dir,
+       json_extract_string(meta, '{PLUGIN_SET_PATH}') AS plugin_set
+FROM run LEFT JOIN executor ON executor.id = run.id
+WHERE json_extract_string(meta, '{DOMAIN_PATH}') = $domain
+ORDER BY run.created_at, run.id
+"""
+
+REPORT_LINKS_SQL = f"""
+SELECT l.run_id, l.direction, a.key, a.container_uri, a.run_id
+FROM run_artifact_link l JOIN artifact a ON a.id = l.artifact_id
+JOIN run r ON r.id = l.run_id
+WHERE json_extract_string(r.meta, '{DOMAIN_PATH}') = ?
+ORDER BY l.run_id, l.direction, a.key
+"""
+
+REPORT_DOMAINS_SQL = f"""
+SELECT json_extract_string(meta, '{DOMAIN_PATH}') AS domain, count(*) AS n
+FROM run WHERE domain IS NOT NULL GROUP BY domain ORDER BY domain
+"""

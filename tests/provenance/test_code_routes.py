@@ -8,6 +8,8 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import json
+import os
+import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -299,28 +301,28 @@ def test_a_model_defined_in_a_script_keys_the_modules_the_script_imports(
 ) -> None:
     """`python run.py`: the model lives in ``__main__``; editing the helper it imports runs
     it again in the next process."""
-    import subprocess
-
     (tmp_path / "run.py").write_text(textwrap.dedent(SCRIPT), encoding="utf-8")
     (tmp_path / "factors.py").write_text("FACTOR = 1\n", encoding="utf-8")
-
-    def call(name: str) -> list[Any]:
-        done = subprocess.run(
-            [sys.executable, "run.py", name],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        result: list[Any] = json.loads(done.stdout.strip().splitlines()[-1])
-        return result
-
-    assert call("a") == [False, 3.0]
-    assert call("b") == [True, 3.0]
+    assert _run_script(tmp_path, "a") == [False, 3.0]
+    assert _run_script(tmp_path, "b") == [True, 3.0]
     (tmp_path / "factors.py").write_text("FACTOR = 2\n", encoding="utf-8")
-    assert call("c") == [False, 6.0]
+    assert _run_script(tmp_path, "c") == [False, 6.0]
+
+
+def _run_script(folder: Path, name: str, env: dict[str, str] | None = None) -> Any:
+    """``python run.py NAME`` in ``folder``: [cache_hit, value], or the error's last line."""
+    done = subprocess.run(
+        [sys.executable, "run.py", name],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode != 0:
+        return done.stderr.strip().splitlines()[-1]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def test_a_model_without_a_file_keys_the_project_modules_its_globals_hold(
@@ -354,31 +356,13 @@ def test_bytecode_older_than_its_source_is_never_run(tmp_path: Path) -> None:
     """Python checks a cached ``.pyc`` by its source's size and mtime in whole seconds: an
     edit of the same size within the same second is run as the old code by plain Python.
     Under trackyard the next process runs the edited code (and its key is the new one)."""
-    import os
-    import subprocess
-
     second = 1_700_000_000 * 10**9
     (tmp_path / "run.py").write_text(textwrap.dedent(SCRIPT), encoding="utf-8")
     helper = tmp_path / "factors.py"
     helper.write_text("FACTOR = 1\n", encoding="utf-8")
     os.utime(helper, ns=(second + 100_000_000,) * 2)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-
-    def call(name: str) -> Any:
-        done = subprocess.run(
-            [sys.executable, "run.py", name],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        if done.returncode != 0:
-            return done.stderr.strip().splitlines()[-1]
-        return json.loads(done.stdout.strip().splitlines()[-1])
-
-    assert call("a") == [False, 3.0]
+    assert _run_script(tmp_path, "a", env) == [False, 3.0]
     (cached,) = (tmp_path / "__pycache__").glob("factors.*.pyc")
     os.utime(cached, ns=(second + 200_000_000,) * 2)  # written in the same second
     helper.write_text("FACTOR = 2\n", encoding="utf-8")  # same size, same second, later
@@ -393,17 +377,16 @@ def test_bytecode_older_than_its_source_is_never_run(tmp_path: Path) -> None:
     )
     assert plain.stdout.strip() == "1"  # what Python alone would run
     # The script imported the helper before trackyard: that process refuses to run it...
-    assert call("b").startswith(
+    assert _run_script(tmp_path, "b", env).startswith(
         "trackyard.errors.StaleCodeError: module 'factors' used by model module '__main__'"
     )
     # ...and the stale bytecode is gone, so the next process runs the edited code.
-    assert call("c") == [False, 6.0]
+    assert _run_script(tmp_path, "c", env) == [False, 6.0]
 
 
 def test_a_module_saved_again_with_the_same_content_is_not_stale(ws: Path, routes: Path) -> None:
     """An editor's save without a change, or a checkout to another branch and back, rewrites
     a module with the code this process already runs: the call is served, not refused."""
-    import os
 
     trap = trackyard.get_tracker("trap", workspace=ws)
     first = trap.run(_model("constant"), name="a", config={"x": 3})

@@ -76,3 +76,16 @@ def waits(config: dict[str, Any]) -> dict[str, Any]:
     while Path(ctl, "block").exists():
         time.sleep(0.1)
     return calib(config)
+
+
+def queries_while_running(config: dict[str, Any]) -> dict[str, Any]:
+    """A model that asks consist about earlier runs, without a pause, for ``config["sleep"]``
+    seconds (a model reading its own history): consist has a store connection checked out
+    for most of its run, including when the store is released after the first 0.2 s."""
+    end = time.monotonic() + float(config.get("sleep", 0))
+    while time.monotonic() < end:
+        consist.find_runs(limit=1)
+    out = calib({k: v for k, v in config.items() if k != "sleep"})
+    results = Path(consist.output_path("results", "txt"))  # the simulation domain's output
+    results.write_text(repr(sorted(config.items())))
+    return {**out, "results": results}

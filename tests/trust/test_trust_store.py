@@ -103,7 +103,8 @@ def test_a_connection_this_program_keeps_open_is_named_as_the_holder(
     assert str(raised.value) == (
         f"top_k('score'): the store {db} stayed locked by another connection of this process "
         "for 0.5 s (Connection Error: Can't open a connection to same database file with a "
-        "different configuration than existing connections); retry when it is free, or raise "
+        "different configuration than existing connections); it is locked, not damaged: retry when "
+        "it is free, or raise "
         "TRACKYARD_LOCK_TIMEOUT"
     )
     assert [r.name for r in t.top_k("score")] == ["r0"]  # closed: free again

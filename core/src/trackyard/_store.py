@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -185,14 +186,58 @@ def _fcntl_holder(db_path: Path, me: int) -> int | None:  # pragma: no cover - n
     return pid if kind != fcntl.F_UNLCK and pid != me else None
 
 
+@dataclass(frozen=True)
+class LockConflict:
+    """What DuckDB said when it could not lock a file: the file (the store, a shard, or any
+    other DuckDB file) and, when it named one, the holder's pid and program."""
+
+    file: Path
+    pid: int | None
+    program: str | None
+
+    def holder(self) -> str:
+        """The holder for a person: ``process 123 (python3.11)``, or ``another process``."""
+        if self.pid is None:
+            return "another process"
+        return f"process {self.pid}" + (f" ({Path(self.program).name})" if self.program else "")
+
+
+# DuckDB's IOException when another process holds a file (pinned by
+# tests/consist_contract/test_duckdb_lock_message.py): 'Could not set lock on file "F":
+# Conflicting lock is held in PROGRAM (PID N) ...'. Its type alone (IOException) is shared
+# with failed reads, so the words decide; the pid is optional (not every platform names it).
+_LOCK_FILE = re.compile(r'Could not set lock on file "(?P<file>[^"]+)"')
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
+
+
+def lock_conflict(exc: BaseException) -> LockConflict | None:
+    """The lock conflict DuckDB reported in ``exc``'s chain, or None when it is not one."""
+    import duckdb
+
+    found = _duckdb_error(exc)
+    if not isinstance(found, duckdb.IOException):
+        return None
+    text = str(found)
+    named = _LOCK_FILE.search(text)
+    if named is None:
+        return None
+    holder = _LOCK_HOLDER.search(text)
+    return LockConflict(
+        Path(named["file"]),
+        int(holder["pid"]) if holder else None,
+        holder["program"] if holder else None,
+    )
+
+
 def classify(exc: BaseException, db_path: Path) -> str | None:
-    """``LOCK``, ``CORRUPT`` or None, from DuckDB's exception TYPE (never its words):
+    """``LOCK``, ``CORRUPT`` or None, from DuckDB's exception type:
 
     * ``ConnectionException``: this process holds the file with another configuration (a lock);
-    * ``IOException``: a lock, unless the file is not a whole number of DuckDB blocks
-      (truncated): a lock conflict and a failed read are both IO errors, and a holder often
-      lets go before it can be seen, so ``with_lock_retry`` decides at its deadline (a holder
-      seen: locked; never: unreadable);
+    * ``IOException`` saying it could not lock a file (:func:`lock_conflict`): a lock, always,
+      whatever file it names;
+    * another ``IOException``: a lock, unless the file is not a whole number of DuckDB blocks
+      (truncated); ``with_lock_retry`` decides at its deadline (a holder seen, or a file
+      whose structure is intact: locked; neither: unreadable);
     * a bare ``duckdb.Error``, ``FatalException`` or ``InternalException`` (DuckDB's type for
       "Corrupt database file: computed checksum ..."): damage.
     """
@@ -201,7 +246,7 @@ def classify(exc: BaseException, db_path: Path) -> str | None:
     found = _duckdb_error(exc)
     if found is None:
         return None
-    if isinstance(found, duckdb.ConnectionException):
+    if isinstance(found, duckdb.ConnectionException) or lock_conflict(found) is not None:
         return LOCK
     if isinstance(found, duckdb.IOException):
         return CORRUPT if truncated(db_path) else LOCK
@@ -294,10 +339,11 @@ def corrupt_error(
 
 def with_lock_retry(fn: Callable[[], T], db_path: Path, what: str, timeout: float) -> T:
     """Call ``fn`` (anything touching the store); on a lock conflict wait and retry until
-    ``timeout`` seconds have passed, then raise ``StoreUnavailableError`` naming the file and
-    the holder's pid. Damage raises ``StoreCorruptError`` (at once when DuckDB's error type
-    says so; an IO error no lock holder was ever seen behind, at the deadline); other errors
-    pass through."""
+    ``timeout`` seconds have passed, then raise ``StoreUnavailableError`` naming the locked
+    file and its holder. A lock is never called damage: ``StoreCorruptError`` is raised at
+    once when DuckDB's error type says so, and at the deadline only for an IO error that was
+    no lock DuckDB named, behind which no holder was ever seen, on a file whose structure is
+    not intact. Other errors pass through."""
     deadline = time.monotonic() + timeout
     delay = 0.05
     holder: int | None = None
@@ -316,23 +362,40 @@ def with_lock_retry(fn: Callable[[], T], db_path: Path, what: str, timeout: floa
                 next_collect = time.monotonic() + 1.0  # at most once a second
                 if _collect_garbage():
                     continue  # a dropped connection of this process may have held it
-            holder = lock_holder(db_path) or holder
+            conflict = lock_conflict(exc)
+            holder = lock_holder(conflict.file if conflict else db_path) or holder
             if time.monotonic() >= deadline:
-                if holder is None and not in_process:
-                    raise corrupt_error(db_path, what, exc) from exc
-                by = (
-                    f"process {holder}"
-                    if holder is not None
-                    else "another connection of this process"
-                    if in_process
-                    else "another connection"
-                )
-                raise StoreUnavailableError(
-                    f"{what}: the store {db_path} stayed locked by {by} for {timeout:g} s "
-                    f"({_duckdb_error(exc)}); retry when it is free, or raise {LOCK_TIMEOUT_ENV}"
-                ) from exc
+                raise _deadline_error(exc, db_path, what, timeout, holder, in_process) from exc
             time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
             delay = min(delay * 1.6 + random.uniform(0, 0.05), 1.0)
+
+
+def _deadline_error(
+    exc: BaseException,
+    db_path: Path,
+    what: str,
+    timeout: float,
+    holder: int | None,
+    in_process: bool,
+) -> StoreCorruptError | StoreUnavailableError:
+    """The error a lock wait ends in: which file stayed locked, by whom, and what to do."""
+    conflict = lock_conflict(exc)
+    if conflict is None and holder is None and not in_process and not intact(db_path):
+        return corrupt_error(db_path, what, exc)
+    if conflict is not None and conflict.pid is not None:
+        by = conflict.holder()
+    elif holder is not None:
+        by = f"process {holder}"
+    else:
+        by = "another connection of this process" if in_process else "another process"
+    locked = conflict.file if conflict is not None else db_path
+    where = (
+        f"the store {db_path}" if locked == db_path else f"{locked} (used with the store {db_path})"
+    )
+    return StoreUnavailableError(
+        f"{what}: {where} stayed locked by {by} for {timeout:g} s ({_duckdb_error(exc)}); "
+        f"it is locked, not damaged: retry when it is free, or raise {LOCK_TIMEOUT_ENV}"
+    )
 
 
 def _collect_garbage() -> bool:

@@ -8,8 +8,9 @@ by ``tests/consist_contract``.
   ~29 ms each) is swapped for a ``QueuePool(pool_size=1, max_overflow=0)`` engine on the same
   URL, and swapped back and disposed when the batch ends, which releases the file lock so other
   processes get in. Every run is such a batch of one, and the connection is also closed while
-  the model itself runs (:func:`lock_free`, once it has run ``LOCK_FREE_AFTER`` seconds): the
-  store is held only for consist's bookkeeping. :func:`released` closes the batch's idle
+  the model itself runs (:func:`lock_free`, once it has run ``LOCK_FREE_AFTER`` seconds; only
+  an idle connection is ever closed, never one in use): the store is held only for consist's
+  bookkeeping. :func:`released` closes the batch's idle
   connection for a moment (a ranking or a read-back opens its own, differently configured
   connection, which DuckDB refuses while consist's is open in the same process).
 * :func:`explain_misses`: consist's cache-miss explainer
@@ -72,6 +73,7 @@ def batch(consist_tracker: Any) -> Iterator[None]:
         db.engine = engine
         with _lock:
             _pools.remove(owned)
+        pooled.pool.dispose()  # the idle connection; never one still checked out (see below)
         pooled.dispose()
 
 
@@ -83,37 +85,61 @@ def released() -> Iterator[None]:
     yield
 
 
-def _release_thread(thread: int) -> None:
-    """Close the idle connections of the batches that ``thread`` opened."""
+def _release_thread(thread: int) -> bool:
+    """Close the idle connection of each batch that ``thread`` opened; True when none of them
+    had a connection in use (one in use is left alone: call again once it is back).
+
+    Only the pool's idle connections are closed (``Pool.dispose``, on the SAME pool object):
+    a connection checked out meanwhile goes back to that pool and is closed by the next
+    release or by the batch's end. ``Engine.dispose`` would instead swap in a new pool and
+    orphan a checked-out connection in the old one, where it kept the DuckDB file locked,
+    for other processes, until the garbage collector found it (about 30 s).
+    """
     with _lock:
         pools = [pooled for owner, pooled in _pools if owner == thread]
+    idle = True
     for pooled in pools:
-        pooled.dispose()
+        if pooled.pool.checkedout() > 0:
+            idle = False
+            continue
+        pooled.pool.dispose()
+    return idle
 
 
 # How long a model may run before its thread's batch connection is closed: closing and
 # reopening costs ~40 ms, which a trivial model would pay on every run for nothing.
 LOCK_FREE_AFTER = 0.2
+# How often the release is tried again while a connection is in use (a model calling consist).
+_RETRY_RELEASE = 0.05
 
 
 def lock_free(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``fn`` wrapped so that the batch connections of this thread are closed once it has run
     for ``LOCK_FREE_AFTER`` seconds (a model may run for hours: the store is free for other
     processes meanwhile); consist reconnects once afterwards. A quicker model keeps the
-    connection. The closing happens on a timer thread while ``fn`` runs, never while consist
-    uses the connection: the timer is stopped, and waited for, before ``fn``'s result goes
-    back to consist. Code identity and parameters still see ``fn``."""
+    connection. The closing happens on a helper thread while ``fn`` runs and closes only idle
+    connections (one the model is using through consist is closed once it is back); the
+    helper is stopped, and waited for, before ``fn``'s result goes back to consist. Code
+    identity and parameters still see ``fn``."""
 
     @functools.wraps(fn)
     def model(*args: Any, **kwargs: Any) -> Any:
-        timer = threading.Timer(LOCK_FREE_AFTER, _release_thread, (threading.get_ident(),))
-        timer.daemon = True
-        timer.start()
+        done = threading.Event()
+        owner = threading.get_ident()
+
+        def release_when_idle() -> None:
+            wait = LOCK_FREE_AFTER
+            while not done.wait(wait) and not _release_thread(owner):
+                wait = _RETRY_RELEASE
+
+        helper = threading.Thread(target=release_when_idle, name="trackyard-lock-free")
+        helper.daemon = True
+        helper.start()
         try:
             return fn(*args, **kwargs)
         finally:
-            timer.cancel()
-            timer.join()
+            done.set()
+            helper.join()
 
     return model
 

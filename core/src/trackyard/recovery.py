@@ -31,6 +31,7 @@ from typing import Any
 
 from trackyard import _metrics_index, _queries, _shards
 from trackyard._consist import restore as _restore
+from trackyard._consist import snapshot as _snapshot
 from trackyard._consist.merge import Merger
 from trackyard._consist.tracker import create_schema, file_checksum
 from trackyard._layout import CACHE_SOURCE, HOST, INTERRUPTED, INVALIDATED, PID, STAMP, WAL_SUFFIX
@@ -60,10 +61,14 @@ class AuditReport:
     # Still running in a live process (a sweep's worker records into its shard): no row yet,
     # or not its final one; not a difference.
     in_flight: tuple[str, ...] = ()
+    # DB rows without a snapshot: a rebuild of a damaged store would lose them.
+    unprotected: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return not (self.missing_rows or self.status_mismatches or self.stale_running)
+        return not (
+            self.missing_rows or self.status_mismatches or self.stale_running or self.unprotected
+        )
 
     def __str__(self) -> str:
         running = (
@@ -82,6 +87,11 @@ class AuditReport:
         lines += [
             f"  - run {r}: left 'running' by a process that is gone" for r in self.stale_running
         ]
+        lines += [
+            f"  - run {r}: DB row has no snapshot (unprotected: rebuilding a damaged store would "
+            "lose it; `trackyard doctor --fix` re-creates its snapshot from the DB)"
+            for r in self.unprotected
+        ]
         return "\n".join(lines)
 
 
@@ -95,17 +105,32 @@ class ReconcileReport:
     errors: tuple[str, ...] = field(default_factory=tuple)
     moved_aside: tuple[str, ...] = ()  # damaged store files kept under a dated name
     in_flight: tuple[str, ...] = ()  # still running in a live process: left alone
+    snapshots_recreated: tuple[str, ...] = ()  # DB rows that had none: written from the DB
+    # Runs the store held (its readable rows, or their output folders) that no snapshot
+    # could bring back: lost by a rebuild, and listed so that it never reports success.
+    lost: tuple[str, ...] = ()
+    runs_before: int | None = None  # runs in the store before (None: it could not be read)
+    runs_after: int | None = None
 
     @property
     def changed(self) -> bool:
         return bool(
-            self.marked_interrupted or self.rows_restored or self.statuses_fixed or self.moved_aside
+            self.marked_interrupted
+            or self.rows_restored
+            or self.statuses_fixed
+            or self.moved_aside
+            or self.snapshots_recreated
         )
 
+    @property
+    def ok(self) -> bool:
+        """Whether everything the store held is there (or protected by a snapshot) now."""
+        return not (self.errors or self.lost)
+
     def __str__(self) -> str:
-        if not self.changed and not self.errors and not self.in_flight:
+        if not self.changed and self.ok and not self.in_flight:
             return "reconcile: nothing to do"
-        lines = ["reconcile:"]
+        lines = [f"reconcile{self._counts()}:"]
         lines += [
             f"  - damaged store moved aside to {p}; rebuilt from the snapshots"
             for p in self.moved_aside
@@ -113,9 +138,24 @@ class ReconcileReport:
         lines += [f"  - marked interrupted: {r}" for r in self.marked_interrupted]
         lines += [f"  - restored DB row: {r}" for r in self.rows_restored]
         lines += [f"  - fixed DB status: {r}" for r in self.statuses_fixed]
+        lines += [
+            f"  - re-created the snapshot of {r} from its DB row" for r in self.snapshots_recreated
+        ]
         lines += [f"  - left alone, still running in its process: {r}" for r in self.in_flight]
         lines += [f"  ! {e}" for e in self.errors]
+        if self.lost:
+            lines.append(
+                f"  ! {len(self.lost)} run(s) the damaged store held could not be restored (no "
+                f"snapshot, and their rows were unreadable): {', '.join(self.lost)}; the damaged "
+                "file is kept beside the store"
+            )
         return "\n".join(lines)
+
+    def _counts(self) -> str:
+        if self.runs_before is None and self.runs_after is None:
+            return ""
+        before = "unreadable" if self.runs_before is None else str(self.runs_before)
+        return f" (runs in the store: {before} before, {self.runs_after} after)"
 
 
 Location = str | os.PathLike[str] | None
@@ -172,15 +212,18 @@ def recorded_plugin_sets(
 def audit(
     workspace: Location = None, *, db_path: Location = None, run_dir: Location = None
 ) -> AuditReport:
-    """Compare every JSON snapshot with its DB row; read-only. The store and run folder are
-    those settings resolve (keywords, ``TRACKYARD_*`` variables, ``pyproject.toml``)."""
+    """Compare every JSON snapshot with its DB row, and every DB row with its snapshot;
+    read-only. The store and run folder are those settings resolve (keywords,
+    ``TRACKYARD_*`` variables, ``pyproject.toml``)."""
     _, store = resolve_store(workspace, db_path=db_path, run_dir=run_dir)
     run_dir = store.run_dir
     db = _queries.run_statuses(store.db_path, store.timeout) if store.db_path.exists() else {}
     missing, mismatched, stale, in_flight = [], [], [], []
+    seen: set[str] = set()
     for path in snapshots(run_dir):
         run = _load(path)["run"]
         run_id = str(run["id"])
+        seen.add(run_id)
         if _is_stale(run):
             stale.append(run_id)
         elif run.get("status") == "running" and db.get(run_id) != "running":
@@ -191,7 +234,20 @@ def audit(
             missing.append(run_id)
         elif db[run_id] != run["status"]:
             mismatched.append((run_id, str(run["status"]), db[run_id]))
-    return AuditReport(tuple(missing), tuple(mismatched), tuple(stale), tuple(in_flight))
+    return AuditReport(
+        tuple(missing),
+        tuple(mismatched),
+        tuple(stale),
+        tuple(in_flight),
+        unprotected=_unprotected(db, seen),
+    )
+
+
+def _unprotected(db: dict[str, str], snapshotted: set[str]) -> tuple[str, ...]:
+    """DB rows of finished runs that have no snapshot (a running one gets its own)."""
+    return tuple(
+        sorted(r for r, status in db.items() if r not in snapshotted and status != "running")
+    )
 
 
 def reconcile(
@@ -213,27 +269,29 @@ def reconcile(
     return _reconcile(ws, store)
 
 
-def _reconcile(ws: Path, store: Store, rebuilt: tuple[str, ...] = ()) -> ReconcileReport:
-    db_path, run_dir = store.db_path, store.run_dir
-    kept = [
-        f"shard {p} could not be merged ({why}); it is kept"
-        for p, why in _merge_stale_shards(ws, store)
-    ]
-    db_rows = _queries.run_statuses(db_path, store.timeout)
-    marked: list[str] = []
-    restored: list[str] = []
-    fixed: list[str] = []
-    errors: list[str] = []
-    in_flight: list[str] = []
-    todo: list[dict[str, Any]] = []
+@dataclass
+class _Scan:
+    """What the snapshots say needs doing (``_scan``)."""
+
+    marked: list[str] = field(default_factory=list)
+    in_flight: list[str] = field(default_factory=list)
+    todo: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+
+
+def _scan(run_dir: Path, db_rows: dict[str, str]) -> _Scan:
+    """Read every snapshot: mark stale runs interrupted, collect those the DB lacks."""
+    scan = _Scan()
     for path in snapshots(run_dir):
         try:
             payload = _load(path)
         except (OSError, ValueError) as exc:
-            errors.append(f"{path.name}: unreadable snapshot ({exc})")
+            scan.errors.append(f"{path.name}: unreadable snapshot ({exc})")
             continue
         run = payload["run"]
         run_id = str(run["id"])
+        scan.seen.add(run_id)
         if _is_stale(run):
             meta = dict(run.get("meta") or {})
             meta[STAMP] = {**(meta.get(STAMP) or {}), INTERRUPTED: "process gone"}
@@ -242,29 +300,54 @@ def _reconcile(ws: Path, store: Store, rebuilt: tuple[str, ...] = ()) -> Reconci
             tmp = path.with_suffix(".json.tmp")
             tmp.write_text(json.dumps(payload, indent=2), encoding="utf-8")
             tmp.replace(path)
-            marked.append(run_id)
+            scan.marked.append(run_id)
         elif run.get("status") == "running":
             # Not stale, so in flight: its process records it (a sweep worker into its shard,
             # merged once it ends); a row restored now would stay 'running' when the shard's
             # rows are merged.
             if db_rows.get(run_id) != "running":
-                in_flight.append(run_id)
+                scan.in_flight.append(run_id)
             continue
         if db_rows.get(run_id) != run["status"]:
-            todo.append(payload)
-    for payload in _restore.restore(store, todo, errors):
+            scan.todo.append(payload)
+    return scan
+
+
+def _reconcile(
+    ws: Path,
+    store: Store,
+    rebuilt: tuple[str, ...] = (),
+    known: tuple[set[str], int | None] | None = None,
+) -> ReconcileReport:
+    """Repair ``store`` from the snapshots, and protect its rows that have none. ``known``
+    (after a rebuild): the runs the damaged store held, and how many it counted."""
+    kept = [
+        f"shard {p} could not be merged ({why}); it is kept"
+        for p, why in _merge_stale_shards(ws, store)
+    ]
+    db_rows = _queries.run_statuses(store.db_path, store.timeout)
+    scan = _scan(store.run_dir, db_rows)
+    restored: list[str] = []
+    fixed: list[str] = []
+    for payload in _restore.restore(store, scan.todo, scan.errors):
         run_id = str(payload["run"]["id"])
         (restored if run_id not in db_rows else fixed).append(run_id)
-    if store.db_path.is_file():
-        # The metrics index is derived from run rows: rebuilt so it matches the repaired store.
-        _metrics_index.rebuild(store.db_path, timeout=store.timeout)
+    recreated = _snapshot.recreate(store, _unprotected(db_rows, scan.seen), scan.errors)
+    # The metrics index is derived from run rows: rebuilt so it matches the repaired store.
+    _metrics_index.rebuild(store.db_path, timeout=store.timeout)
+    after = _queries.run_statuses(store.db_path, store.timeout)
+    held, before = known if known is not None else (set(db_rows), len(db_rows))
     return ReconcileReport(
-        tuple(marked),
+        tuple(scan.marked),
         tuple(restored),
         tuple(fixed),
-        (*errors, *kept),
+        (*scan.errors, *kept),
         moved_aside=rebuilt,
-        in_flight=tuple(in_flight),
+        in_flight=tuple(scan.in_flight),
+        snapshots_recreated=tuple(recreated),
+        lost=tuple(sorted(held - set(after) - set(scan.in_flight))),
+        runs_before=before,
+        runs_after=len(after),
     )
 
 
@@ -280,9 +363,13 @@ def rebuild(
 ) -> ReconcileReport:
     """Recreate the store from its snapshots; an existing (damaged) file is moved aside under
     a dated name first, never deleted. Runs, artifacts, links, metrics and plugin sets (all in
-    the snapshots) come back."""
+    the snapshots) come back. Before that, the rows the damaged file can still give up that
+    have no snapshot get one; runs it held (its readable rows, or their output folders) that
+    nothing brings back are reported as ``lost``, so a rebuild never reports success over them.
+    """
     ws, store = resolve_store(workspace, db_path=db_path, run_dir=run_dir)
     moved: list[str] = []
+    held, before = _held_runs(store)
     if store.db_path.exists():
         aside = store.db_path.with_name(
             f"{store.db_path.name}.damaged-{datetime.now():%Y%m%d%H%M%S}"
@@ -295,7 +382,24 @@ def rebuild(
     schema_marker(store.db_path).unlink(missing_ok=True)
     store.db_path.parent.mkdir(parents=True, exist_ok=True)
     create_schema(store)
-    return _reconcile(ws, store, tuple(moved))
+    return _reconcile(ws, store, tuple(moved), known=(held, before))
+
+
+def _held_runs(store: Store) -> tuple[set[str], int | None]:
+    """The runs a (damaged) store held, as far as can be known, and its count of them (None
+    when unreadable): its readable rows, and the run folders of its outputs. Rows without a
+    snapshot that it can still give up get one now (``_snapshot.recreate``)."""
+    held = {p.name for p in store.run_dir.glob("outputs/*/*") if p.is_dir()}
+    snapshotted = {p.stem for p in snapshots(store.run_dir)}
+    if not store.db_path.is_file():
+        return held - snapshotted, None
+    short = Store(store.db_path, store.run_dir, min(store.timeout, 2.0))
+    try:
+        rows = _queries.run_statuses(short.db_path, short.timeout)
+    except Exception:
+        return held - snapshotted, None
+    _snapshot.recreate(short, _unprotected(rows, snapshotted), [])
+    return held | set(rows), len(rows)
 
 
 # --- outputs: are completed runs' files still there, with the recorded content? ---------------

@@ -269,7 +269,7 @@ def _reconcile_check(ws: Path, where: dict[str, Path]) -> Check:
         changes = recovery.reconcile(ws, **where)
     except Exception as exc:
         return Check("reconcile", "FAIL", _fail(exc))
-    return Check("reconcile", "FAIL" if changes.errors else "ok", str(changes))
+    return Check("reconcile", "ok" if changes.ok else "FAIL", str(changes))
 
 
 def _store_audit_check(ws: Path, where: dict[str, Path]) -> tuple[Check, bool]:

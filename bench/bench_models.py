@@ -68,3 +68,11 @@ def store_model(config: dict[str, Any]) -> dict[str, Any]:
         out[key] = path
     out["rmse"] = float(config.get("x", 0))
     return out
+
+
+def sleepy_store_model(config: dict[str, Any]) -> dict[str, Any]:
+    """``store_model`` after sleeping ``config["sleep"]`` seconds (``bench_release.py``)."""
+    import time
+
+    time.sleep(float(config.get("sleep", 0)))
+    return store_model(config)

@@ -354,6 +354,32 @@ def test_restore_rebuilds_the_rows_consist_wrote(consist_tracker: Any, tmp_path:
         assert before and after == before, table
 
 
+def test_recreated_snapshot_matches_the_one_consist_wrote(
+    consist_tracker: Any, tmp_path: Path
+) -> None:
+    """A snapshot ``recreate`` writes from the DB rows carries the run, its inputs and its
+    outputs exactly as consist's own snapshot did (only ``config`` and ``facet``, which the
+    store does not keep, are empty, and ``meta`` says it was re-created)."""
+    from trackyard._consist.snapshot import RECREATED, recreate
+    from trackyard._layout import STAMP
+
+    result = _run_with_input(consist_tracker, tmp_path)
+    _db(consist_tracker).engine.dispose()
+    run_dir = Path(consist_tracker.run_dir)
+    path = run_dir / SNAPSHOT_DIR / f"{result.run.id}.json"
+    original = json.loads(path.read_text())
+    path.unlink()
+    errors: list[str] = []
+    store = Store(Path(consist_tracker.db_path), run_dir, 10.0)
+    assert recreate(store, [result.run.id], errors) == [result.run.id], errors
+    again = json.loads(path.read_text())
+    assert again["run"]["meta"].pop(STAMP)[RECREATED]
+    original["run"]["meta"].pop(STAMP, None)
+    for key in ("run", "inputs", "outputs"):
+        assert again[key] == original[key], key
+    assert again["config"] == {} and original["config"]
+
+
 # --- 11. swallowed write failures -------------------------------------------------------------
 
 _HOLDER = textwrap.dedent(

@@ -81,7 +81,10 @@ Behaviour re-implemented (must stay equal to consist's)
      attributes, pydantic ``model_fields`` defaults; SQLAlchemy ``UUIDType`` and pydantic
      ``PydanticUndefinedType`` matched by name); ``consist.core.facet_common
      .flatten_facet_values``; no ``run_config_kv`` rows above 500 facet keys.
-     [test_restore_rebuilds_the_rows_consist_wrote]
+     [test_restore_rebuilds_the_rows_consist_wrote] The other way (``snapshot.recreate``): a
+     run's snapshot re-created from its rows with ``consist.models.run.ConsistRecord`` (``run``,
+     ``inputs``, ``outputs``) and ``model_dump_json``, as consist's provenance writer writes it.
+     [test_recreated_snapshot_matches_the_one_consist_wrote]
  11. DB write failures: consist 0.3.5 swallows them (a warning, no exception, no return
      value); ``run.WriteFailureWatch`` spots warnings whose log record's source file is
      ``consist/.../persistence.py`` or ``db_runtime.py``; the run's row is then read back.

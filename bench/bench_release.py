@@ -34,7 +34,8 @@ def _sweep(folder: Path, low: float, high: float, executor: str) -> tuple[float,
     """Wall time of one 12-config sweep, and its models' own time."""
     configs = {f"c{i}": {"x": i, "sleep": round(low + (high - low) * i / 11, 4)} for i in range(12)}
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKYARD_")}
-    env["PYTHONPATH"] = str(HERE)
+    # Kept: PYTHONPATH=<old checkout>/core/src compares with an older trackyard.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
     args = [TRACKYARD, "run", "calibration", "sweep", "-w", str(folder / "ws"), "--json",
             "--set", f"configs_by_label={json.dumps(configs)}", "--set", f"executor={executor}",
             "--set", "progress=false"]  # fmt: skip

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+import trackyard
 from trackyard._store import Store, lock_conflict
 from trackyard.errors import StoreCorruptError, StoreUnavailableError
 
@@ -102,3 +103,43 @@ def test_damage_is_still_damage(store: Store) -> None:
         fh.write(os.urandom(size))
     with pytest.raises(StoreCorruptError, match=r"is damaged .* Move it aside"):
         store.query("SELECT count(*) FROM run", what="reading")
+
+
+LOCK_ODD_FILE = (
+    "import fcntl, sys; f = open(sys.argv[1], 'r+b'); fcntl.lockf(f, fcntl.LOCK_EX); "
+    "print('held', flush=True); sys.stdin.readline()"
+)
+
+
+def test_a_store_being_written_by_another_process_is_not_called_truncated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store whose size is not yet a whole number of blocks while another process holds it
+    (DuckDB creating or growing it; here a process holding the same POSIX lock DuckDB takes,
+    since DuckDB cannot be stopped mid-write on purpose) is in use: opening it waits, then
+    names the holder. Once nobody holds it, the same size is truncation."""
+    monkeypatch.setenv("TRACKYARD_LOCK_TIMEOUT", "0.5")
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    db = ws / "provenance.duckdb"
+    db.write_bytes(b"\0" * (3 * 4096 + 1000))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_ODD_FILE, str(db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(StoreUnavailableError) as raised:
+            trackyard.get_tracker("simulation", workspace=ws)
+    finally:
+        holder.communicate("done\n", timeout=30)
+    assert not isinstance(raised.value, StoreCorruptError)
+    assert str(raised.value) == (
+        f"opening: the store {db} stayed locked by process {holder.pid} for 0.5 s while it was "
+        f"being written ({3 * 4096 + 1000} bytes so far); it is locked, not damaged: retry when "
+        "it is free, or raise TRACKYARD_LOCK_TIMEOUT"
+    )
+    with pytest.raises(StoreCorruptError, match=r"is truncated \(13288 bytes"):
+        trackyard.get_tracker("simulation", workspace=ws)

@@ -249,7 +249,7 @@ def classify(exc: BaseException, db_path: Path) -> str | None:
     if isinstance(found, duckdb.ConnectionException) or lock_conflict(found) is not None:
         return LOCK
     if isinstance(found, duckdb.IOException):
-        return CORRUPT if truncated(db_path) else LOCK
+        return CORRUPT if truncated(db_path) and lock_holder(db_path) is None else LOCK
     if type(found) is duckdb.Error or isinstance(
         found, (duckdb.FatalException, duckdb.InternalException)
     ):
@@ -547,6 +547,24 @@ def check_store(settings: Settings, timeout: float) -> None:
     verify_store(settings.db_path, settings.run_dir, timeout)
 
 
+def _wait_while_written(db: Path, timeout: float) -> None:
+    """Wait while ``db`` is not a whole number of blocks because another process holds it
+    (creating it, or growing it mid-write): a store being written is in use, not truncated.
+    Raises ``StoreUnavailableError`` naming the holder when that outlasts ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while truncated(db):
+        holder = lock_holder(db)
+        if holder is None:
+            return  # nobody is writing it: the size check that follows decides
+        if time.monotonic() >= deadline:
+            raise StoreUnavailableError(
+                f"opening: the store {db} stayed locked by process {holder} for {timeout:g} s "
+                f"while it was being written ({db.stat().st_size} bytes so far); it is locked, "
+                f"not damaged: retry when it is free, or raise {LOCK_TIMEOUT_ENV}"
+            )
+        time.sleep(0.05)
+
+
 _TABLES_SQL = "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY 1"
 
 
@@ -570,6 +588,7 @@ def verify_store(db_path: Path, run_dir: Path, timeout: float, *, deep: bool = F
                 f"Rebuild it from the snapshots: {repair_hint(db, run_dir)}"
             )
         return
+    _wait_while_written(db, timeout)
     size = db.stat().st_size
     if size < _HEADER_BYTES or (size - _HEADER_BYTES) % _BLOCK_BYTES:
         free = _free_bytes(db)

@@ -1,4 +1,4 @@
-"""The building blocks of a report section: :class:`Section`, :class:`Table`, :class:`Chart`.
+"""The building blocks of a report section: ``Section``, ``Table``, ``Chart``.
 
 Plain data (no rendering, no imports from trackyard), so that plugins build sections cheaply
 and ``hookspecs`` can name them. ``trackyard.report`` re-exports them and renders them.
@@ -25,7 +25,7 @@ class Link:
 
 @dataclass(frozen=True)
 class Table:
-    """A titled table. Cells are text, numbers, ``None`` (shown empty) or :class:`Link`.
+    """A titled table. Cells are text, numbers, ``None`` (shown empty) or ``Link``.
 
     Rows are shown in the order given; only the first ``max_rows`` are written to the page,
     which then says how many were left out.
@@ -39,7 +39,7 @@ class Table:
 
 @dataclass(frozen=True)
 class Series:
-    """One set of points of a :class:`Chart`: ``x`` and ``y`` of equal length, drawn as
+    """One set of points of a ``Chart``: ``x`` and ``y`` of equal length, drawn as
     ``markers``, ``lines`` or ``lines+markers``; ``labels`` are shown on hover."""
 
     name: str
@@ -53,7 +53,7 @@ class Series:
 class Chart:
     """A titled chart, drawn by plotly in the report.
 
-    An x/y chart holds :class:`Series`; a parallel-coordinates chart (:meth:`parallel`) holds
+    An x/y chart holds ``Series``; a parallel-coordinates chart (``parallel``) holds
     ``dimensions`` (one list of values per axis, equally long) and an optional ``color``
     dimension. Series longer than the report's point budget are downsampled evenly and the
     chart says so.
@@ -82,7 +82,7 @@ class Chart:
 
 @dataclass(frozen=True)
 class Section:
-    """A titled part of the report: paragraphs (``str``), :class:`Table` and :class:`Chart`
+    """A titled part of the report: paragraphs (``str``), ``Table`` and ``Chart``
     items, in order. Plugins return a list of these from the ``report_sections`` hook."""
 
     title: str

@@ -1,7 +1,7 @@
 """Workspace reports (``trackyard report``): one self-contained HTML file with charts.
 
-Plugins contribute sections through the ``report_sections`` hook, built from :class:`Section`,
-:class:`Table`, :class:`Chart` (with :class:`Series`) and :class:`Link`; :func:`run_records`
+Plugins contribute sections through the ``report_sections`` hook, built from ``Section``,
+``Table``, ``Chart`` (with ``Series``) and ``Link``; ``run_records``
 gives them every recorded run of their domain. Charts are drawn by plotly, whose JavaScript
 is inlined so the file works offline. See ``docs/reports.md``.
 """

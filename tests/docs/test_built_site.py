@@ -139,17 +139,32 @@ def test_no_page_shows_a_private_module_path(site: Path) -> None:
     assert found == [], "private module paths shown:\n" + "\n".join(found)
 
 
+MODULES = ("errors", "testing", "hookspecs", "report")
+
+
 def _documented_names(reference: str) -> set[str]:
-    """How a docstring names a documented object: `Name`, `Owner.member`, with or without the
-    `trackyard.` / `trackyard.errors.` prefix, from the anchors of the rendered entries."""
+    """How a docstring names a documented object: `Name` or `Owner.member`, with or without
+    its `trackyard.` / `trackyard.errors.` ... prefix, and a module as `trackyard.errors`; from
+    the anchors of the rendered entries."""
     names = set()
     for path in re.findall(r'<h\d id="(trackyard\.[\w.]+)"', reference):
         parts = path.split(".")[1:]
-        if parts and parts[0] in ("errors", "testing", "hookspecs") and len(parts) > 1:
+        if parts[0] in MODULES:
             parts = parts[1:]
-        if len(parts) <= 2:
+        if not parts:
+            names.add(path)  # a module: only its full name is unambiguous
+        elif len(parts) <= 2:
             names.add(".".join(parts))
     return names
+
+
+def _bare(code: str) -> str:
+    """`trackyard.errors.UnknownRunError` -> `UnknownRunError`; `get_tracker(name)` ->
+    `get_tracker`; a module's full name is kept."""
+    code = re.sub(r"\([\w, =*]*\)$", "", html.unescape(code))
+    if re.fullmatch(rf"trackyard\.({'|'.join(MODULES)})", code):
+        return code
+    return re.sub(rf"^trackyard\.(({'|'.join(MODULES)})\.)?", "", code)
 
 
 def test_the_reference_links_every_documented_name_it_mentions(site: Path) -> None:
@@ -161,8 +176,6 @@ def test_the_reference_links_every_documented_name_it_mentions(site: Path) -> No
     unlinked = set()
     for match in PARAGRAPH.finditer(reference):
         for code in re.findall(r"<code>([^<]+)</code>", LINK.sub("", match.group(2))):
-            bare = re.sub(r"\(.*\)$", "", html.unescape(code))
-            bare = re.sub(r"^trackyard\.(errors\.|testing\.|hookspecs\.)?", "", bare)
-            if bare in names:
+            if _bare(code) in names:
                 unlinked.add(code)
     assert sorted(unlinked) == [], "documented names shown as plain code, not linked"

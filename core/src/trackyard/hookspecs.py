@@ -110,7 +110,7 @@ def run_failed(domain: str, call: RunCall, error: BaseException) -> None:
 @hookspec
 def report_sections(domain: str, tracker: DomainTracker) -> list[Section] | None:
     """Contribute sections to ``trackyard report`` for ``domain``: a list of
-    ``trackyard.report.Section`` (tables and charts), or ``None`` to pass.
+    [`trackyard.report.Section`][] (tables and charts), or ``None`` to pass.
 
     Every participant is called on its own; one that raises, or returns something that is not
     a list of sections, is shown as an error box in the report and stops nothing else.

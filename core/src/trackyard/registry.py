@@ -455,9 +455,9 @@ class Registry(Discovery):
         return self._participants(name).order(hook)
 
     def call_each(self, name: str, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        """Call ``hook`` of each plugin taking part in domain ``name`` separately, in call
-        order: (plugin, its results or the exception it raised). Used for hooks whose
-        failures must stay local, such as ``report_sections``."""
+        """Call ``hook`` of each plugin taking part in domain ``name`` separately, in call order:
+        (plugin, its results or the exception it raised). Used for hooks whose failures must stay
+        local, such as [`report_sections`][trackyard.hookspecs.report_sections]."""
         return self._participants(name).call_each(hook, domain=name, **kwargs)
 
     # --- building -----------------------------------------------------------------------------

@@ -52,11 +52,13 @@ __all__ = [
 class DomainTracker:
     """Base class of every domain tracker.
 
-    Subclasses set ``wiring`` (their fixed run wiring), optionally ``Options`` (a dataclass of
-    domain options, validated by [`get_tracker`][trackyard.get_tracker]), override
+    Subclasses set [`wiring`][trackyard.DomainTracker.wiring] (their fixed run
+    [`Wiring`][trackyard.Wiring]), optionally [`Options`][trackyard.DomainTracker.Options] (a
+    dataclass of domain options, validated by [`get_tracker`][trackyard.get_tracker]), override
     [`setup`][trackyard.DomainTracker.setup] instead of ``__init__``, and write verbs that call
     [`run`][trackyard.DomainTracker.run]. Build trackers with
-    [`trackyard.get_tracker(name)`][trackyard.get_tracker], not by calling the class.
+    [`trackyard.get_tracker(name)`][trackyard.get_tracker], not by calling the class; its
+    resolved [`Settings`][trackyard.Settings] are ``settings``.
     """
 
     wiring: Wiring = Wiring()
@@ -225,7 +227,8 @@ class DomainTracker:
         Named ``inputs`` reach the model as paths; they, ``pathlib.Path`` values in the config
         and the model's local imports are in the cache key by content (see
         ``docs/provenance.md``). ``parent_run_id`` links the run to a header run (a consist
-        scenario); it is not part of the cache key.
+        scenario); it is not part of the cache key. Returns the run's
+        [`RunOutcome`][trackyard.RunOutcome].
         """
         check_run_name(name)
         wired = self.wiring.merge(wiring) if wiring is not None else self.wiring
@@ -314,7 +317,8 @@ class DomainTracker:
         in [`failures`][trackyard.ManyResult.failures] and the others go on. ``progress``:
         ``None`` draws a bar only when stderr is a terminal; a
         [`progress_bar`][trackyard.DomainTracker.progress_bar] counts several batches on one
-        bar. See ``docs/scaling.md``.
+        bar. Returns a [`ManyResult`][trackyard.ManyResult] holding every outcome and failure.
+        See ``docs/scaling.md``.
         """
         if _why.dry_running():
             raise ConfigValidationError(_why.BATCH_REFUSED)
@@ -357,7 +361,8 @@ class DomainTracker:
         return {k: decode_metric(v) for k, v in (meta.get(METRICS) or {}).items()}
 
     def top_k(self, metric: str, k: int = 5, order: str = "asc") -> list[RankedRun]:
-        """The ``k`` best executed runs of this domain by ``metric`` (``asc``: smallest first).
+        """The ``k`` best executed runs of this domain by ``metric`` (``asc``: smallest first),
+        each a [`RankedRun`][trackyard.RankedRun].
 
         Runs without the metric, or with NaN, come last in both orders. Invalid metric names,
         orders and ``k`` raise [`QueryValidationError`][trackyard.errors.QueryValidationError]
@@ -401,9 +406,12 @@ class DomainTracker:
         The verb (a name or a bound verb) is called in a dry run:
         [`run`][trackyard.DomainTracker.run] stops once the call's cache key is known, before
         anything is written, and the key is looked up as a hit would be (a recorded executed run,
-        its outputs, the code and files it used, the environment). ``verdict`` is ``would_hit``
-        or ``would_run``; when it would run, ``compared_to`` is the matching run that would be
-        refused (``reason``) or the nearest recorded run, and ``differences`` what differs. Only
+        its outputs, the code and files it used, the environment). In the
+        [`WhyReport`][trackyard.WhyReport], [`verdict`][trackyard.WhyReport.verdict] is
+        ``would_hit`` or ``would_run``; when it would run,
+        [`compared_to`][trackyard.WhyReport.compared_to] is the matching run that would be
+        refused ([`reason`][trackyard.WhyReport.reason]) or the nearest recorded run, and
+        [`differences`][trackyard.WhyReport.differences] what differs. Only
         the verb's first run is asked about; a verb that runs a batch
         ([`run_many`][trackyard.DomainTracker.run_many]) is refused."""
         fn = self._verb(verb)
@@ -420,7 +428,8 @@ class DomainTracker:
 
     def diff(self, run_a: str, run_b: str) -> WhyReport:
         """What differs from run ``run_a`` to run ``run_b``, component by component (the
-        comparison [`why`][trackyard.DomainTracker.why] makes; verdict ``diff``)."""
+        comparison [`why`][trackyard.DomainTracker.why] makes; a
+        [`WhyReport`][trackyard.WhyReport] with verdict ``diff``)."""
         with session.released():
             return _why.diff_runs(self._store(), self.workspace, run_a, run_b)
 

@@ -106,7 +106,8 @@ class DomainConformance:
             _checks.check_metrics(tracker, verb, outcomes)
 
     def test_report_sections_render(self, tmp_path: Path) -> None:
-        """After every verb ran, each plugin's ``report_sections`` for the domain render in
+        """After every verb ran, each plugin's
+        [`report_sections`][trackyard.hookspecs.report_sections] for the domain render in
         ``trackyard report`` without an error box."""
         registry = self.make_registry()
         if not self.domain:

@@ -40,7 +40,8 @@ class DomainConformance:
 
     Set ``domain`` (the entry-point name) and ``verbs``: for each verb that records runs, the
     keyword arguments of one small, fast call. ``options`` are passed to
-    [`get_tracker`][trackyard.get_tracker]; override ``make_registry`` to test against a
+    [`get_tracker`][trackyard.get_tracker]; override
+    [`make_registry`][trackyard.testing.DomainConformance.make_registry] to test against a
     [`PluginSandbox`][trackyard.testing.PluginSandbox] registry:
 
     ```python

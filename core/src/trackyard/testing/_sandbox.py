@@ -66,8 +66,8 @@ def _admit_in_process(ep: EntryPoint, verdict: Verdict) -> Verdict:
 
 
 class PluginSandbox:
-    """Register in-process plugins, then use ``registry`` (or
-    [`get_tracker`][trackyard.testing.PluginSandbox.get_tracker]) as usual.
+    """Register in-process plugins, then use [`registry`][trackyard.testing.PluginSandbox.registry]
+    (or [`get_tracker`][trackyard.testing.PluginSandbox.get_tracker]) as usual.
 
     ``add("traffic", TrafficTracker)`` registers a tracker class; ``add("traffic", module)``
     registers a plugin module (anything with ``@trackyard.hookimpl`` functions);

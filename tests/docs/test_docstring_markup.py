@@ -1,6 +1,7 @@
 """Docstrings are Markdown with mkdocstrings cross-references (docs/architecture.md,
 "Docstrings"), in the core and in the first-party plugins alike: no reST role (`:meth:`) and
-no reST code-block marker (a line ending in `::`) in any docstring, so whatever the API
+no reST code-block marker (a line ending in `::`) in any docstring, and no Sphinx `#:` comment
+(mkdocstrings reads the docstring under an assignment, never that comment), so whatever the API
 reference renders reads as written."""
 
 from __future__ import annotations
@@ -34,7 +35,11 @@ def _docstrings(path: Path) -> Iterator[tuple[int, str]]:
 
 
 def _problems(path: Path) -> list[str]:
-    found = []
+    found = [
+        f"{path.name}:{number}: Sphinx '#:' comment (write a docstring under the assignment)"
+        for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if text.lstrip().startswith("#:")
+    ]
     for line, doc in _docstrings(path):
         found += [f"{path.name}:{line}: reST role {m.group(0)}" for m in ROLE.finditer(doc)]
         found += [
@@ -52,12 +57,15 @@ def test_the_collector_reads_the_docstrings() -> None:
 
 
 def test_a_rest_docstring_is_reported(tmp_path: Path) -> None:
-    """The check names the file and line of a reST role and of a trailing '::'."""
+    """The check names the file and line of a '#:' comment, a reST role and a trailing '::'."""
     module = tmp_path / "example.py"
-    module.write_text('X = 1\n"""Use :meth:`run`, as here::\n\n    run()\n"""\n', encoding="utf-8")
+    module.write_text(
+        '#: old\nX = 1\n"""Use :meth:`run`, as here::\n\n    run()\n"""\n', encoding="utf-8"
+    )
     assert _problems(module) == [
-        "example.py:2: reST role :meth:`",
-        "example.py:2: reST '::' ends 'Use :meth:`run`, as here::'",
+        "example.py:1: Sphinx '#:' comment (write a docstring under the assignment)",
+        "example.py:3: reST role :meth:`",
+        "example.py:3: reST '::' ends 'Use :meth:`run`, as here::'",
     ]
 
 

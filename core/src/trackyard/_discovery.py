@@ -53,8 +53,8 @@ Status = Literal[
     "available", "loaded", "broken", "conflict", "disabled", "untrusted", "incompatible"
 ]
 EntryPointReader = Callable[[str], Iterable["EntryPoint"]]
-#: Given an entry point and the policy's verdict on it, the verdict to use instead.
 Review = Callable[["EntryPoint", Verdict], Verdict]
+"""Given an entry point and the policy's verdict on it, the verdict to use instead."""
 
 
 def normalize(name: str) -> str:

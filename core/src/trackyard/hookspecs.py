@@ -16,7 +16,7 @@ of the domain's own plugin is registered ``trylast``, so cross-cutting plugins a
 Markers of ``@trackyard.hookimpl``: ``tryfirst``, ``trylast``, ``wrapper=True`` and
 ``specname`` are honoured as pluggy defines them, and ``firstresult`` (on
 [`build_tracker`][trackyard.hookspecs.build_tracker]) stops at the first non-``None`` result.
-The markers in ``REFUSED_MARKERS`` make loading fail with
+The markers in [`REFUSED_MARKERS`][trackyard.hookspecs.REFUSED_MARKERS] make loading fail with
 [`PluginContractError`][trackyard.errors.PluginContractError] naming the plugin, the hook and
 the marker.
 """
@@ -42,7 +42,6 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 """The marker for hook implementations: ``@trackyard.hookimpl`` (optionally with
 ``tryfirst=True``, ``trylast=True`` or ``wrapper=True``; see ``docs/hooks.md``)."""
 
-#: Marker -> why trackyard refuses it and what to write instead.
 REFUSED_MARKERS = {
     "hookwrapper": (
         "old-style wrappers are deprecated by pluggy; write a new-style wrapper with "
@@ -53,6 +52,7 @@ REFUSED_MARKERS = {
         "of them; remove the marker"
     ),
 }
+"""Marker -> why trackyard refuses it and what to write instead."""
 
 
 @hookspec

@@ -199,9 +199,9 @@ def reconcile(
 ) -> ReconcileReport:
     """Repair the store from its snapshots; idempotent; returns what changed.
 
-    A missing, truncated or damaged store is rebuilt (``rebuild``); shards a killed sweep
-    left are merged (those of workers still alive are left alone); stale ``running`` runs are
-    marked ``failed`` (interrupted); missing rows and statuses are restored.
+    A missing, truncated or damaged store is rebuilt ([`rebuild`][trackyard.recovery.rebuild]);
+    shards a killed sweep left are merged (those of workers still alive are left alone); stale
+    ``running`` runs are marked ``failed`` (interrupted); missing rows and statuses are restored.
     """
     ws, store = resolve_store(workspace, db_path=db_path, run_dir=run_dir)
     if not store.db_path.exists():

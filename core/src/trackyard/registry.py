@@ -293,7 +293,7 @@ class _Hooks:
 
 class Registry(Discovery):
     """Discovers domain plugins, loads them and builds their trackers; one per process is the
-    default (``default_registry()``).
+    default ([`default_registry`][trackyard.registry.default_registry]).
 
     ``entry_points`` replaces metadata discovery (called with a group name, it returns entry
     points carrying ``.dist``), ``environ`` the environment and ``review`` sees each policy
@@ -561,7 +561,7 @@ _default: Registry | None = None
 
 
 def default_registry() -> Registry:
-    """The process-wide registry behind ``trackyard.get_tracker`` and friends."""
+    """The process-wide registry behind [`trackyard.get_tracker`][] and friends."""
     global _default
     if _default is None:
         _default = Registry()

@@ -1,11 +1,11 @@
 """What a model really used while it ran, seen with Python's own audit hooks.
 
-:func:`watching` records, for the thread that runs a model, every module imported
+``watching`` records, for the thread that runs a model, every module imported
 (``import`` audit events) and every file opened for reading (``open`` events) while the block
 runs. One audit hook is installed per process, the first time this module is imported (audit
 hooks cannot be removed); it does nothing outside a watched block but note when a module's
-source was loaded (:func:`loaded_stat`), so that code changed on disk after it was imported
-is recognised (:mod:`trackyard._deps` raises ``StaleCodeError``), and a bytecode cache older
+source was loaded (``loaded_stat``), so that code changed on disk after it was imported
+is recognised (``trackyard._deps`` raises ``StaleCodeError``), and a bytecode cache older
 than its source, which Python would still load after a same-size edit within one second, is
 deleted before it is read.
 
@@ -121,7 +121,7 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
 
 def _check_loaded_bytecode() -> None:
     """Modules loaded before this hook existed, from bytecode older than their source (see
-    :func:`_drop_stale_bytecode`), run old code: mark them so that a run refuses them
+    ``_drop_stale_bytecode``), run old code: mark them so that a run refuses them
     (``StaleCodeError``), and delete that bytecode so the next process compiles the source."""
     for module in list(sys.modules.values()):
         source, cached = getattr(module, "__file__", None), getattr(module, "__cached__", None)

@@ -1,12 +1,12 @@
 """Which code a model is: the files keyed before it runs, and the distributions it uses.
 
-* :func:`code_files` is the model's code known before it runs: every file of the distribution
+* ``code_files`` is the model's code known before it runs: every file of the distribution
   that provides it (its ``RECORD`` entries; for an editable install, the files of its
   top-level package) and every module of its project that it imports, transitively, found by
   reading the import statements (``import x``, ``from x import NAME``, imports inside
   functions, ``importlib.import_module("x")``), so a constant, a parameter dict or a lazily
   imported helper is keyed by content;
-* :func:`environment` maps top-level module names to the installed distributions (other than
+* ``environment`` maps top-level module names to the installed distributions (other than
   the model's own) that provide them, with their versions.
 
 Nothing here imports a module to find it: modules are located on ``sys.path`` with
@@ -372,7 +372,7 @@ _CACHE: dict[tuple[str, str, tuple[str, ...]], tuple[_Watched, _Found]] = {}
 def code_files(module_name: str, path: Path | None = None) -> tuple[list[CodeFile], set[str]]:
     """The files keyed as module ``module_name``'s code (loaded from ``path``, else found on
     ``sys.path``), and the top-level names of the other modules it imports (for
-    :func:`environment`). Cached while the module is loaded from the same file and the files
+    ``environment``). Cached while the module is loaded from the same file and the files
     read to find them (and the folders walked) are unchanged."""
     path = path or locate(module_name)
     key = (module_name, str(path), tuple(sys.path))

@@ -12,7 +12,7 @@ and checking their checksums costs about 1 ms, and finds a truncated file, a dam
 and a damaged catalogue. It proves nothing more: damage in another block is found by DuckDB
 when it reads that block (its checksum error is then the same ``StoreCorruptError``).
 
-:func:`intact` is True only when every check passes. False means "open it with DuckDB to
+``intact`` is True only when every check passes. False means "open it with DuckDB to
 know" (a layout this module does not know, a file being written, or damage), never "damaged"
 by itself: the caller then asks DuckDB.
 

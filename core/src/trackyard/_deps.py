@@ -1,18 +1,20 @@
 """What a run used: the code keyed before it runs, what it was seen to use, and the checks a
 cache hit must pass.
 
-* :func:`model_code` is the model's code known before it runs (``_codeset.code_files``);
-* :func:`check_loaded` raises ``StaleCodeError`` when a module of that code changed on disk
+* ``model_code`` is the model's code known before it runs (``_codeset.code_files``);
+* ``check_loaded`` raises ``StaleCodeError`` when a module of that code changed on disk
   since this process loaded it (the process would run old code under the new key);
-* :func:`record` turns what a run was seen to import and read (``_capture``) into the run's
-  dependency record, ``run.meta["trackyard"]["deps"]``::
+* ``record`` turns what a run was seen to import and read (``_capture``) into the run's
+  dependency record, ``run.meta["trackyard"]["deps"]``:
 
+  ```text
       {"modules": {"<module>": {"path": "...", "sha256": "..."}},  # the project's code used
        "undeclared_inputs": {"<absolute path>": "<sha256>"},       # files read, not declared
        "environment": {"<distribution>": "<version>"}}              # other distributions used
+  ```
 
-* :func:`verify` says why a recorded run cannot be served now (a module or an undeclared
-  input changed), and :func:`environment_changes` which distributions changed version.
+* ``verify`` says why a recorded run cannot be served now (a module or an undeclared
+  input changed), and ``environment_changes`` which distributions changed version.
 """
 
 from __future__ import annotations

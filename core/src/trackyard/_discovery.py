@@ -1,7 +1,7 @@
 """Discovery from entry-point metadata only: claims, pins, conflicts, statuses, the plugin set.
 
 Everything here works on installed metadata and the file system; nothing imports a plugin
-module, pluggy or consist. ``Registry`` (``trackyard.registry``) builds on :class:`Discovery`
+module, pluggy or consist. ``Registry`` (``trackyard.registry``) builds on ``Discovery``
 to load plugins and call their hooks.
 
 Claims are sorted by (name, normalised distribution, version, value), so nothing depends on
@@ -53,8 +53,8 @@ Status = Literal[
     "available", "loaded", "broken", "conflict", "disabled", "untrusted", "incompatible"
 ]
 EntryPointReader = Callable[[str], Iterable["EntryPoint"]]
-#: Given an entry point and the policy's verdict on it, the verdict to use instead.
 Review = Callable[["EntryPoint", Verdict], Verdict]
+"""Given an entry point and the policy's verdict on it, the verdict to use instead."""
 
 
 def normalize(name: str) -> str:
@@ -417,5 +417,5 @@ class Discovery:
         return sorted(entries)
 
     def plugin_set_fingerprint(self) -> str:
-        """sha256 of :meth:`plugin_set`; every run records it in meta["trackyard"]."""
+        """sha256 of ``plugin_set``; every run records it in meta["trackyard"]."""
         return fingerprint(self.plugin_set())

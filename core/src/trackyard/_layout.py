@@ -2,8 +2,9 @@
 
 The bottom of the import graph: it imports nothing from trackyard.
 
-Workspace (defaults; ``db_path`` and ``run_dir`` can be moved by settings)::
+Workspace (defaults; ``db_path`` and ``run_dir`` can be moved by settings):
 
+```text
     <workspace>/
       provenance.duckdb                 the store (DB_FILE); its schema marker beside it
       runs/                             consist's run folder (RUNS_DIR)
@@ -12,15 +13,18 @@ Workspace (defaults; ``db_path`` and ``run_dir`` can be moved by settings)::
         template.duckdb                 an initialised empty store workers copy (TEMPLATE_DB)
         <sweep>/driver.pid              "<host> <pid>" of the sweep's driver (DRIVER_FILE)
         <sweep>/<worker>/<run>-<id>.duckdb   one shard per task (".done" beside it: ended)
+```
 
-Run metadata (``run.meta``, JSON) written by trackyard::
+Run metadata (``run.meta``, JSON) written by trackyard:
 
+```text
     {"trackyard": {"domain", "run_name", "pid", "host", "plugin_set", "interrupted",
                    "model_distribution", "rerun_reason", "invalidated", "model",
                    "source_executed", "identity": {"<label>": {"path", "sha256"}},
                    "deps": {"modules", "undeclared_inputs", "environment"}, ...},
      "metrics": {"<metric>": 0.3, ...},     # recorded inside the model
      "cache_source": "<run id>"}            # consist: the run a cache hit reused
+```
 """
 
 from __future__ import annotations

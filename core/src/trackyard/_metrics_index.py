@@ -15,7 +15,7 @@ the missing runs are indexed first (those created since the newest indexed run, 
 some are still missing, an anti-join on every run id; only the new runs' JSON is parsed).
 A store without the tables (an older version's) gets them built then. When the
 index holds runs the store no longer has, or statuses changed behind it, it is rebuilt;
-:func:`rebuild` does that on demand (``reconcile``, ``doctor --fix``).
+``rebuild`` does that on demand (``reconcile``, ``doctor --fix``).
 
 The metric rows are kept physically ordered by (domain, metric, value): DuckDB's top-N then
 skips, by the min/max it keeps per row group, every group that cannot hold one of the ``k``
@@ -166,7 +166,7 @@ def _rank(con: Any, domain: str, metric: str, k: int, order: str) -> list[tuple[
 
 
 def rank_on(con: Any, domain: str, metric: str, k: int, order: str) -> list[tuple[Any, ...]] | None:
-    """:func:`top_from_index` on an open connection; None when the index is not current."""
+    """``top_from_index`` on an open connection; None when the index is not current."""
     return _rank(con, domain, metric, k, order) if _is_current(con) else None
 
 

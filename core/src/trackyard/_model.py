@@ -1,10 +1,10 @@
 """Wrapping a user model for consist, and naming models so other processes can import them.
 
-* :func:`wrap_model` splits a model's returned dict into outputs and metrics, checks the
+* ``wrap_model`` splits a model's returned dict into outputs and metrics, checks the
   outputs, and records the metrics in the run's metadata;
-* :func:`code_identity` and :func:`model_identity` decide what of the model's code is in the
+* ``code_identity`` and ``model_identity`` decide what of the model's code is in the
   cache key;
-* :func:`function_reference` / :func:`resolve_callable` turn a model into ``"module:qualname"``
+* ``function_reference`` / ``resolve_callable`` turn a model into ``"module:qualname"``
   and back: the one ``module:attr`` resolver of trackyard.
 """
 

@@ -65,7 +65,7 @@ def cache_keys(runner: Runner, fn: Callable[..., Any], items: Sequence[Keyed]) -
 def precheck(
     runner: Runner, fn: Callable[..., Any], items: Sequence[Keyed], keys: Mapping[str, str]
 ) -> dict[str, RunOutcome]:
-    """Outcomes of the items whose config already ran (``keys`` from :func:`cache_keys`)."""
+    """Outcomes of the items whose config already ran (``keys`` from ``cache_keys``)."""
     if not keys:
         return {}
     # The mode DomainTracker.run chooses (a model without a source file falls back to its source).

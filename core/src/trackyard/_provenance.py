@@ -1,16 +1,16 @@
 """What of a run's world goes into its cache key, and whether a cache hit's files still hold.
 
-* :func:`config_inputs` finds the files a config names: a ``pathlib.Path`` is hashed by
-  content; a string naming an existing file or folder (:func:`named_file`: also through ``~``,
+* ``config_inputs`` finds the files a config names: a ``pathlib.Path`` is hashed by
+  content; a string naming an existing file or folder (``named_file``: also through ``~``,
   ``$VAR`` and ``file:`` URIs, or a bare name of a file in the current folder) is refused (its
   content would not be in the key) unless the domain lists its key in
   ``Wiring.untracked_config``;
-* :func:`input_identity` keys ``inputs={"label": path}`` on the files' content;
-* :func:`code_dependencies` lists the model's code (``_deps.model_code``: the files of the
+* ``input_identity`` keys ``inputs={"label": path}`` on the files' content;
+* ``code_dependencies`` lists the model's code (``_deps.model_code``: the files of the
   distribution that provides it and the project modules it imports, transitively), plus the
   wiring's ``code_dependencies``;
-* :func:`distribution_of` names the installed distribution that provides the model;
-* :func:`stale_outputs` says why a cache hit's outputs cannot be served (missing, changed).
+* ``distribution_of`` names the installed distribution that provides the model;
+* ``stale_outputs`` says why a cache hit's outputs cannot be served (missing, changed).
 
 Everything here becomes consist ``identity_inputs`` (label, path): consist hashes their content
 into the config hash, so the same key is computed by ``Tracker.run`` and by the many-run

@@ -166,7 +166,7 @@ def model_runs(
     store: Store, model: str, domain: str | None, *, before: str = "", limit: int = 50
 ) -> list[tuple[Any, ...]]:
     """The executed completed runs of ``model`` in ``domain``, newest first (only those created
-    before run ``before`` when given), as :func:`run_row` rows."""
+    before run ``before`` when given), as ``run_row`` rows."""
     params = {"model": model, "domain": domain, "before": before, "limit": limit}
     rows = store.query(schema.MODEL_RUNS_SQL, params, what=f"the runs of model {model!r}")
     return [tuple(r) for r in rows]

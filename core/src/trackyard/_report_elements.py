@@ -1,4 +1,4 @@
-"""The building blocks of a report section: :class:`Section`, :class:`Table`, :class:`Chart`.
+"""The building blocks of a report section: ``Section``, ``Table``, ``Chart``.
 
 Plain data (no rendering, no imports from trackyard), so that plugins build sections cheaply
 and ``hookspecs`` can name them. ``trackyard.report`` re-exports them and renders them.
@@ -25,7 +25,8 @@ class Link:
 
 @dataclass(frozen=True)
 class Table:
-    """A titled table. Cells are text, numbers, ``None`` (shown empty) or :class:`Link`.
+    """A titled table. Cells are text, numbers, ``None`` (shown empty) or
+    [`Link`][trackyard.report.Link].
 
     Rows are shown in the order given; only the first ``max_rows`` are written to the page,
     which then says how many were left out.
@@ -39,8 +40,8 @@ class Table:
 
 @dataclass(frozen=True)
 class Series:
-    """One set of points of a :class:`Chart`: ``x`` and ``y`` of equal length, drawn as
-    ``markers``, ``lines`` or ``lines+markers``; ``labels`` are shown on hover."""
+    """One set of points of a [`Chart`][trackyard.report.Chart]: ``x`` and ``y`` of equal length,
+    drawn as ``markers``, ``lines`` or ``lines+markers``; ``labels`` are shown on hover."""
 
     name: str
     x: Sequence[Any]
@@ -53,10 +54,10 @@ class Series:
 class Chart:
     """A titled chart, drawn by plotly in the report.
 
-    An x/y chart holds :class:`Series`; a parallel-coordinates chart (:meth:`parallel`) holds
-    ``dimensions`` (one list of values per axis, equally long) and an optional ``color``
-    dimension. Series longer than the report's point budget are downsampled evenly and the
-    chart says so.
+    An x/y chart holds [`Series`][trackyard.report.Series]; a parallel-coordinates chart
+    ([`parallel`][trackyard.report.Chart.parallel]) holds ``dimensions`` (one list of values per
+    axis, equally long) and an optional ``color`` dimension. Series longer than the report's point
+    budget are downsampled evenly and the chart says so.
     """
 
     title: str
@@ -82,8 +83,9 @@ class Chart:
 
 @dataclass(frozen=True)
 class Section:
-    """A titled part of the report: paragraphs (``str``), :class:`Table` and :class:`Chart`
-    items, in order. Plugins return a list of these from the ``report_sections`` hook."""
+    """A titled part of the report: paragraphs (``str``), [`Table`][trackyard.report.Table] and
+    [`Chart`][trackyard.report.Chart] items, in order. Plugins return a list of these from the
+    [`report_sections`][trackyard.hookspecs.report_sections] hook."""
 
     title: str
     items: Sequence[str | Table | Chart] = ()

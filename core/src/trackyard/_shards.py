@@ -4,8 +4,8 @@ Each worker (a process, or a thread of a Dask worker) records each task into its
 DuckDB file ``<workspace>/shards/<sweep>/<worker>/<run name>-<id>.duckdb``, a copy of an
 initialised template; output files go to the main ``runs/`` folder (per-run subfolders),
 because consist records output URIs relative to the run folder. The driver merges each shard
-into the main store as its task finishes (:class:`Merger`), and merges whatever a killed sweep
-left behind before the next sweep starts (:func:`recover`).
+into the main store as its task finishes (``Merger``), and merges whatever a killed sweep
+left behind before the next sweep starts (``recover``).
 
 Workers check that their plugin set has the driver's fingerprint and fail the task otherwise.
 

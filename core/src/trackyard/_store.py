@@ -4,8 +4,8 @@
   file, a DB path that is a folder, a corrupt or truncated DB, or a deleted DB whose JSON
   snapshots remain, raise ``StoreUnavailableError`` naming the file and the recovery command;
 * lock waits are bounded by ``TRACKYARD_LOCK_TIMEOUT`` seconds (default 30);
-* every DuckDB connection trackyard opens comes from :func:`connect` and every write runs in
-  :func:`transaction`; queries use a short-lived read-only connection with external access
+* every DuckDB connection trackyard opens comes from ``connect`` and every write runs in
+  ``transaction``; queries use a short-lived read-only connection with external access
   disabled, opened and closed around each query (never held across a consist call: DuckDB
   refuses consist's own connections to the file while one with another configuration is open
   in the process);
@@ -233,7 +233,7 @@ def classify(exc: BaseException, db_path: Path) -> str | None:
     """``LOCK``, ``CORRUPT`` or None, from DuckDB's exception type:
 
     * ``ConnectionException``: this process holds the file with another configuration (a lock);
-    * ``IOException`` saying it could not lock a file (:func:`lock_conflict`): a lock, always,
+    * ``IOException`` saying it could not lock a file (``lock_conflict``): a lock, always,
       whatever file it names;
     * another ``IOException``: a lock, unless the file is not a whole number of DuckDB blocks
       (truncated); ``with_lock_retry`` decides at its deadline (a holder seen, or a file

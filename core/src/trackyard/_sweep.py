@@ -291,7 +291,7 @@ def _start_forkserver() -> Any:
 
 
 class _WorkerPools:
-    """Process pools kept for the length of a :func:`kept_workers` block, one per worker
+    """Process pools kept for the length of a ``kept_workers`` block, one per worker
     count; each is shut down (its workers exit) when the block ends."""
 
     def __init__(self) -> None:

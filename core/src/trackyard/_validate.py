@@ -115,7 +115,7 @@ def encode_metric(name: str, value: object) -> float | str:
 
 
 def decode_metric(value: object) -> float | None:
-    """The inverse of :func:`encode_metric` (None stays None)."""
+    """The inverse of ``encode_metric`` (None stays None)."""
     if value is None:
         return None
     return float(value)  # type: ignore[arg-type]  # float("nan"), float("inf") parse

@@ -8,9 +8,9 @@ the model distribution's files, with a unified diff when both sources were kept,
 the model function, the model's distribution, the environment and undeclared inputs (``_deps``),
 and the key's other parts (year, iteration, cache epoch).
 
-The question before running (:func:`explain_call`) is answered by a dry run of the verb:
-:func:`dry_run` sets a context variable that ``DomainTracker.run`` checks once the call's
-identity is computed and before anything is written; it raises :class:`DryRun` carrying that
+The question before running (``explain_call``) is answered by a dry run of the verb:
+``dry_run`` sets a context variable that ``DomainTracker.run`` checks once the call's
+identity is computed and before anything is written; it raises ``DryRun`` carrying that
 identity. The cache key is then computed as the many-run pre-check computes it
 (``_precheck.cache_keys``), and a matching executed run is checked as a hit would be (its
 outputs, the modules and files it used, the environment).
@@ -163,7 +163,7 @@ def dry_running() -> bool:
 
 @contextlib.contextmanager
 def dry_run() -> Iterator[None]:
-    """Within the block, ``DomainTracker.run`` raises :class:`DryRun` instead of running."""
+    """Within the block, ``DomainTracker.run`` raises ``DryRun`` instead of running."""
     token = _DRY_RUN.set(True)
     try:
         yield
@@ -210,7 +210,7 @@ def _snapshot_config(store: Store, run_id: str, meta: Mapping[str, Any]) -> dict
 
 
 def _view(store: Store, row: Sequence[Any], *, with_config: bool = True) -> RunView:
-    """A :class:`RunView` of one row of ``_queries.run_row`` / ``_queries.model_runs``."""
+    """A ``RunView`` of one row of ``_queries.run_row`` / ``_queries.model_runs``."""
     meta = json.loads(row[9] or "{}")
     stamp = meta.get(STAMP) or {}
     config = _snapshot_config(store, str(row[0]), meta) if with_config else None
@@ -444,7 +444,7 @@ def _earlier(store: Store, view: RunView) -> RunView | None:
 
 def explain_run(store: Store, workspace: Path, run_id: str) -> WhyReport:
     """Why run ``run_id`` executed instead of being served from cache (or which run a hit
-    reused): see :class:`WhyReport`."""
+    reused): see ``WhyReport``."""
     view = load_run(store, workspace, run_id)
     subject = _describe(view)
     if view.cache_source:
@@ -546,7 +546,7 @@ class _Wired:
 
 
 def _call_view(probe: DryRun) -> RunView:
-    """The call as a :class:`RunView`: its key computed as ``_precheck.cache_keys`` does."""
+    """The call as a ``RunView``: its key computed as ``_precheck.cache_keys`` does."""
     tracker, call, wired = probe.tracker, probe.call, probe.call.wiring
     identity = tracker.consist.identity
     item = _Item(call.name, dict(probe.config or {}), dict(call.inputs), call.year, call.iteration)

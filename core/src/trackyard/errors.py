@@ -1,42 +1,46 @@
 """Every error trackyard raises, in one hierarchy.
 
-Catch :class:`TrackyardError` to handle anything trackyard raises on purpose::
+Catch [`TrackyardError`][trackyard.errors.TrackyardError] to handle anything trackyard raises on
+purpose:
 
+```text
     TrackyardError
     ├── UnknownDomainError       (also LookupError)  no installed plugin provides the name
     ├── DomainConflictError                          two distributions claim one domain name
-    ├── PluginLoadError                              a plugin's import raised (``__cause__`` set)
+    ├── PluginLoadError                              a plugin's import raised (__cause__ set)
     ├── PluginContractError                          a plugin breaks the hook/registration contract
     ├── PluginHookError                              a plugin's hook raised while it was called
     ├── PluginPolicyError                            a plugin was refused before import (disabled,
     │                                                untrusted, incompatible), or strict mode
     ├── ConfigValidationError    (also ValueError)   bad settings, options, config or run names
-    ├── QueryValidationError     (also ValueError)   bad metric name, order or ``k`` in a query
+    ├── QueryValidationError     (also ValueError)   bad metric name, order or k in a query
     ├── UnknownRunError          (also LookupError)  no run with that id in the workspace's store
     ├── OutputMissingError                           a run's declared/returned output does not
-    │                                                exist; the run is recorded ``failed``
+    │                                                exist; the run is recorded failed
     │   └── StaleOutputError                         a cache hit's outputs are missing or
-    │                                                changed (only with ``run(strict=True)``)
+    │                                                changed (only with run(strict=True))
     ├── OutputLocationError      (also ValueError)   in a parallel sweep, a model returned an
     │                                                output outside its run folder
     ├── StaleCodeError                               a module the model uses changed on disk
     │                                                after this process loaded it; nothing ran
-    ├── UndeclaredInputError                         with ``strict_inputs``, the model read a
+    ├── UndeclaredInputError                         with strict_inputs, the model read a
     │                                                file it did not declare; the run failed
     ├── PluginSetMismatchError                       a many-run worker has other plugins than
     │                                                its driver; the task fails
     ├── StoreUnavailableError                        the provenance store cannot be used (locked
     │   │                                            past the retry budget, missing, unreadable)
     │   └── StoreCorruptError                        the DuckDB file is truncated or damaged;
-    │                                                ``trackyard doctor --fix`` rebuilds it
+    │                                                trackyard doctor --fix rebuilds it
     ├── DiskFullError            (also OSError)      the disk holding the run folder or store
     │                                                filled up during a run; names the folder
     └── InstallError                                 installing/uninstalling plugins failed
         └── InstallRejectedError                     a newly installed plugin failed validation;
-                                                     the install was rolled back (``report``)
+                                                     the install was rolled back (report)
+```
 
-Warnings: ``EnvironmentChangedWarning`` (a ``UserWarning``): a cache hit was recorded with
-other versions of the distributions the model uses than are installed now.
+Warnings: [`EnvironmentChangedWarning`][trackyard.errors.EnvironmentChangedWarning] (a
+``UserWarning``): a cache hit was recorded with other versions of the distributions the model
+uses than are installed now.
 
 Every message names the offending thing (domain, distribution, option, metric...) and says how
 to fix it.
@@ -174,7 +178,8 @@ class UndeclaredInputError(TrackyardError):
 
 class EnvironmentChangedWarning(UserWarning):
     """A cache hit was recorded with other versions of the distributions its model uses
-    (``RunOutcome.environment_changed``); ``on_environment_change`` decides what happens."""
+    ([`RunOutcome.environment_changed`][trackyard.RunOutcome.environment_changed]);
+    ``on_environment_change`` decides what happens."""
 
 
 class ConfigValidationError(TrackyardError, ValueError):
@@ -193,7 +198,8 @@ class QueryValidationError(TrackyardError, ValueError):
 
 class UnknownRunError(TrackyardError, LookupError):
     """No run with the requested id is recorded in the workspace's store (``trackyard why``,
-    ``trackyard diff``, ``DomainTracker.why``); ``run_id`` and ``workspace`` name both."""
+    ``trackyard diff``, [`DomainTracker.why`][trackyard.DomainTracker.why]); ``run_id`` and
+    ``workspace`` name both."""
 
     def __init__(self, run_id: str, workspace: object, db_path: object) -> None:
         self.run_id = run_id

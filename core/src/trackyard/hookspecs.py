@@ -2,19 +2,23 @@
 
 A plugin is a module named by an entry point, in group ``trackyard.domains`` (the entry-point name
 is the domain it provides) or ``trackyard.plugins`` (a cross-cutting plugin that takes part in
-every domain). It implements any of these hooks with ``@trackyard.hookimpl``. Each hook is
-documented, with its exact signature and an example, in ``docs/hooks.md``.
+every domain). It implements any of these hooks with
+[`@trackyard.hookimpl`][trackyard.hookimpl]. Each hook is documented, with its exact signature
+and an example, in ``docs/hooks.md``.
 
 Participants in a domain are its own plugin module, then the cross-cutting plugins sorted by
 (normalised distribution, entry-point name). Each domain gets its own pluggy manager holding
 exactly its participants, registered so that pluggy's LIFO order is that order; pluggy's loop is
-the only caller of hook implementations. ``build_tracker`` of the domain's own plugin is
-registered ``trylast``, so cross-cutting plugins are asked first (see docs/hooks.md).
+the only caller of hook implementations. [`build_tracker`][trackyard.hookspecs.build_tracker]
+of the domain's own plugin is registered ``trylast``, so cross-cutting plugins are asked first
+(see docs/hooks.md).
 
 Markers of ``@trackyard.hookimpl``: ``tryfirst``, ``trylast``, ``wrapper=True`` and
-``specname`` are honoured as pluggy defines them, and ``firstresult`` (on ``build_tracker``)
-stops at the first non-``None`` result. The markers in :data:`REFUSED_MARKERS` make loading
-fail with ``PluginContractError`` naming the plugin, the hook and the marker.
+``specname`` are honoured as pluggy defines them, and ``firstresult`` (on
+[`build_tracker`][trackyard.hookspecs.build_tracker]) stops at the first non-``None`` result.
+The markers in [`REFUSED_MARKERS`][trackyard.hookspecs.REFUSED_MARKERS] make loading fail with
+[`PluginContractError`][trackyard.errors.PluginContractError] naming the plugin, the hook and
+the marker.
 """
 
 from __future__ import annotations
@@ -38,7 +42,6 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 """The marker for hook implementations: ``@trackyard.hookimpl`` (optionally with
 ``tryfirst=True``, ``trylast=True`` or ``wrapper=True``; see ``docs/hooks.md``)."""
 
-#: Marker -> why trackyard refuses it and what to write instead.
 REFUSED_MARKERS = {
     "hookwrapper": (
         "old-style wrappers are deprecated by pluggy; write a new-style wrapper with "
@@ -49,6 +52,7 @@ REFUSED_MARKERS = {
         "of them; remove the marker"
     ),
 }
+"""Marker -> why trackyard refuses it and what to write instead."""
 
 
 @hookspec
@@ -57,7 +61,7 @@ def register_domains(register: Callable[[str, type[DomainTracker]], None]) -> No
 
     Called only on the plugin that an entry point in ``trackyard.domains`` names. Every name
     registered must be one of that distribution's entry-point names, and every class a
-    ``DomainTracker`` subclass.
+    [`DomainTracker`][trackyard.DomainTracker] subclass.
     """
 
 
@@ -76,7 +80,7 @@ def default_wiring(domain: str, settings: Settings) -> Wiring | None:
     code identity, runtime kwargs) to every run of ``domain``; return ``None`` to pass.
 
     Merged over the tracker class's own ``wiring``: the domain's plugin first, then cross-cutting
-    plugins; see ``Wiring.merge`` for the rule.
+    plugins; see [`Wiring.merge`][trackyard.Wiring.merge] for the rule.
     """
 
 
@@ -106,7 +110,7 @@ def run_failed(domain: str, call: RunCall, error: BaseException) -> None:
 @hookspec
 def report_sections(domain: str, tracker: DomainTracker) -> list[Section] | None:
     """Contribute sections to ``trackyard report`` for ``domain``: a list of
-    ``trackyard.report.Section`` (tables and charts), or ``None`` to pass.
+    [`trackyard.report.Section`][] (tables and charts), or ``None`` to pass.
 
     Every participant is called on its own; one that raises, or returns something that is not
     a list of sections, is shown as an error box in the report and stops nothing else.

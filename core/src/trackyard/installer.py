@@ -45,11 +45,12 @@ __all__ = [
 ]
 
 CORE = "trackyard"
-#: Bare names that mean a first-party distribution (``calibration`` -> ``trackyard-calibration``).
 FIRST_PARTY: dict[str, str] = {
     "calibration": "trackyard-calibration",
     "simulation": "trackyard-simulation",
 }
+"""Bare names that mean a first-party distribution (``calibration`` ->
+``trackyard-calibration``)."""
 LOCK_FORMAT = 1
 _GROUPS = (DOMAIN_GROUP, PLUGIN_GROUP)
 _BARE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")

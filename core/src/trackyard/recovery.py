@@ -4,14 +4,14 @@ consist writes ``run_dir/consist_runs/<run id>.json`` before it touches the DB, 
 are the record of truth: a DB row lost to a lock, a DB deleted or damaged, or a run left
 ``running`` by a killed process can all be repaired from them.
 
-* :func:`audit` compares snapshots with DB rows and reports every difference (read-only);
-* :func:`reconcile` marks stale ``running`` runs (their process is gone) as ``failed`` +
+* ``audit`` compares snapshots with DB rows and reports every difference (read-only);
+* ``reconcile`` marks stale ``running`` runs (their process is gone) as ``failed`` +
   interrupted, in the snapshot and the DB, and restores missing rows and statuses; runs still
   running in a live process (a sweep's worker, a Dask worker whose client is gone) are left
   alone until they end; it is idempotent and reports what it changed;
-* :func:`rebuild` recreates the DB from the snapshots; a damaged one is moved aside under a
+* ``rebuild`` recreates the DB from the snapshots; a damaged one is moved aside under a
   dated name (``provenance.duckdb.damaged-YYYYmmddHHMMSS``), never deleted;
-* :func:`audit_outputs` checks completed runs' output files against their recorded hashes and,
+* ``audit_outputs`` checks completed runs' output files against their recorded hashes and,
   with ``fix``, marks damaged runs so they are never served as cache hits again.
 
 Every function finds the store and run folder exactly as ``get_tracker`` does (keywords, then
@@ -97,7 +97,7 @@ class AuditReport:
 
 @dataclass(frozen=True)
 class ReconcileReport:
-    """What :func:`reconcile` changed; empty when there was nothing to do."""
+    """What [`reconcile`][trackyard.reconcile] changed; empty when there was nothing to do."""
 
     marked_interrupted: tuple[str, ...] = ()
     rows_restored: tuple[str, ...] = ()
@@ -255,9 +255,9 @@ def reconcile(
 ) -> ReconcileReport:
     """Repair the store from its snapshots; idempotent; returns what changed.
 
-    A missing, truncated or damaged store is rebuilt (:func:`rebuild`); shards a killed sweep
-    left are merged (those of workers still alive are left alone); stale ``running`` runs are
-    marked ``failed`` (interrupted); missing rows and statuses are restored.
+    A missing, truncated or damaged store is rebuilt ([`rebuild`][trackyard.recovery.rebuild]);
+    shards a killed sweep left are merged (those of workers still alive are left alone); stale
+    ``running`` runs are marked ``failed`` (interrupted); missing rows and statuses are restored.
     """
     ws, store = resolve_store(workspace, db_path=db_path, run_dir=run_dir)
     if not store.db_path.exists():

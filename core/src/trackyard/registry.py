@@ -1,6 +1,6 @@
 """The registry: loads the plugins discovery chose, validates them and calls their hooks.
 
-:class:`Registry` extends :class:`~trackyard._discovery.Discovery` (metadata only) with what
+``Registry`` extends ``Discovery`` (metadata only) with what
 needs plugin code: importing a plugin, validating it against the hook contract, and the one
 path that calls hooks, pluggy's. ``get_tracker`` reads as its three steps: decide (metadata),
 load (the domain's plugin, then the cross-cutting plugins), build.
@@ -238,7 +238,7 @@ def _warn_undecorated(pm: pluggy.PluginManager, plugin: object, who: str) -> Non
 
 
 class _Hooks:
-    """One domain's participants on their own pluggy manager; :meth:`call` is the only way
+    """One domain's participants on their own pluggy manager; ``call`` is the only way
     trackyard calls a hook implementation."""
 
     def __init__(self, domain: str, members: Sequence[tuple[Claim, object]], own: object) -> None:
@@ -293,11 +293,12 @@ class _Hooks:
 
 class Registry(Discovery):
     """Discovers domain plugins, loads them and builds their trackers; one per process is the
-    default (:func:`default_registry`).
+    default ([`default_registry`][trackyard.registry.default_registry]).
 
-    ``entry_points`` replaces metadata discovery, ``environ`` the environment and ``review``
-    sees each policy verdict (see :class:`~trackyard._discovery.Discovery`); the testing kit
-    uses them for its in-process plugins.
+    ``entry_points`` replaces metadata discovery (called with a group name, it returns entry
+    points carrying ``.dist``), ``environ`` the environment and ``review`` sees each policy
+    verdict and returns the one to use; the testing kit
+    ([`PluginSandbox`][trackyard.testing.PluginSandbox]) uses them for its in-process plugins.
     """
 
     def __init__(
@@ -454,15 +455,15 @@ class Registry(Discovery):
         return self._participants(name).order(hook)
 
     def call_each(self, name: str, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        """Call ``hook`` of each plugin taking part in domain ``name`` separately, in call
-        order: (plugin, its results or the exception it raised). Used for hooks whose
-        failures must stay local, such as ``report_sections``."""
+        """Call ``hook`` of each plugin taking part in domain ``name`` separately, in call order:
+        (plugin, its results or the exception it raised). Used for hooks whose failures must stay
+        local, such as [`report_sections`][trackyard.hookspecs.report_sections]."""
         return self._participants(name).call_each(hook, domain=name, **kwargs)
 
     # --- building -----------------------------------------------------------------------------
 
     def get_tracker(self, name: str, *, workspace: Any = None, **options: Any) -> DomainTracker:
-        """Build the tracker of domain ``name``; see :func:`trackyard.get_tracker`."""
+        """Build the tracker of domain ``name``; see [`trackyard.get_tracker`][]."""
         self.choose(name)  # 1. decide, from metadata only: unknown, conflict, refused raise here
         hooks = self._participants(name)  # 2. load the domain's plugin and cross-cutting ones
         return self._build(hooks, workspace, options)  # 3. build
@@ -470,8 +471,9 @@ class Registry(Discovery):
     def describe(
         self, name: str, **options: Any
     ) -> tuple[type[DomainTracker], Settings, Wiring, list[tuple[str, str, Callable[..., Any]]]]:
-        """What :meth:`get_tracker` would build, without building it (no consist, no store):
-        the tracker class, resolved settings, merged default wiring and registered verbs."""
+        """What [`get_tracker`][trackyard.Registry.get_tracker] would build, without building it
+        (no consist, no store): the tracker class, resolved settings, merged default wiring and
+        registered verbs."""
         self.choose(name)
         hooks = self._participants(name)
         loaded = self._loaded[hooks.domain]
@@ -559,7 +561,7 @@ _default: Registry | None = None
 
 
 def default_registry() -> Registry:
-    """The process-wide registry behind ``trackyard.get_tracker`` and friends."""
+    """The process-wide registry behind [`trackyard.get_tracker`][] and friends."""
     global _default
     if _default is None:
         _default = Registry()
@@ -599,10 +601,14 @@ def get_tracker(name: str, *, workspace: Any = None, **options: Any) -> DomainTr
 
     Imports only the plugin that provides ``name`` (plus cross-cutting plugins), validates it,
     resolves settings (keywords > environment > pyproject.toml > defaults) and returns a
-    ``DomainTracker`` owning a consist ``Tracker`` on ``workspace`` (default ``./.trackyard``).
+    [`DomainTracker`][trackyard.DomainTracker] owning a consist ``Tracker`` on ``workspace``
+    (default ``./.trackyard``).
 
-    Raises ``UnknownDomainError``, ``DomainConflictError``, ``PluginLoadError``,
-    ``PluginContractError`` or ``ConfigValidationError``.
+    Raises [`UnknownDomainError`][trackyard.errors.UnknownDomainError],
+    [`DomainConflictError`][trackyard.errors.DomainConflictError],
+    [`PluginLoadError`][trackyard.errors.PluginLoadError],
+    [`PluginContractError`][trackyard.errors.PluginContractError] or
+    [`ConfigValidationError`][trackyard.errors.ConfigValidationError].
     """
     return default_registry().get_tracker(name, workspace=workspace, **options)
 

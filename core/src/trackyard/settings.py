@@ -56,7 +56,9 @@ class Settings:
     ``strict_inputs``: a file the model reads without declaring it fails the run instead of
     being recorded as an undeclared input. ``on_environment_change``: what a cache hit does
     when the distributions its model used changed version since it ran (``"serve"``,
-    ``"warn"``: serve it with an ``EnvironmentChangedWarning``, ``"rerun"``: execute again).
+    ``"warn"``: serve it with an
+    [`EnvironmentChangedWarning`][trackyard.errors.EnvironmentChangedWarning], ``"rerun"``:
+    execute again).
     """
 
     domain: str
@@ -140,7 +142,7 @@ def user_config_path(environ: Mapping[str, str]) -> Path:
 
 
 def user_config(environ: Mapping[str, str] | None = None) -> UserConfig:
-    """Read the user's config file (see :func:`user_config_path`); a missing file is empty."""
+    """Read the user's config file (see ``user_config_path``); a missing file is empty."""
     path = user_config_path(os.environ if environ is None else environ)
     if not path.is_file():
         return UserConfig(path, {})
@@ -336,7 +338,7 @@ def _options(
 
 def _run_policies(values: Mapping[str, Any], sources: dict[str, str]) -> tuple[bool, str]:
     """``strict_inputs`` (a boolean, or 1/0, true/false, yes/no, on/off) and
-    ``on_environment_change`` (one of :data:`ENVIRONMENT_CHOICES`)."""
+    ``on_environment_change`` (one of ``ENVIRONMENT_CHOICES``)."""
     raw = values.get("strict_inputs", False)
     text = str(raw).strip().lower()
     if isinstance(raw, bool) or text in {"1", "0", "true", "false", "yes", "no", "on", "off", ""}:
@@ -364,7 +366,7 @@ def store_location(
     environ: Mapping[str, str] | None = None,
 ) -> Path:
     """The store (``db_path``) a tracker of ``domain`` would use, resolved like
-    :func:`resolve_settings` from the core keys alone, so that reading recorded runs needs
+    ``resolve_settings`` from the core keys alone, so that reading recorded runs needs
     neither the domain's plugin nor its options (``--workspace`` plays the keyword)."""
     project = project if project is not None else project_config()
     environ = os.environ if environ is None else environ

@@ -1,7 +1,7 @@
 """``DomainTracker``: the base class a domain plugin subclasses.
 
 A domain tracker owns one ``consist.Tracker``, fixes the wiring every run needs, and exposes
-domain verbs. Verbs are plain methods that call :meth:`DomainTracker.run`, which applies the
+domain verbs. Verbs are plain methods that call ``DomainTracker.run``, which applies the
 merged wiring on every call. consist is imported only when a tracker is built or used.
 """
 
@@ -52,10 +52,13 @@ __all__ = [
 class DomainTracker:
     """Base class of every domain tracker.
 
-    Subclasses set ``wiring`` (their fixed run wiring), optionally ``Options`` (a dataclass of
-    domain options, validated by ``get_tracker``), override :meth:`setup` instead of
-    ``__init__``, and write verbs that call :meth:`run`. Build trackers with
-    ``trackyard.get_tracker(name)``, not by calling the class.
+    Subclasses set [`wiring`][trackyard.DomainTracker.wiring] (their fixed run
+    [`Wiring`][trackyard.Wiring]), optionally [`Options`][trackyard.DomainTracker.Options] (a
+    dataclass of domain options, validated by [`get_tracker`][trackyard.get_tracker]), override
+    [`setup`][trackyard.DomainTracker.setup] instead of ``__init__``, and write verbs that call
+    [`run`][trackyard.DomainTracker.run]. Build trackers with
+    [`trackyard.get_tracker(name)`][trackyard.get_tracker], not by calling the class; its
+    resolved [`Settings`][trackyard.Settings] are ``settings``.
     """
 
     wiring: Wiring = Wiring()
@@ -73,10 +76,12 @@ class DomainTracker:
         worker_builder: Callable[..., Any] | None = None,
     ) -> None:
         """Built by the registry. ``verbs`` are the (plugin, verb name, function) triples that
-        plugins registered through ``register_verbs``, in call order; each is checked (a public
+        plugins registered through [`register_verbs`][trackyard.hookspecs.register_verbs], in
+        call order; each is checked (a public
         identifier that shadows no method or earlier verb) and bound to this tracker.
         ``worker_builder`` (a module-level function, so it pickles) builds this domain's
-        tracker again in a worker process of ``run_many``: ``trackyard.get_tracker``."""
+        tracker again in a worker process of [`run_many`][trackyard.DomainTracker.run_many]:
+        [`trackyard.get_tracker`][]."""
         self.settings = settings
         self.options: Any = settings.options
         self.wiring = wiring
@@ -117,7 +122,8 @@ class DomainTracker:
 
     @property
     def tracker(self) -> ConsistTracker:
-        """The old name of :attr:`consist`, kept working for code written against 0.1."""
+        """The old name of [`consist`][trackyard.DomainTracker.consist], kept working for code
+        written against 0.1."""
         return self._consist
 
     @property
@@ -128,8 +134,9 @@ class DomainTracker:
     @property
     def verbs(self) -> Mapping[str, Callable[..., Any]]:
         """Every verb, bound to this tracker: the public methods the tracker class (and its
-        bases below ``DomainTracker``) defines, sorted, then the verbs plugins added through
-        ``register_verbs``, in registration order."""
+        bases below [`DomainTracker`][trackyard.DomainTracker]) defines, sorted, then the verbs
+        plugins added through [`register_verbs`][trackyard.hookspecs.register_verbs], in
+        registration order."""
         own: dict[str, Callable[..., Any]] = {}
         for klass in reversed(type(self).__mro__):
             if not issubclass(klass, DomainTracker) or klass is DomainTracker:
@@ -165,28 +172,31 @@ class DomainTracker:
 
     def resolve_callable(self, value: Any, *, option: str = "model") -> Callable[..., Any]:
         """``value`` if callable, else the function ``"package.module:function"`` names (for
-        model options); ``ConfigValidationError`` names the option and this domain."""
+        model options); [`ConfigValidationError`][trackyard.errors.ConfigValidationError] names
+        the option and this domain."""
         found: Callable[..., Any] = resolve_callable(value, option=option, domain=self.domain_name)
         return found
 
     @staticmethod
     def check_config(config: Any, what: str = "config") -> dict[str, Any]:
-        """Check a config as :meth:`run` does (plain JSON, at most 32 levels deep and 1 MB),
-        so that a verb can refuse bad input before its first run; ``what`` names it in the
-        ``ConfigValidationError``."""
+        """Check a config as [`run`][trackyard.DomainTracker.run] does (plain JSON, at most 32
+        levels deep and 1 MB), so that a verb can refuse bad input before its first run; ``what``
+        names it in the [`ConfigValidationError`][trackyard.errors.ConfigValidationError]."""
         return check_config(config, what)
 
     @staticmethod
     def worker_count(executor: Any = "serial", max_workers: int | None = None) -> int:
-        """How many runs to hand :meth:`run_many`'s ``executor`` at once: ``max_workers`` when
-        given, else 1 (``"serial"``), the core count (``"processes"``) or the Dask cluster's
-        workers. Checks both first (``ConfigValidationError``)."""
+        """How many runs to hand [`run_many`][trackyard.DomainTracker.run_many]'s ``executor`` at
+        once: ``max_workers`` when given, else 1 (``"serial"``), the core count (``"processes"``)
+        or the Dask cluster's workers. Checks both first
+        ([`ConfigValidationError`][trackyard.errors.ConfigValidationError])."""
         return worker_count(executor, max_workers)
 
     @staticmethod
     def progress_bar(total: int, progress: bool | None = None, label: str = "sweep") -> ProgressBar:
-        """A :class:`ProgressBar` for ``total`` runs, to pass as ``run_many(progress=...)`` to
-        several batches counted on one bar; ``progress=None`` draws it only on a terminal."""
+        """A [`ProgressBar`][trackyard.tracker.ProgressBar] for ``total`` runs, to pass as
+        ``run_many(progress=...)`` to several batches counted on one bar; ``progress=None``
+        draws it only on a terminal."""
         return ProgressBar(total, progress, label)
 
     # --- running ------------------------------------------------------------------------------
@@ -212,11 +222,13 @@ class DomainTracker:
         ``fn`` may return a dict mixing output paths (or DataFrames) and scalar metrics. Outputs
         end up in the run's own folder (one written elsewhere is copied in), and a cache hit is
         served only when its recorded outputs still exist with the recorded content; else the
-        call runs again and records why (``strict=True``: ``StaleOutputError`` instead).
+        call runs again and records why (``strict=True``:
+        [`StaleOutputError`][trackyard.errors.StaleOutputError] instead).
         Named ``inputs`` reach the model as paths; they, ``pathlib.Path`` values in the config
         and the model's local imports are in the cache key by content (see
         ``docs/provenance.md``). ``parent_run_id`` links the run to a header run (a consist
-        scenario); it is not part of the cache key.
+        scenario); it is not part of the cache key. Returns the run's
+        [`RunOutcome`][trackyard.RunOutcome].
         """
         check_run_name(name)
         wired = self.wiring.merge(wiring) if wiring is not None else self.wiring
@@ -296,14 +308,17 @@ class DomainTracker:
         """Run ``fn`` once per ``(run name, config[, inputs])`` item, with this domain's wiring.
 
         Items, ``executor`` and ``max_workers`` are checked before anything runs
-        (``ConfigValidationError``). Configs already in the store are found by ONE cache query
-        and never run again (their outcome reuses the recorded run; no new row is written).
-        ``executor``: ``"serial"`` (a loop over :meth:`run`), ``"processes"`` (``max_workers``
-        local processes, default the core count) or a ``dask.distributed.Client``; each worker
-        records into its own shard, merged into this store as results arrive. An exception in
-        one run is recorded in ``failures`` and the others go on. ``progress``: ``None`` draws
-        a bar only when stderr is a terminal; a :meth:`progress_bar` counts several batches on
-        one bar. See ``docs/scaling.md``.
+        ([`ConfigValidationError`][trackyard.errors.ConfigValidationError]). Configs already in
+        the store are found by ONE cache query and never run again (their outcome reuses the
+        recorded run; no new row is written). ``executor``: ``"serial"`` (a loop over
+        [`run`][trackyard.DomainTracker.run]), ``"processes"`` (``max_workers`` local processes,
+        default the core count) or a ``dask.distributed.Client``; each worker records into its
+        own shard, merged into this store as results arrive. An exception in one run is recorded
+        in [`failures`][trackyard.ManyResult.failures] and the others go on. ``progress``:
+        ``None`` draws a bar only when stderr is a terminal; a
+        [`progress_bar`][trackyard.DomainTracker.progress_bar] counts several batches on one
+        bar. Returns a [`ManyResult`][trackyard.ManyResult] holding every outcome and failure.
+        See ``docs/scaling.md``.
         """
         if _why.dry_running():
             raise ConfigValidationError(_why.BATCH_REFUSED)
@@ -317,9 +332,11 @@ class DomainTracker:
         per batch: a search that asks a few trials at a time runs them all on the same
         workers); the workers exit when the block ends. Other executors are unaffected.
 
-        >>> with tracker.reuse_workers():  # doctest: +SKIP
-        ...     for batch in batches:
-        ...         tracker.run_many(model, batch, executor="processes", max_workers=2)
+        ```python
+        with tracker.reuse_workers():
+            for batch in batches:
+                tracker.run_many(model, batch, executor="processes", max_workers=2)
+        ```
         """
         return _sweep.kept_workers()
 
@@ -344,10 +361,12 @@ class DomainTracker:
         return {k: decode_metric(v) for k, v in (meta.get(METRICS) or {}).items()}
 
     def top_k(self, metric: str, k: int = 5, order: str = "asc") -> list[RankedRun]:
-        """The ``k`` best executed runs of this domain by ``metric`` (``asc``: smallest first).
+        """The ``k`` best executed runs of this domain by ``metric`` (``asc``: smallest first),
+        each a [`RankedRun`][trackyard.RankedRun].
 
         Runs without the metric, or with NaN, come last in both orders. Invalid metric names,
-        orders and ``k`` raise ``QueryValidationError`` before any SQL runs.
+        orders and ``k`` raise [`QueryValidationError`][trackyard.errors.QueryValidationError]
+        before any SQL runs.
         """
         with session.released():
             return _queries.ranked_runs(self._store(), self.domain_name, metric, k, order)
@@ -376,20 +395,25 @@ class DomainTracker:
         """Why run ``run_id`` executed instead of being served from cache, or, for a cache
         hit, which run executed it: the nearest earlier run of the same model (same cache
         key, else same run name, else the newest) and what differs, component by component
-        (``WhyReport.differences``). ``UnknownRunError`` when the store has no such run."""
+        ([`WhyReport.differences`][trackyard.WhyReport.differences]).
+        [`UnknownRunError`][trackyard.errors.UnknownRunError] when the store has no such run."""
         with session.released():
             return _why.explain_run(self._store(), self.workspace, run_id)
 
     def would_hit(self, verb: str | Callable[..., Any], /, **arguments: Any) -> WhyReport:
         """Before running: would calling ``verb(**arguments)`` be served from cache?
 
-        The verb (a name or a bound verb) is called in a dry run: :meth:`run` stops once the
-        call's cache key is known, before anything is written, and the key is looked up as a
-        hit would be (a recorded executed run, its outputs, the code and files it used, the
-        environment). ``verdict`` is ``would_hit`` or ``would_run``; when it would run,
-        ``compared_to`` is the matching run that would be refused (``reason``) or the nearest
-        recorded run, and ``differences`` what differs. Only the verb's first run is asked
-        about; a verb that runs a batch (``run_many``) is refused."""
+        The verb (a name or a bound verb) is called in a dry run:
+        [`run`][trackyard.DomainTracker.run] stops once the call's cache key is known, before
+        anything is written, and the key is looked up as a hit would be (a recorded executed run,
+        its outputs, the code and files it used, the environment). In the
+        [`WhyReport`][trackyard.WhyReport], [`verdict`][trackyard.WhyReport.verdict] is
+        ``would_hit`` or ``would_run``; when it would run,
+        [`compared_to`][trackyard.WhyReport.compared_to] is the matching run that would be
+        refused ([`reason`][trackyard.WhyReport.reason]) or the nearest recorded run, and
+        [`differences`][trackyard.WhyReport.differences] what differs. Only
+        the verb's first run is asked about; a verb that runs a batch
+        ([`run_many`][trackyard.DomainTracker.run_many]) is refused."""
         fn = self._verb(verb)
         try:
             with _why.dry_run():
@@ -404,7 +428,8 @@ class DomainTracker:
 
     def diff(self, run_a: str, run_b: str) -> WhyReport:
         """What differs from run ``run_a`` to run ``run_b``, component by component (the
-        comparison :meth:`why` makes; verdict ``diff``)."""
+        comparison [`why`][trackyard.DomainTracker.why] makes; a
+        [`WhyReport`][trackyard.WhyReport] with verdict ``diff``)."""
         with session.released():
             return _why.diff_runs(self._store(), self.workspace, run_a, run_b)
 

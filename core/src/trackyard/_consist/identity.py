@@ -1,6 +1,6 @@
 """consist's identity manager: the batch cache key, and one content hash per file per call.
 
-**The batch cache key** (:func:`config_hash`, :func:`code_digest`, :func:`no_inputs_hash`): the
+**The batch cache key** (``config_hash``, ``code_digest``, ``no_inputs_hash``): the
 many-run pre-check finds configs already in the store with one query, so it computes each
 item's ``config_hash`` exactly as ``consist.Tracker.run`` does, through the tracker's
 ``IdentityManager`` (``compute_hash_inputs_digests``, ``normalize_json``,
@@ -11,7 +11,7 @@ into the config. ``tests/consist_contract`` checks that the key equals the one c
 **One hash per file.**
 consist 0.3.5 hashes an input file three times in one run (its input artifact, the run's
 input hash, the logged artifact), each time in 64 KiB reads, and trackyard's own hit check
-hashes outputs again. While a trackyard call runs, :func:`one_hash_per_file` gives the
+hashes outputs again. While a trackyard call runs, ``one_hash_per_file`` gives the
 tracker's identity manager a ``compute_file_checksum`` that remembers each regular file's
 digest for that call (keyed by its device, inode, size, mtime and
 ctime, so a file written during the call is hashed afresh) and hashes it with
@@ -89,7 +89,7 @@ def file_digests(consist_tracker: Any, identity: Sequence[tuple[str, Path]]) -> 
 
 def checksum_of(consist_tracker: Any) -> Callable[[Path], str]:
     """The tracker's file content digest (``IdentityManager.compute_file_checksum``: the
-    call's memo inside :func:`one_hash_per_file`)."""
+    call's memo inside ``one_hash_per_file``)."""
     checksum: Callable[[Path], str] = consist_tracker.identity.compute_file_checksum
     return checksum
 

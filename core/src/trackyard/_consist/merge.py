@@ -1,9 +1,9 @@
 """Merging a sweep's shard stores into the main store.
 
-:class:`Merger` copies a shard's rows into the main store on one DuckDB connection (ATTACH and
+``Merger`` copies a shard's rows into the main store on one DuckDB connection (ATTACH and
 ``INSERT OR IGNORE`` per table, in one ``_store.transaction``), and falls back to consist's own
 merge (``DatabaseMaintenance.merge``, what ``consist db merge --conflict skip`` runs) for a
-shard whose tables differ from the main store's. :func:`close_interrupted` marks the runs a
+shard whose tables differ from the main store's. ``close_interrupted`` marks the runs a
 killed worker left ``running`` as failed first.
 """
 

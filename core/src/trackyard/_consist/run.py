@@ -1,20 +1,20 @@
 """The run engine: one ``DomainTracker.run`` call executed through ``consist.Tracker.run``.
 
-:class:`Engine` is what a ``DomainTracker`` hands a checked call to. Per call it
+``Engine`` is what a ``DomainTracker`` hands a checked call to. Per call it
 
 1. builds the call's run-start stamp (a closure over the call's facts: run name, pid, host,
-   model reference, keyed files) and installs it for the call only (:meth:`Engine._stamping`):
+   model reference, keyed files) and installs it for the call only (``Engine._stamping``):
    consist has no way to remove a run-start hook, so ONE hook is registered per tracker, and it
    calls the closure of the call in progress (between calls, runs started through the consist
    handle get the tracker's provenance only);
 2. runs ``Tracker.run`` inside a session batch (``session.batch``: one connection for the
-   run's bookkeeping) with the wiring applied (:meth:`Engine._execute`);
+   run's bookkeeping) with the wiring applied (``Engine._execute``);
 3. refuses a cache hit whose outputs, code, files or environment changed (the call then runs
    again, and records why);
 4. closes a run that ``KeyboardInterrupt`` / ``SystemExit`` left open
-   (:meth:`Engine._end_interrupted`);
+   (``Engine._end_interrupted``);
 5. reads the run's row back when consist may have swallowed a failed DB write
-   (:class:`WriteFailureWatch`, then :meth:`Engine._check_recorded`).
+   (``WriteFailureWatch``, then ``Engine._check_recorded``).
 
 consist 0.3.5 reports a failed DB write neither by an exception nor by a return value: its
 persistence layer logs a warning and carries on. The log record's source file

@@ -3,21 +3,21 @@
 Each internal used here is listed, with why, in ``trackyard._consist``'s docstring and pinned
 by ``tests/consist_contract``.
 
-* :func:`batch`: while one process owns a batch of runs, consist's ``DatabaseManager.engine``
+* ``batch``: while one process owns a batch of runs, consist's ``DatabaseManager.engine``
   (built with SQLAlchemy's ``NullPool``, so every operation opens a new DuckDB connection,
   ~29 ms each) is swapped for a ``QueuePool(pool_size=1, max_overflow=0)`` engine on the same
   URL, and swapped back and disposed when the batch ends, which releases the file lock so other
   processes get in. Every run is such a batch of one, and the connection is also closed while
-  the model itself runs (:func:`lock_free`, once it has run ``LOCK_FREE_AFTER`` seconds; only
-  an idle connection is ever closed, never one in use): the store is held only for consist's
-  bookkeeping. :func:`released` closes the batch's idle
+  the model itself runs (``lock_free``, once it has run ``LOCK_FREE_AFTER`` seconds; only an
+  idle connection is ever closed, never one in use): the store is held only for consist's
+  bookkeeping. ``released`` closes the batch's idle
   connection for a moment (a ranking or a read-back opens its own, differently configured
   connection, which DuckDB refuses while consist's is open in the same process).
-* :func:`explain_misses`: consist's cache-miss explainer
+* ``explain_misses``: consist's cache-miss explainer
   (``tracker_lifecycle.CacheMissExplainer``, ~180 ms of queries per miss) is replaced by a
   subclass that skips the explanation for the trackers registered with it (their misses record
-  ``{"reason": "not_explained"}``); :func:`explain` runs the real explainer on demand.
-* :func:`flush_snapshot`: consist writes a run's JSON snapshot before it calls the run-start
+  ``{"reason": "not_explained"}``); ``explain`` runs the real explainer on demand.
+* ``flush_snapshot``: consist writes a run's JSON snapshot before it calls the run-start
   hooks, so the stamp trackyard adds there (the pid and host running it) would reach the
   snapshot only when the run ends; the snapshot is written again once stamped
   (``Tracker._flush_json``), so ``reconcile`` can tell a run still in flight from one whose

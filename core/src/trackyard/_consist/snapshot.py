@@ -2,7 +2,7 @@
 
 The snapshots (``run_dir/consist_runs/<run id>.json``) are what a damaged store is rebuilt
 from: a DB row without one is unprotected, and a rebuild would lose it. While the store is
-readable, :func:`recreate` writes each such run's snapshot from its rows, as consist writes
+readable, ``recreate`` writes each such run's snapshot from its rows, as consist writes
 one (a ``ConsistRecord`` dumped to JSON, written atomically): the run row (its metrics and
 plugin set are in ``meta``), and its input and output artifacts.
 

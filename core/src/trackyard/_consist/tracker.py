@@ -1,12 +1,12 @@
 """Building consist objects on a workspace: the ``Tracker``, its lock budget, the schema.
 
-* :func:`default_tracker`: the core default for the ``build_tracker`` hook. Every run gets its
-  own output folder (:func:`run_subdir`); schema set-up (~0.6 s) is skipped on a store this
+* ``default_tracker``: the core default for the ``build_tracker`` hook. Every run gets its
+  own output folder (``run_subdir``); schema set-up (~0.6 s) is skipped on a store this
   consist version initialised (a marker file beside the DB); the store is checked before
   consist touches it (``_store.check_store``); lock waits are bounded by
-  ``TRACKYARD_LOCK_TIMEOUT`` (:func:`apply_lock_budget`).
-* :func:`create_schema`: consist's tables on an empty store (``recovery.rebuild``).
-* :func:`consist_version`, :func:`is_consist_tracker`, :func:`file_checksum`: the few facts
+  ``TRACKYARD_LOCK_TIMEOUT`` (``apply_lock_budget``).
+* ``create_schema``: consist's tables on an empty store (``recovery.rebuild``).
+* ``consist_version``, ``is_consist_tracker``, ``file_checksum``: the few facts
   about consist that modules outside this package need, without importing consist.
 """
 

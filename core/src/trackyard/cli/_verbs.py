@@ -106,7 +106,7 @@ def tracker_verbs(tracker: DomainTracker) -> dict[str, Verb]:
 def declared_verbs(
     cls: type[DomainTracker], registered: list[tuple[str, str, Callable[..., Any]]]
 ) -> dict[str, Verb]:
-    """The verbs :func:`tracker_verbs` lists for a tracker of ``cls`` with the plugin verbs
+    """The verbs ``tracker_verbs`` lists for a tracker of ``cls`` with the plugin verbs
     ``registered`` ((plugin, name, function) triples), read without building the tracker."""
 
     def unbound(fn: Callable[..., Any]) -> inspect.Signature:

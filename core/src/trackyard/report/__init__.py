@@ -1,9 +1,11 @@
 """Workspace reports (``trackyard report``): one self-contained HTML file with charts.
 
-Plugins contribute sections through the ``report_sections`` hook, built from :class:`Section`,
-:class:`Table`, :class:`Chart` (with :class:`Series`) and :class:`Link`; :func:`run_records`
-gives them every recorded run of their domain. Charts are drawn by plotly, whose JavaScript
-is inlined so the file works offline. See ``docs/reports.md``.
+Plugins contribute sections through the [`report_sections`][trackyard.hookspecs.report_sections]
+hook, built from [`Section`][trackyard.report.Section], [`Table`][trackyard.report.Table],
+[`Chart`][trackyard.report.Chart] (with [`Series`][trackyard.report.Series]) and
+[`Link`][trackyard.report.Link]; [`run_records`][trackyard.report.run_records] gives them every
+recorded run of their domain. Charts are drawn by plotly, whose JavaScript is inlined so the file
+works offline. See ``docs/reports.md``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What a report reads from the store: :class:`RunRecord` per run, and the workspace summary."""
+"""What a report reads from the store: ``RunRecord`` per run, and the workspace summary."""
 
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ def reading_once() -> Iterator[None]:
 
 
 def records_in(settings: Settings, domain: str) -> list[RunRecord]:
-    """:func:`run_records` of ``domain`` in the store ``settings`` point at."""
+    """``run_records`` of ``domain`` in the store ``settings`` point at."""
     key = (str(settings.db_path), domain)
     if _memo is not None and key in _memo:
         return list(_memo[key])

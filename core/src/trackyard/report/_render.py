@@ -1,8 +1,8 @@
 """HTML for a report: one self-contained file, plotly's JavaScript inlined, no network.
 
-Sections become HTML; each :class:`Chart` becomes a plotly figure (JSON data, drawn by
-``Plotly.newPlot`` when the page loads). Series over :data:`MAX_POINTS` points (parallel
-coordinates over :data:`MAX_LINES` lines) are downsampled evenly and tables over their
+Sections become HTML; each ``Chart`` becomes a plotly figure (JSON data, drawn by
+``Plotly.newPlot`` when the page loads). Series over ``MAX_POINTS`` points (parallel
+coordinates over ``MAX_LINES`` lines) are downsampled evenly and tables over their
 ``max_rows`` are cut, and the page says so.
 """
 
@@ -82,7 +82,7 @@ class DomainPart:
 
 @dataclass
 class Page:
-    """A whole report page; :func:`render_page` writes it."""
+    """A whole report page; ``render_page`` writes it."""
 
     title: str
     subtitle: str

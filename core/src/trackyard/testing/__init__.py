@@ -1,12 +1,14 @@
 """The plugin author's testing kit.
 
-- :class:`DomainConformance`: subclass it in your plugin's tests, set ``domain`` and a small
-  argument set per verb, and pytest runs the trackyard contract checks against a temporary
-  workspace.
+- [`DomainConformance`][trackyard.testing.DomainConformance]: subclass it in your plugin's
+  tests, set ``domain`` and a small argument set per verb, and pytest runs the trackyard
+  contract checks against a temporary workspace.
 - pytest fixtures (registered through the ``pytest11`` entry point, so they are available as
   soon as trackyard is installed): ``trackyard_workspace``, ``trackyard_sandbox`` and
   ``trackyard_isolated``; see ``trackyard.testing.pytest_plugin``.
-- :class:`PluginSandbox` and :func:`isolated_registry`, the registries behind those fixtures.
+- [`PluginSandbox`][trackyard.testing.PluginSandbox] and
+  [`isolated_registry`][trackyard.testing.isolated_registry], the registries behind those
+  fixtures.
 
 Importing this module imports neither pytest nor consist.
 """
@@ -37,12 +39,16 @@ class DomainConformance:
     """Base class of a domain's conformance tests; pytest collects your ``Test*`` subclass.
 
     Set ``domain`` (the entry-point name) and ``verbs``: for each verb that records runs, the
-    keyword arguments of one small, fast call. ``options`` are passed to ``get_tracker``;
-    override ``make_registry`` to test against a ``PluginSandbox`` registry::
+    keyword arguments of one small, fast call. ``options`` are passed to
+    [`get_tracker`][trackyard.get_tracker]; override
+    [`make_registry`][trackyard.testing.DomainConformance.make_registry] to test against a
+    [`PluginSandbox`][trackyard.testing.PluginSandbox] registry:
 
-        class TestTraffic(DomainConformance):
-            domain = "traffic"
-            verbs = {"run_once": {"name": "small", "config": {"steps": 3}}}
+    ```python
+    class TestTraffic(DomainConformance):
+        domain = "traffic"
+        verbs = {"run_once": {"name": "small", "config": {"steps": 3}}}
+    ```
 
     Every test builds the tracker in pytest's ``tmp_path``; nothing touches your workspace.
     """
@@ -101,7 +107,8 @@ class DomainConformance:
             _checks.check_metrics(tracker, verb, outcomes)
 
     def test_report_sections_render(self, tmp_path: Path) -> None:
-        """After every verb ran, each plugin's ``report_sections`` for the domain render in
+        """After every verb ran, each plugin's
+        [`report_sections`][trackyard.hookspecs.report_sections] for the domain render in
         ``trackyard report`` without an error box."""
         registry = self.make_registry()
         if not self.domain:

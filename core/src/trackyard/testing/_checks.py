@@ -1,6 +1,6 @@
 """The conformance checks, as plain functions shared by ``DomainConformance`` and ``doctor``.
 
-Each check raises :class:`ConformanceFailure` (an ``AssertionError``) with a message that names
+Each check raises ``ConformanceFailure`` (an ``AssertionError``) with a message that names
 the domain, the verb and what to fix.
 """
 

@@ -66,7 +66,8 @@ def _admit_in_process(ep: EntryPoint, verdict: Verdict) -> Verdict:
 
 
 class PluginSandbox:
-    """Register in-process plugins, then use ``registry`` (or ``get_tracker``) as usual.
+    """Register in-process plugins, then use [`registry`][trackyard.testing.PluginSandbox.registry]
+    (or [`get_tracker`][trackyard.testing.PluginSandbox.get_tracker]) as usual.
 
     ``add("traffic", TrafficTracker)`` registers a tracker class; ``add("traffic", module)``
     registers a plugin module (anything with ``@trackyard.hookimpl`` functions);
@@ -107,7 +108,7 @@ class PluginSandbox:
 
     @property
     def registry(self) -> Registry:
-        """A fresh ``trackyard.Registry`` over the plugins added so far."""
+        """A fresh [`trackyard.Registry`][] over the plugins added so far."""
         if self._registry is None:
             reader = cast("Callable[[str], Iterable[EntryPoint]]", self._read)
             self._registry = Registry(entry_points=reader, review=_admit_in_process)

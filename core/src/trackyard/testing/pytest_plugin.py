@@ -2,7 +2,7 @@
 
 - ``trackyard_workspace``: a fresh workspace folder; the test runs in its parent folder and
   ``TRACKYARD_WORKSPACE`` points at it, so ``trackyard.get_tracker(name)`` writes only there.
-- ``trackyard_sandbox``: a :class:`~trackyard.testing.PluginSandbox`; ``add()`` in-process
+- ``trackyard_sandbox``: a ``PluginSandbox``; ``add()`` in-process
   plugin modules or tracker classes without installing a distribution. While the test runs it
   is also the registry behind ``trackyard.get_tracker`` and ``trackyard.available_domains``.
 - ``trackyard_isolated``: call it with plugin names (domain or distribution); afterwards only

@@ -130,7 +130,7 @@ class CalibrationTracker(DomainTracker):
         need ``pip install 'trackyard-calibration[optuna]'``). ``base_config`` holds fixed
         parameters merged under each trial's. Re-running with the same seed replays finished
         trials from the cache and continues. ``executor`` and ``max_workers`` as in
-        :meth:`sweep`: grid and random trials run as one batch; optuna samplers ask
+        ``sweep``: grid and random trials run as one batch; optuna samplers ask
         ``max_workers`` trials at a time (default 1 for ``"serial"``, else the worker count),
         run them together and tell each result, so the same ``max_workers`` gives the same
         trials whichever executor runs them.

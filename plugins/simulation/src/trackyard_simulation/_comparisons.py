@@ -1,7 +1,7 @@
 """Comparisons recorded in the store: what ``SimulationTracker.compare`` writes, and reads back.
 
 Each ``compare`` call is recorded as a consist run of its own (model ``<model>_comparison``,
-tag :data:`COMPARISON_TAG`, cache mode ``overwrite``), with the comparison in
+tag ``COMPARISON_TAG``, cache mode ``overwrite``), with the comparison in
 ``meta["comparison"]``. Its trackyard stamp names the domain under ``comparison_of`` instead of
 ``domain``, so the run is never listed as a model run, ranked, or counted in the report's
 summary; its model name is in consist's cache key, so it can never be served as a model run's
@@ -11,9 +11,9 @@ own id: processes comparing at the same time never write the same row, and a pai
 is shown once, from its latest record.
 
 The record is bounded (consist refuses a metadata value above 64 KiB): at most
-:data:`MAX_KEYS` differing config keys and as many metrics, values as JSON text shortened to
-:data:`MAX_TEXT` characters; ``left_out`` counts the keys beyond them. ``compare`` itself always
-returns the whole :class:`~trackyard_simulation.tracker.Comparison`.
+``MAX_KEYS`` differing config keys and as many metrics, values as JSON text shortened to
+``MAX_TEXT`` characters; ``left_out`` counts the keys beyond them. ``compare`` itself always
+returns the whole ``Comparison``.
 """
 
 from __future__ import annotations

@@ -169,6 +169,13 @@ ORDER BY created_at DESC, id DESC LIMIT 1
 """
 
 RUN_STATUS_SQL = "SELECT status FROM run WHERE id = ?"
+# Bundles: the runs an export may take (never one in flight), and which of a bundle's runs a
+# store already holds.
+EXPORTABLE_RUNS_SQL = f"""
+SELECT id, json_extract_string(meta, '{DOMAIN_PATH}') AS domain, created_at FROM run
+WHERE status <> 'running' ORDER BY created_at, id
+"""
+RUNS_AMONG_SQL = "SELECT id FROM run WHERE list_contains($ids, id)"
 RUN_STATUSES_SQL = "SELECT id, status FROM run"
 COUNT_RUNS_SQL = "SELECT count(*) FROM run"
 

@@ -11,23 +11,26 @@ Layout of a bundle (``trackyard export`` writes it, ``trackyard import`` reads i
     sources/...                    the kept source of keyed code (``_sources``) and the code
                                    manifests (``sources/keys/<digest>.txt``)
 
-Reading verifies while it streams: each member is written to a scratch folder and hashed on
-the way; the first member whose hash differs from the manifest's, that the manifest does not
-list, whose name could escape the folder, or that is cut short, raises ``BundleError`` naming
-it (one line). Nothing outside the scratch folder is touched before every member passed.
+Reading verifies while it streams, twice: ``read_bundle`` hashes every member and keeps only
+the run records in memory, writing nothing; the first member whose hash differs from the
+manifest's, that the manifest does not list, whose name could escape the folder, or that is
+cut short, raises ``BundleError`` naming it (one line). Only then does ``extract`` read it
+again, writing each file under a temporary name beside its place and renaming it once its
+hash matched (a bundle changed between the two reads is refused the same way).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import os
 import tarfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
@@ -36,8 +39,10 @@ from trackyard.errors import BundleError
 __all__ = [
     "FORMAT",
     "MANIFEST",
+    "Bundle",
     "Member",
     "check_suffix",
+    "extract",
     "read_bundle",
     "sha256_file",
     "write_bundle",
@@ -169,44 +174,94 @@ def _safe(path: Path, info: tarfile.TarInfo) -> str:
     return str(pure)
 
 
-def read_bundle(path: Path, into: Path) -> dict[str, Any]:
-    """Unpack and verify ``path`` into the empty folder ``into``; the manifest. Raises
-    ``BundleError`` naming the first bad member (nothing outside ``into`` written)."""
+def _stream(path: Path, keep: Callable[[str], bool], writer: _Writer | None = None) -> Bundle:
+    """Read the whole bundle once, hashing every member against the manifest; members
+    ``keep`` accepts are kept in memory, those ``writer`` places are written there."""
     if not path.is_file():
         raise BundleError(f"bundle {path} does not exist (or is not a file)")
-    manifest: dict[str, Any] | None = None
-    expected: dict[str, str] = {}
+    bundle: Bundle | None = None
     seen: set[str] = set()
     current = MANIFEST
     try:
         with path.open("rb") as raw, _open(path, False, raw) as tar:
             for info in tar:
                 current = _safe(path, info)
-                if manifest is None:
-                    manifest, expected = _manifest(path, tar, info)
+                if bundle is None:
+                    bundle = Bundle(_manifest(path, tar, info))
                     continue
-                _member(path, tar, info, current, expected, seen, into)
-                current = _next_missing(expected, seen)
+                _member(path, tar, info, bundle, seen, keep, writer)
+                current = _next_missing(bundle.members, seen)
     except BundleError:
         raise
     except _READ_ERRORS as exc:
         why = f"is cut short or unreadable ({type(exc).__name__}: {exc})"
         raise _bad(path, current, why) from None
-    if manifest is None:
+    if bundle is None:
         raise _bad(path, MANIFEST, "is missing: not a trackyard bundle, or an empty one")
-    missing = _next_missing(expected, seen)
+    missing = _next_missing(bundle.members, seen)
     if missing:
         raise _bad(path, missing, "is missing: the bundle is truncated")
-    return manifest
+    return bundle
+
+
+@dataclass
+class Bundle:
+    """A verified bundle's manifest, and the members kept in memory (the run records)."""
+
+    manifest: dict[str, Any]
+    kept: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def members(self) -> dict[str, str]:
+        members: dict[str, str] = self.manifest["members"]
+        return members
+
+
+def read_bundle(path: Path, keep: Callable[[str], bool]) -> Bundle:
+    """Verify every member of ``path`` (writing nothing); the members ``keep`` accepts are
+    returned in memory. Raises ``BundleError`` naming the first bad member."""
+    return _stream(path, keep)
+
+
+@dataclass
+class _Writer:
+    """Writes members to their places: a temporary name beside each, renamed into place once
+    its hash matched (removed when it did not); each file placed is appended to ``written``."""
+
+    places: dict[str, Path]
+    written: list[Path]
+
+    def _part(self, name: str) -> Path:
+        target = self.places[name]
+        return target.with_name(f".{target.name}.{os.getpid()}.part")
+
+    def open(self, name: str) -> IO[bytes] | None:
+        if name not in self.places:
+            return None
+        part = self._part(name)
+        part.parent.mkdir(parents=True, exist_ok=True)
+        return part.open("wb")
+
+    def finish(self, name: str, ok: bool) -> None:
+        if ok:
+            self._part(name).replace(self.places[name])
+            self.written.append(self.places[name])
+        else:
+            self._part(name).unlink(missing_ok=True)
+
+
+def extract(path: Path, places: dict[str, Path], written: list[Path]) -> None:
+    """Write each member named in ``places`` to its place; every file placed is appended to
+    ``written`` (so a caller can undo). The bundle is verified again while it is read (it may
+    have changed since ``read_bundle``): a bad member raises ``BundleError``."""
+    _stream(path, lambda name: False, _Writer(places, written))
 
 
 def _next_missing(expected: dict[str, str], seen: set[str]) -> str:
     return next((name for name in expected if name not in seen), "")
 
 
-def _manifest(
-    path: Path, tar: tarfile.TarFile, info: tarfile.TarInfo
-) -> tuple[dict[str, Any], dict[str, str]]:
+def _manifest(path: Path, tar: tarfile.TarFile, info: tarfile.TarInfo) -> dict[str, Any]:
     if info.name != MANIFEST:
         raise _bad(path, info.name, f"comes first where {MANIFEST} should: not a trackyard bundle")
     if info.size > _MAX_MANIFEST:
@@ -214,38 +269,52 @@ def _manifest(
     f = tar.extractfile(info)
     assert f is not None
     try:
-        manifest = json.loads(f.read())
+        manifest: dict[str, Any] = json.loads(f.read())
         members = manifest["members"]
         if manifest.get("format") != FORMAT or not isinstance(members, dict):
             raise ValueError(f"format {manifest.get('format')!r}, expected {FORMAT}")
+        manifest["members"] = {str(k): str(v) for k, v in members.items()}
     except (ValueError, KeyError, TypeError) as exc:
         raise _bad(path, MANIFEST, f"is not a trackyard bundle manifest ({exc})") from None
-    return manifest, {str(k): str(v) for k, v in members.items()}
+    return manifest
 
 
 def _member(
     path: Path,
     tar: tarfile.TarFile,
     info: tarfile.TarInfo,
-    name: str,
-    expected: dict[str, str],
+    bundle: Bundle,
     seen: set[str],
-    into: Path,
+    keep: Callable[[str], bool],
+    writer: _Writer | None,
 ) -> None:
-    """Stream one member to ``into/name`` while hashing it; refuse it when it does not match."""
+    """Hash one member on its way to memory, its place or nowhere; refuse it on a mismatch."""
+    name, expected = str(PurePosixPath(info.name)), bundle.members
     if name not in expected or name in seen:
         raise _bad(path, name, "is not listed in the manifest (or appears twice)")
-    target = into / name
-    target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     f = tar.extractfile(info)
     assert f is not None
-    with target.open("wb") as out:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-            out.write(chunk)
-    if digest.hexdigest() != expected[name]:
+    kept = keep(name)
+    out = None if kept or writer is None else writer.open(name)
+    chunks: list[bytes] = []
+    ok = False
+    try:
+        with out if out is not None else contextlib.nullcontext():
+            while chunk := f.read(_CHUNK):
+                digest.update(chunk)
+                if kept:
+                    chunks.append(chunk)
+                elif out is not None:
+                    out.write(chunk)
+        ok = digest.hexdigest() == expected[name]
+    finally:
+        if out is not None and writer is not None:
+            writer.finish(name, ok)
+    if not ok:
         raise _bad(
             path, name, f"has sha256 {digest.hexdigest()}, the manifest says {expected[name]}"
         )
     seen.add(name)
+    if kept:
+        bundle.kept[name] = b"".join(chunks)

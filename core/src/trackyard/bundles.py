@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
-import tempfile
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -122,11 +120,11 @@ def _since(value: str | date | datetime | None) -> datetime | None:
         ) from None
 
 
-def _naive_utc(moment: datetime) -> datetime:
-    """consist records times in UTC without a zone: compare like with like."""
+def _utc(moment: datetime) -> datetime:
+    """A time in UTC; one without a zone is read as UTC (consist records times in UTC)."""
     if moment.tzinfo is None:
-        return moment
-    return moment.astimezone(UTC).replace(tzinfo=None)
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def _select(
@@ -146,7 +144,7 @@ def _select(
         for run_id, run_domain, created in rows
         if (domain is None or run_domain == domain)
         and (wanted is None or str(run_id) in wanted)
-        and (since is None or created >= _naive_utc(since))
+        and (since is None or _utc(created) >= _utc(since))
     ]
     if wanted is not None:
         unknown = sorted(wanted - {str(r[0]) for r in rows})
@@ -354,18 +352,17 @@ def import_runs(bundle: str | os.PathLike[str], *, workspace: Location = None) -
     keywords = {} if workspace is None else {"workspace": workspace}
     settings = resolve_settings("*", NoOptions, keywords)
     store = Store.of(settings)
-    with tempfile.TemporaryDirectory(prefix="trackyard-import-") as scratch:
-        unpacked = Path(scratch)
-        manifest = _bundle.read_bundle(path, unpacked)
-        payloads = _payloads(path, unpacked, manifest)
-        held = _held(store, [str(p["run"]["id"]) for p in payloads])
-        new = [p for p in payloads if str(p["run"]["id"]) not in held]
-        differs = manifest.get("plugin_set") != plugin_set_fingerprint()
-        if not new:
-            return ImportReport(path, settings.workspace, already=tuple(sorted(held)))
-        notes = _plugin_note(path, manifest) if differs else ()
-        _stamp(new, store.run_dir, manifest, differs)
-        files = _place(unpacked, manifest, settings.workspace, store, new)
+    verified = _bundle.read_bundle(path, lambda name: name.startswith("runs/"))
+    manifest = verified.manifest
+    payloads = _payloads(path, verified.kept, manifest)
+    held = _held(store, [str(p["run"]["id"]) for p in payloads])
+    new = [p for p in payloads if str(p["run"]["id"]) not in held]
+    differs = manifest.get("plugin_set") != plugin_set_fingerprint()
+    if not new:
+        return ImportReport(path, settings.workspace, already=tuple(sorted(held)))
+    notes = _plugin_note(path, manifest) if differs else ()
+    _stamp(new, store.run_dir, manifest, differs)
+    files = _place(path, manifest, settings.workspace, store, new)
     return ImportReport(
         path,
         settings.workspace,
@@ -377,15 +374,15 @@ def import_runs(bundle: str | os.PathLike[str], *, workspace: Location = None) -
     )
 
 
-def _payloads(path: Path, unpacked: Path, manifest: dict[str, Any]) -> list[Payload]:
+def _payloads(path: Path, kept: dict[str, bytes], manifest: dict[str, Any]) -> list[Payload]:
     out = []
     for run_id in manifest.get("runs") or []:
         name = f"runs/{run_id}.json"
         try:
-            payload: Payload = json.loads((unpacked / name).read_text(encoding="utf-8"))
+            payload: Payload = json.loads(kept[name])
             if str(payload["run"]["id"]) != str(run_id):
                 raise ValueError(f"it records run {payload['run']['id']!r}")
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError) as exc:
             raise BundleError(
                 f"bundle {path}: member {name!r} is not a run record ({exc}); nothing was imported"
             ) from None
@@ -443,12 +440,10 @@ def _destination(name: str, workspace: Path, run_dir: Path) -> Path | None:
     return None  # the manifest, run records and the lock are not copied as such
 
 
-def _clashes(
-    unpacked: Path, manifest: dict[str, Any], workspace: Path, run_dir: Path
-) -> list[tuple[Path, Path]]:
-    """The (member file, destination) pairs to copy; a destination holding other bytes
-    raises before anything is written."""
-    copies = []
+def _places(manifest: dict[str, Any], workspace: Path, run_dir: Path) -> dict[str, Path]:
+    """Where each file member goes; a place holding other bytes raises before anything is
+    written; one holding the same bytes is left as it is."""
+    places = {}
     for name, digest in manifest["members"].items():
         target = _destination(name, workspace, run_dir)
         if target is None:
@@ -461,40 +456,37 @@ def _clashes(
                     "move that file aside"
                 )
             continue
-        copies.append((unpacked / name, target))
-    return copies
+        places[name] = target
+    return places
 
 
 def _place(
-    unpacked: Path, manifest: dict[str, Any], workspace: Path, store: Store, new: list[Payload]
+    path: Path, manifest: dict[str, Any], workspace: Path, store: Store, new: list[Payload]
 ) -> int:
-    """Copy the files, write the snapshots, then merge the rows in one transaction; on a
-    failure the files this import added are removed again. How many files were added."""
+    """Write the files, the snapshots, then merge the rows in one transaction; on a failure
+    the files this import added are removed again. How many files were added."""
     from trackyard import _metrics_index
     from trackyard._consist import restore
     from trackyard._consist.tracker import create_schema
 
-    copies = _clashes(unpacked, manifest, workspace, store.run_dir)
+    places = _places(manifest, workspace, store.run_dir)
     written: list[Path] = []
     try:
-        for source, target in copies:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
-            written.append(target)
+        _bundle.extract(path, places, written)
         snapshots = store.run_dir / SNAPSHOT_DIR
         snapshots.mkdir(parents=True, exist_ok=True)
         for payload in new:
             target = snapshots / f"{payload['run']['id']}.json"
             existed = target.exists()
-            target.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+            target.write_text(json.dumps(payload), encoding="utf-8")
             if not existed:
                 written.append(target)
         if not store.db_path.is_file():
             create_schema(store)
         restore.restore(store, new, [], atomic=True)
     except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
+        for done in written:
+            done.unlink(missing_ok=True)
         raise
     _metrics_index.rebuild(store.db_path, timeout=store.timeout)
-    return len(copies)
+    return len(places)

@@ -135,3 +135,19 @@ def test_a_tar_that_is_not_a_bundle_is_refused(tmp_path: Path) -> None:
         "trackyard bundle; nothing was imported"
     )
     assert not (tmp_path / "ws").exists()
+
+
+def test_zstd_without_its_package_is_refused_before_writing(origin: Path, tmp_path: Path) -> None:
+    try:
+        import zstandard  # type: ignore[import-not-found]  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("zstandard is installed: .tar.zst bundles work here")
+    with pytest.raises(BundleError) as caught:
+        trackyard.export_runs(tmp_path / "runs.tar.zst", workspace=origin)
+    assert str(caught.value) == (
+        f"bundle {tmp_path / 'runs.tar.zst'}: .tar.zst needs the zstandard package "
+        "(`python -m pip install zstandard`), or use .tar.gz"
+    )
+    assert list(tmp_path.iterdir()) == []

@@ -4,8 +4,14 @@ importing twice changes nothing."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
+
+import trackyard
+from trackyard.recovery import audit_outputs
 
 from .conftest import cli, run_json, tree
 
@@ -38,6 +44,9 @@ def test_importing_twice_changes_nothing(bundle: Path, tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     first = cli("import", str(bundle), "-w", str(ws), cwd=tmp_path)
     assert first.returncode == 0, first.stderr
+    assert trackyard.audit(ws).ok  # what `trackyard doctor` checks: records and rows agree
+    outputs = audit_outputs(ws)
+    assert outputs.ok and outputs.checked == 2, str(outputs)  # files match their hashes
     before = tree(ws)
     second = cli("import", str(bundle), "-w", str(ws), cwd=tmp_path)
     assert second.returncode == 0, second.stderr
@@ -86,4 +95,42 @@ def test_truncated_bundle_is_refused_and_the_workspace_unchanged(
     assert lines[0].startswith(f"Error: bundle {cut}: member '")
     assert "cut short" in lines[0] or "is missing: the bundle is truncated" in lines[0]
     assert lines[0].endswith("nothing was imported")
+    assert tree(ws) == before
+
+
+HOLD = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])
+print("holding", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_busy_store_is_waited_for_then_refused_with_nothing_written(
+    bundle: Path, tmp_path: Path
+) -> None:
+    ws = tmp_path / "ws"
+    seeded = cli("import", str(bundle), "-w", str(ws), cwd=tmp_path)
+    assert seeded.returncode == 0, seeded.stderr
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(ws / "provenance.duckdb")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "holding\n"
+        before = tree(ws)
+        env = {**os.environ, "TRACKYARD_LOCK_TIMEOUT": "2"}
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "trackyard"), "import", str(bundle), "-w", str(ws)],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+    finally:
+        holder.kill()
+        holder.wait()
+    assert done.returncode == 1
+    assert done.stderr.startswith(
+        f"Error: checking which runs are new: the store {ws / 'provenance.duckdb'} stayed "
+        f"locked by process {holder.pid} for 2 s"
+    )
     assert tree(ws) == before

@@ -71,6 +71,10 @@ def tree(folder: Path) -> dict[str, str]:
     }
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: builds a fresh virtual environment (~2-5 min)")
+
+
 @pytest.fixture(scope="module")
 def origin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A workspace on "the cluster": runs a and b executed, a-again a hit of a."""

@@ -22,6 +22,7 @@ import json
 import os
 import socket
 import warnings
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -133,11 +134,9 @@ def _select(
     """The ids of the runs to export, oldest first; an unknown ``--run`` id raises."""
     from trackyard._consist.schema import EXPORTABLE_RUNS_SQL
 
-    rows = (
-        store.query(EXPORTABLE_RUNS_SQL, what="choosing runs to export")
-        if (store.db_path.is_file())
-        else []
-    )
+    rows = []
+    if store.db_path.is_file():
+        rows = store.query(EXPORTABLE_RUNS_SQL, what="choosing runs to export")
     wanted = None if not runs else set(runs)
     chosen = [
         str(run_id)
@@ -172,15 +171,17 @@ def _with_sources(
     """The snapshots of ``chosen`` and of every run a chosen cache hit reused (added)."""
     found: dict[str, tuple[Payload, bytes]] = {}
     added: list[str] = []
-    todo = list(chosen)
+    selected = set(chosen)
+    todo = deque(chosen)
     while todo:
-        run_id = todo.pop(0)
+        run_id = todo.popleft()
         if run_id in found:
             continue
         found[run_id] = _snapshot(store, run_id)
         source = (found[run_id][0]["run"].get("meta") or {}).get(CACHE_SOURCE)
         if source and str(source) not in found:
-            if str(source) not in chosen:
+            if str(source) not in selected:
+                selected.add(str(source))
                 added.append(str(source))
             todo.append(str(source))
     return found, added

@@ -31,6 +31,7 @@ from typing import Any
 
 from trackyard import _bundle
 from trackyard._bundle import Member, sha256_file
+from trackyard._consist.schema import PHYSICAL_RUN_DIR
 from trackyard._layout import (
     CACHE_SOURCE,
     IMPORTED,
@@ -425,7 +426,7 @@ def _stamp(payloads: list[Payload], run_dir: Path, manifest: dict[str, Any], dif
     for payload in payloads:
         run = payload["run"]
         meta = dict(run.get("meta") or {})
-        meta["_physical_run_dir"] = str(run_dir)
+        meta[PHYSICAL_RUN_DIR] = str(run_dir)
         meta[STAMP] = {**(meta.get(STAMP) or {}), IMPORTED: origin}
         run["meta"] = meta
 

@@ -34,7 +34,8 @@ from trackyard._layout import (
 RUN_TABLE = "run"
 # Keys consist writes into run.meta / a snapshot's config that trackyard reads.
 ERROR_PATH = "$.error"  # the failed run's message
-PHYSICAL_RUN_DIR_PATH = "$._physical_run_dir"  # the run folder a run's outputs are under
+PHYSICAL_RUN_DIR = "_physical_run_dir"  # the run folder a run's outputs are under
+PHYSICAL_RUN_DIR_PATH = f"$.{PHYSICAL_RUN_DIR}"
 CONFIG_PREFIX = "__consist"  # consist's own keys in a recorded config (hash inputs...)
 # trackyard's metrics index, named here because SQL below joins it with consist's run table.
 RUN_INDEX_TABLE = "trackyard_run_index"

@@ -245,5 +245,6 @@ def test_errors_share_one_base() -> None:
         base = UserWarning if issubclass(cls, Warning) else TrackyardError
         assert issubclass(cls, base), name
     assert [n for n in errors.__all__ if issubclass(getattr(errors, n), Warning)] == [
-        "EnvironmentChangedWarning"
+        "BundlePluginSetWarning",
+        "EnvironmentChangedWarning",
     ]

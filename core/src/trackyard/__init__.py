@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from trackyard import errors
     from trackyard._discovery import DomainInfo, Explanation
     from trackyard._sweep import ManyResult
+    from trackyard.bundles import ExportReport, ImportReport, export_runs, import_runs
     from trackyard.errors import EnvironmentChangedWarning, StaleCodeError
     from trackyard.hookspecs import hookimpl
     from trackyard.recovery import AuditReport, ReconcileReport, audit, reconcile
@@ -46,6 +47,8 @@ _WHERE = {
     "DomainTracker": "trackyard.tracker",
     "EnvironmentChangedWarning": "trackyard.errors",
     "Explanation": "trackyard._discovery",
+    "ExportReport": "trackyard.bundles",
+    "ImportReport": "trackyard.bundles",
     "ManyResult": "trackyard._sweep",
     "RankedRun": "trackyard.tracker",
     "ReconcileReport": "trackyard.recovery",
@@ -61,8 +64,10 @@ _WHERE = {
     "available_plugins": "trackyard.registry",
     "errors": "trackyard.errors",
     "explain": "trackyard.registry",
+    "export_runs": "trackyard.bundles",
     "get_tracker": "trackyard.registry",
     "hookimpl": "trackyard.hookspecs",
+    "import_runs": "trackyard.bundles",
     "plugin_set_fingerprint": "trackyard.registry",
     "reconcile": "trackyard.recovery",
 }
@@ -74,6 +79,8 @@ __all__ = [
     "DomainTracker",
     "EnvironmentChangedWarning",
     "Explanation",
+    "ExportReport",
+    "ImportReport",
     "ManyResult",
     "RankedRun",
     "ReconcileReport",
@@ -90,8 +97,10 @@ __all__ = [
     "available_plugins",
     "errors",
     "explain",
+    "export_runs",
     "get_tracker",
     "hookimpl",
+    "import_runs",
     "plugin_set_fingerprint",
     "reconcile",
 ]

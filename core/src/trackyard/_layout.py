@@ -9,6 +9,8 @@ Workspace (defaults; ``db_path`` and ``run_dir`` can be moved by settings):
       provenance.duckdb                 the store (DB_FILE); its schema marker beside it
       runs/                             consist's run folder (RUNS_DIR)
         consist_runs/<run id>.json      consist's JSON snapshots (SNAPSHOT_DIR)
+      inputs/<sha[:2]>/<sha>            input files imported from bundles (INPUTS_DIR)
+      sources/<sha[:2]>/<sha>.gz        kept source of keyed modules (SOURCES_DIR)
       shards/                           many-run sweeps in flight (SHARDS_DIR)
         template.duckdb                 an initialised empty store workers copy (TEMPLATE_DB)
         <sweep>/driver.pid              "<host> <pid>" of the sweep's driver (DRIVER_FILE)
@@ -59,6 +61,8 @@ IDENTITY = "identity"  # every keyed file: {"<label>": {"path", "sha256"}} (why 
 MODEL_REF = "model"  # "module:qualname" of the model function
 SOURCES_DIR = "sources"  # <workspace>/sources/<sha[:2]>/<sha>.gz: keyed modules' source
 EXECUTOR_SOURCE = "source_executed"  # on a hit: its cache_source is the run that executed
+IMPORTED = "imported"  # set by `trackyard import`: {"host", "created_at", "plugin_set", ...}
+INPUTS_DIR = "inputs"  # <workspace>/inputs/<sha[:2]>/<sha>: input files an import brought
 
 # The same keys as DuckDB JSON paths (constants only: no user value is ever formatted in).
 DOMAIN_PATH = f"$.{STAMP}.{DOMAIN}"

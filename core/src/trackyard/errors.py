@@ -33,6 +33,9 @@ purpose:
     │                                                trackyard doctor --fix rebuilds it
     ├── DiskFullError            (also OSError)      the disk holding the run folder or store
     │                                                filled up during a run; names the folder
+    ├── BundleError                                  a run bundle is damaged, truncated, not a
+    │                                                bundle, or clashes with the workspace;
+    │                                                nothing was imported
     └── InstallError                                 installing/uninstalling plugins failed
         └── InstallRejectedError                     a newly installed plugin failed validation;
                                                      the install was rolled back (report)
@@ -40,7 +43,9 @@ purpose:
 
 Warnings: [`EnvironmentChangedWarning`][trackyard.errors.EnvironmentChangedWarning] (a
 ``UserWarning``): a cache hit was recorded with other versions of the distributions the model
-uses than are installed now.
+uses than are installed now. [`BundlePluginSetWarning`][trackyard.errors.BundlePluginSetWarning]
+(a ``UserWarning``): an imported bundle was made with another plugin set than the one installed
+here; its runs are marked so.
 
 Every message names the offending thing (domain, distribution, option, metric...) and says how
 to fix it.
@@ -51,6 +56,8 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "BundleError",
+    "BundlePluginSetWarning",
     "ConfigValidationError",
     "DiskFullError",
     "DomainConflictError",
@@ -260,3 +267,17 @@ class InstallRejectedError(InstallError):
     def __init__(self, report: Any, message: str) -> None:  # report: installer.InstallReport
         super().__init__(message)
         self.report = report
+
+
+class BundleError(TrackyardError):
+    """A run bundle (``trackyard export`` / ``import``) cannot be used: a member is damaged,
+    missing or cut short (the message names the first one), it is not a bundle, or a file it
+    holds clashes with the workspace. Raised before the workspace is touched: nothing was
+    imported."""
+
+
+class BundlePluginSetWarning(UserWarning):
+    """An imported bundle was made with another plugin set (its fingerprint) than the one
+    installed here. Its runs are imported and marked (``meta["trackyard"]["imported"]
+    ["plugin_set_differs"]``); restore the bundle's ``plugins.lock.toml`` with
+    ``trackyard install -r`` to work with the same plugins."""

@@ -22,7 +22,8 @@ Modules
   per call.
 * ``schema``: every SQL text against consist's tables, every consist key read from run
   metadata or snapshots, the named row types.
-* ``restore``: consist's rows rebuilt from its JSON run snapshots (``reconcile``, ``rebuild``).
+* ``restore``: consist's rows rebuilt from its JSON run snapshots (``reconcile``, ``rebuild``,
+  and ``import_runs``, all of a bundle's runs in one transaction).
 * ``merge``: a sweep's shard stores merged into the main store.
 
 consist internals trackyard relies on
@@ -97,8 +98,10 @@ Data layout
      ``config_facet_schema_version``). [test_snapshot_layout]
  13. Tables and columns spelled in SQL (``schema``): ``run``, ``artifact``,
      ``run_artifact_link`` and the columns listed there; the meta keys ``cache_source``,
-     ``error``, ``_physical_run_dir``; config keys starting ``__consist``; every run, hits
-     included, writes a new row. [test_tables_and_columns, test_meta_keys]
+     ``error``, ``_physical_run_dir`` (rewritten by ``import_runs`` to the importing
+     workspace's run folder, where consist then resolves the run's outputs); config keys
+     starting ``__consist``; every run, hits included, writes a new row.
+     [test_tables_and_columns, test_meta_keys]
  14. ``Tracker(run_dir=, db_path=, run_subdir_fn=, db_skip_schema_init=)``,
      ``Tracker.run(...)`` keywords and ``RunResult`` (``run``, ``outputs``, ``cache_hit``,
      ``output_path``), ``CacheOptions(cache_mode=, cache_epoch=, code_identity=)``,

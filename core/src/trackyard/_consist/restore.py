@@ -300,13 +300,22 @@ def _write(con: Any, schema: _Schema, rows: _Rows) -> None:
             con.unregister(_VIEW)
 
 
-def restore(store: Store, payloads: Sequence[Payload], errors: list[str]) -> list[Payload]:
+def restore(
+    store: Store, payloads: Sequence[Payload], errors: list[str], *, atomic: bool = False
+) -> list[Payload]:
     """Restore the rows of ``payloads`` (parsed snapshots) into ``store``, in one transaction
     (or one per run when that fails). Returns the payloads restored; an error line per payload
-    that could not be is appended to ``errors``."""
+    that could not be is appended to ``errors``. ``atomic`` (importing a bundle): all of them
+    in one transaction or none, and any failure raises."""
     if not payloads:
         return []
     schema = _schema()
+    if atomic:
+        everything = _Rows()
+        for payload in payloads:
+            everything.merge(schema, _payload_rows(schema, payload))
+        store.write(lambda con: _write(con, schema, everything), what="importing runs")
+        return list(payloads)
     built: list[tuple[Payload, _Rows]] = []
     for payload in payloads:
         try:

@@ -34,7 +34,8 @@ from trackyard._layout import (
 RUN_TABLE = "run"
 # Keys consist writes into run.meta / a snapshot's config that trackyard reads.
 ERROR_PATH = "$.error"  # the failed run's message
-PHYSICAL_RUN_DIR_PATH = "$._physical_run_dir"  # the run folder a run's outputs are under
+PHYSICAL_RUN_DIR = "_physical_run_dir"  # the run folder a run's outputs are under
+PHYSICAL_RUN_DIR_PATH = f"$.{PHYSICAL_RUN_DIR}"
 CONFIG_PREFIX = "__consist"  # consist's own keys in a recorded config (hash inputs...)
 # trackyard's metrics index, named here because SQL below joins it with consist's run table.
 RUN_INDEX_TABLE = "trackyard_run_index"
@@ -169,6 +170,13 @@ ORDER BY created_at DESC, id DESC LIMIT 1
 """
 
 RUN_STATUS_SQL = "SELECT status FROM run WHERE id = ?"
+# Bundles: the runs an export may take (never one in flight), and which of a bundle's runs a
+# store already holds.
+EXPORTABLE_RUNS_SQL = f"""
+SELECT id, json_extract_string(meta, '{DOMAIN_PATH}') AS domain, created_at FROM run
+WHERE status <> 'running' ORDER BY created_at, id
+"""
+RUNS_AMONG_SQL = "SELECT id FROM run WHERE list_contains($ids, id)"
 RUN_STATUSES_SQL = "SELECT id, status FROM run"
 COUNT_RUNS_SQL = "SELECT count(*) FROM run"
 

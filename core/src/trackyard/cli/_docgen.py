@@ -15,7 +15,8 @@ The `trackyard` command is installed with the core distribution. Every command a
 error is one line, a hint, and exit status 1). Every listing command (`domains`, `info`,
 `which`, `doctor`, `runs`, `run`, `why`, `diff`) has `--json` for scripts; when stdout is not a
 terminal (a pipe or a file), tables are printed with every value in full, never cut to 80
-columns. `why` and `diff` are explained in [provenance](provenance.md).
+columns. `why` and `diff` are explained in [provenance](provenance.md); `export` and `import`
+in [sharing runs between machines](sharing.md).
 
 This page is generated from the CLI's own help by `python -m trackyard.cli._docgen docs/cli.md`;
 a test fails when it is out of date.

@@ -1,19 +1,19 @@
 """Portable, verified run bundles: move runs, their files and their cache between workspaces.
 
-[`export_runs`][trackyard.export_runs] writes one archive (``trackyard export``) holding each selected run's
-record (consist's JSON snapshot), its output files, its input files by content hash, the kept
-source of its keyed code and the plugin lock, with a manifest of every member's sha256 (the
-layout is in ``_bundle``). A selected cache hit brings the run that executed it (its outputs
-are that run's files). A completed run whose outputs are missing or changed since they were
-recorded is left out, and the report says why.
+[`export_runs`][trackyard.export_runs] writes one archive (``trackyard export``) holding each
+selected run's record (consist's JSON snapshot), its output files, its input files by content
+hash, the kept source of its keyed code and the plugin lock, with a manifest of every member's
+sha256 (the layout is in ``_bundle``). A selected cache hit brings the run that executed it (its
+outputs are that run's files). A completed run whose outputs are missing or changed since they
+were recorded is left out, and the report says why.
 
-[`import_runs`][trackyard.import_runs] (``trackyard import``) verifies every member before it touches the
-workspace, then places the files (outputs under ``runs/``, inputs under ``inputs/``, kept
-sources under ``sources/``), writes the snapshots and merges the runs' rows in one
-transaction. Runs the workspace already holds are skipped, so importing twice changes
-nothing. Imported runs serve cache hits: the same model, config, inputs and code give a hit
-with the bundle's outputs. A bundle made with another plugin set is imported with a
-``BundlePluginSetWarning`` and its runs are marked.
+[`import_runs`][trackyard.import_runs] (``trackyard import``) verifies every member before it
+touches the workspace, then places the files (outputs under ``runs/``, inputs under ``inputs/``,
+kept sources under ``sources/``), writes the snapshots and merges the runs' rows in one
+transaction. Runs the workspace already holds are skipped, so importing twice changes nothing.
+Imported runs serve cache hits: the same model, config, inputs and code give a hit with the
+bundle's outputs. A bundle made with another plugin set is imported with a
+[`BundlePluginSetWarning`][trackyard.errors.BundlePluginSetWarning] and its runs are marked.
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ _LOCK_MEMBER = "plugins.lock.toml"
 
 @dataclass(frozen=True)
 class ExportReport:
-    """What [`export_runs`][trackyard.export_runs] wrote: the bundle, its runs (``added`` of them because a
-    selected cache hit reused them), the runs left out and why, and its size."""
+    """What [`export_runs`][trackyard.export_runs] wrote: the bundle, its runs (``added`` of
+    them because a selected cache hit reused them), the runs left out and why, and its size."""
 
     path: Path
     runs: tuple[str, ...]
@@ -80,8 +80,8 @@ class ExportReport:
 
 @dataclass(frozen=True)
 class ImportReport:
-    """What [`import_runs`][trackyard.import_runs] did: the runs it added, those the workspace already held
-    (untouched), and whether the bundle was made with another plugin set."""
+    """What [`import_runs`][trackyard.import_runs] did: the runs it added, those the workspace
+    already held (untouched), and whether the bundle was made with another plugin set."""
 
     bundle: Path
     workspace: Path
@@ -265,8 +265,9 @@ def export_runs(
     """Write the runs of ``workspace`` (those of ``domain``, the ids in ``runs``, those created
     at or after ``since``; all finished runs by default) to the bundle ``output`` (``.tar``,
     ``.tar.gz``/``.tgz`` or ``.tar.zst``). ``inputs=False`` leaves input files out. Raises
-    ``UnknownRunError`` for an id the store lacks and ``BundleError`` when nothing matches;
-    the bundle is written atomically (a temporary file renamed at the end)."""
+    [`UnknownRunError`][trackyard.errors.UnknownRunError] for an id the store lacks and
+    [`BundleError`][trackyard.errors.BundleError] when nothing matches; the bundle is written
+    atomically (a temporary file renamed at the end)."""
     from trackyard.recovery import resolve_store
 
     target = Path(output)
@@ -344,9 +345,10 @@ def import_runs(bundle: str | os.PathLike[str], *, workspace: Location = None) -
     """Verify the bundle, then add its runs to ``workspace`` (the configured one by default).
 
     Every member is checked against the manifest's sha256 before anything is written; a bad
-    one raises ``BundleError`` naming it, and the workspace is unchanged. Runs the workspace
-    already holds are left alone (importing twice changes nothing). A bundle made with another
-    plugin set warns (``BundlePluginSetWarning``) and marks its runs."""
+    one raises [`BundleError`][trackyard.errors.BundleError] naming it, and the workspace is
+    unchanged. Runs the workspace already holds are left alone (importing twice changes
+    nothing). A bundle made with another plugin set warns
+    ([`BundlePluginSetWarning`][trackyard.errors.BundlePluginSetWarning]) and marks its runs."""
     from trackyard.registry import plugin_set_fingerprint
     from trackyard.settings import NoOptions, resolve_settings
 

@@ -185,18 +185,43 @@ def _template(task: _shards.Task, root: Path) -> Path:
 def localise(
     task: _shards.Task, files: Mapping[str, InputFile], inputs: Mapping[str, bytes], root: Path
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The task's config and inputs with each driver file replaced by this worker's copy,
-    written once per content under ``<scratch>/inputs/<sha256>/``."""
+    """The task's config and inputs, each driver file present on this worker (see
+    :func:`_input_here`)."""
 
     def swap(value: Any) -> Any:
         file = files.get(str(value)) if isinstance(value, Path) else None
         if file is None or file.sha256 not in inputs:
             return value
-        return _input_copy(root, file, inputs[file.sha256])
+        return _input_here(value, _input_copy(root, file, inputs[file.sha256]), file.sha256)
 
     config = {k: swap(v) for k, v in task.config.items()}
     named = {k: swap(v) for k, v in task.inputs.items()} if task.inputs else None
     return config, named
+
+
+def _input_here(path: Path, copy: Path, sha256: str) -> Path:
+    """The driver's path itself when it holds (or can be given) this content here: a path is
+    part of the cache key, so the run keys as it would on the driver. Else the scratch copy
+    (the run is right, but keyed on the copy's path: the driver will not find it in cache)."""
+    try:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_name(f".{uuid.uuid4().hex[:8]}-{path.name}")
+            shutil.copyfile(copy, temporary)
+            os.replace(temporary, path)
+        if path.is_file() and _sha256(path) == sha256:
+            return path
+    except OSError:
+        pass
+    return copy
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for piece in iter(lambda: handle.read(CHUNK_BYTES), b""):
+            digest.update(piece)
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -247,11 +272,7 @@ def _blob(path: Path, workspace: Path) -> Blob:
     if size <= INLINE_BYTES:
         data = path.read_bytes()
         return Blob(relative, hashlib.sha256(data).hexdigest(), size, data)
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for piece in iter(lambda: handle.read(CHUNK_BYTES), b""):
-            digest.update(piece)
-    return Blob(relative, digest.hexdigest(), size)
+    return Blob(relative, _sha256(path), size)
 
 
 def _worker_address() -> str:

@@ -42,7 +42,8 @@ from trackyard._model import in_parallel_worker, resolve_callable
 from trackyard._store import schema_marker
 
 SCRATCH_ENV = "TRACKYARD_WORKER_SCRATCH"
-INLINE_BYTES = 4 * 1024 * 1024  # a file up to this size travels inside the task's result
+INLINE_BYTES = 4 * 1024 * 1024  # a file up to this size travels inside the task's result,
+INLINE_TOTAL = 16 * 1024 * 1024  # as long as the result's inline files stay under this
 CHUNK_BYTES = 8 * 1024 * 1024  # larger files are read back in pieces of this size
 SHARD_FILE = "shard.duckdb"
 WORKSPACE = "ws"
@@ -244,13 +245,18 @@ def _input_copy(root: Path, file: InputFile, data: bytes) -> Path:
 
 
 def pack(folder: Path, workspace: Path, shard: Path) -> Shipment:
-    """The shard and every file under ``workspace``; small files inline, large ones left for
-    :func:`read_chunk`. The scratch folder is removed when everything went inline."""
-    blobs = tuple(_blob(path, workspace) for path in _files(workspace))
+    """The shard and every file under ``workspace``; small files inline (up to
+    :data:`INLINE_TOTAL` in all), the others left for :func:`read_chunk`. The scratch folder
+    is removed when everything went inline."""
+    budget = INLINE_TOTAL
+    blobs: list[Blob] = []
+    for path in _files(workspace):
+        blobs.append(_blob(path, workspace, inline=path.stat().st_size <= budget))
+        budget -= len(blobs[-1].data or b"")
     Path(f"{shard}{WAL_SUFFIX}").unlink(missing_ok=True)
     shipment = Shipment(
         shard=zlib.compress(shard.read_bytes(), 1),
-        files=blobs,
+        files=tuple(blobs),
         worker=_worker_address(),
         folder=str(folder),
         run_dir=str(workspace / RUNS_DIR),
@@ -266,10 +272,10 @@ def _files(workspace: Path) -> Iterator[Path]:
             yield path
 
 
-def _blob(path: Path, workspace: Path) -> Blob:
+def _blob(path: Path, workspace: Path, *, inline: bool) -> Blob:
     size = path.stat().st_size
     relative = path.relative_to(workspace).as_posix()
-    if size <= INLINE_BYTES:
+    if inline and size <= INLINE_BYTES:
         data = path.read_bytes()
         return Blob(relative, hashlib.sha256(data).hexdigest(), size, data)
     return Blob(relative, _sha256(path), size)

@@ -424,7 +424,12 @@ class _Pool:
 
         shipment = done.shipment
         targets = (self._runner.workspace, self._runner.settings.run_dir)
-        landed = land(done.name, shipment, done.outcome, self._sweep, targets, self._reader(done))
+        try:
+            landed = land(
+                done.name, shipment, done.outcome, self._sweep, targets, self._reader(done)
+            )
+        except Exception as exc:  # a large file could not be read back (its worker is gone)
+            return Finished(done.name, None, f"{type(exc).__name__}: {exc}; nothing was kept")
         if any(blob.data is None for blob in shipment.files):
             self._on_worker(shipment.worker, _remote.drop_scratch, shipment.folder)
         if not self._merger.merge(landed.shard):

@@ -60,7 +60,7 @@ def land(
     shard.write_bytes(zlib.decompress(shipment.shard))
     run = outcome.run_id if outcome is not None else name
     try:
-        found = {b.path: _stage(b, staging / "files", read) for b in shipment.files}
+        found = _stage_all(shipment, staging / "files", read)
         for blob in shipment.files:
             if found[blob.path] != blob.sha256:
                 raise TransferError(run, blob.path, blob.sha256, found[blob.path])
@@ -72,6 +72,16 @@ def land(
     for blob in shipment.files:
         _place(staging / "files" / blob.path, _target(blob.path, targets))
     return Landed(shard, _driver_outcome(outcome, shipment.run_dir, targets[1]), None)
+
+
+def _stage_all(shipment: Shipment, folder: Path, read: ReadChunk) -> dict[str, str]:
+    """Stage every file; the SHA-256 of each as written. A read that fails removes the
+    staging folder (nothing of the run is kept) and is raised."""
+    try:
+        return {b.path: _stage(b, folder, read) for b in shipment.files}
+    except BaseException:
+        shutil.rmtree(folder.parent, ignore_errors=True)
+        raise
 
 
 def _stage(blob: Blob, folder: Path, read: ReadChunk) -> str:

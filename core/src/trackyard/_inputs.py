@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from trackyard import _remote, _shards
-from trackyard._layout import DRIVER_FILE
+from trackyard._layout import DRIVER_FILE, TEMPLATE_DB
 
 
 def all_see(client: Any, sweep: Path) -> bool:
@@ -33,6 +33,9 @@ class Shipper:
         self._shipping = not all_see(client, sweep)
         self._futures: dict[str, Any] = {}
         self._by_path: dict[str, _remote.InputFile] = {}
+        self._template: Any = None
+        if self._shipping:  # the driver's empty store: workers copy it instead of making one
+            self._template = client.scatter(_remote.Template.of(sweep.parent / TEMPLATE_DB))
 
     def task(self, task: _shards.Task) -> tuple[Any, ...]:
         """The arguments of ``_remote.execute`` for ``task``."""
@@ -40,7 +43,7 @@ class Shipper:
             return (task,)
         files = {str(p): self._ship(p) for p in _paths(task)}
         blobs = {f.sha256: self._futures[f.sha256] for f in files.values()}
-        return (task, files, blobs)
+        return (task, files, blobs, self._template)
 
     def _ship(self, path: Path) -> _remote.InputFile:
         known = self._by_path.get(str(path))

@@ -81,18 +81,35 @@ def sees_sweep(task: _shards.Task) -> bool:
     return (Path(task.sweep_dir) / DRIVER_FILE).is_file()
 
 
+@dataclass(frozen=True)
+class Template:
+    """The driver's initialised empty store (compressed) and its schema marker's text."""
+
+    marker: str
+    data: bytes = field(repr=False)
+
+    @classmethod
+    def of(cls, path: Path) -> Template | None:
+        if not _shards.template_is_current(path):
+            return None
+        marker = schema_marker(path).read_text(encoding="utf-8")
+        return cls(marker, zlib.compress(path.read_bytes(), 1))
+
+
 def execute(
     task: _shards.Task,
     files: Mapping[str, InputFile] | None = None,
     inputs: Mapping[str, bytes] | None = None,
+    template: Template | None = None,
 ) -> _shards.Done:
     """A Dask task: on the shared sweep folder when this worker sees it, else here
-    (``files``: each driver input path's content; ``inputs``: those contents' bytes)."""
+    (``files``: each driver input path's content; ``inputs``: those contents' bytes;
+    ``template``: the driver's empty store, copied instead of making one)."""
     if sees_sweep(task):
         return _shards.execute(task)
     if not still_wanted(event_name(Path(task.sweep_dir))):
         return _shards.Done(task.name, "", None, "not run: its sweep has ended (driver gone)")
-    return execute_here(task, files or {}, inputs or {})
+    return execute_here(task, files or {}, inputs or {}, template)
 
 
 def still_wanted(name: str) -> bool:
@@ -136,7 +153,10 @@ def missing_model(reference: str) -> str | None:
 
 
 def execute_here(
-    task: _shards.Task, files: Mapping[str, InputFile], inputs: Mapping[str, bytes]
+    task: _shards.Task,
+    files: Mapping[str, InputFile],
+    inputs: Mapping[str, bytes],
+    shipped: Template | None = None,
 ) -> _shards.Done:
     """Run the task in a scratch workspace of its own and pack what it wrote."""
     missing = missing_model(task.fn)
@@ -148,7 +168,7 @@ def execute_here(
     workspace = folder / WORKSPACE
     (workspace / RUNS_DIR).mkdir(parents=True)
     shard = folder / SHARD_FILE
-    template = _template(task, root)
+    template = _template(task, root, shipped)
     shutil.copyfile(template, shard)
     shutil.copyfile(schema_marker(template), schema_marker(shard))
     options = {**task.options, "workspace": workspace, "run_dir": workspace / RUNS_DIR}
@@ -167,13 +187,20 @@ def execute_here(
     return _shards.Done(task.name, "", outcome, error, shipment)
 
 
-def _template(task: _shards.Task, root: Path) -> Path:
-    """This worker's initialised empty store (made once per consist version), to copy."""
+def _template(task: _shards.Task, root: Path, shipped: Template | None) -> Path:
+    """This worker's initialised empty store, to copy: the driver's when it was made by this
+    worker's consist version, else one made here (once per consist version)."""
     template = root / f"{consist_version()}-{TEMPLATE_DB}"
     if _shards.template_is_current(template):
         return template
     root.mkdir(parents=True, exist_ok=True)
     temporary = root / f".{uuid.uuid4().hex[:8]}-{TEMPLATE_DB}"
+    if shipped is not None and shipped.marker.strip() == consist_version():
+        temporary.write_bytes(zlib.decompress(shipped.data))
+        schema_marker(temporary).write_text(shipped.marker, encoding="utf-8")
+        os.replace(schema_marker(temporary), schema_marker(template))
+        os.replace(temporary, template)
+        return template
     with tempfile.TemporaryDirectory(dir=root) as empty:
         options = {**task.options, "workspace": Path(empty), "run_dir": Path(empty)}
         task.build(task.domain, db_path=temporary, **options)

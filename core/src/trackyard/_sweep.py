@@ -430,8 +430,11 @@ class _Pool:
             )
         except Exception as exc:  # a large file could not be read back (its worker is gone)
             return Finished(done.name, None, f"{type(exc).__name__}: {exc}; nothing was kept")
-        if any(blob.data is None for blob in shipment.files):
-            self._on_worker(shipment.worker, _remote.drop_scratch, shipment.folder)
+        if any(blob.data is None for blob in shipment.files):  # large files wait there
+            from distributed import fire_and_forget
+
+            drop = self._on_worker(shipment.worker, _remote.drop_scratch, shipment.folder)
+            fire_and_forget(drop)  # type: ignore[no-untyped-call]
         if not self._merger.merge(landed.shard):
             self._unmerged.append(landed.shard)
             error = self._merger.last_error

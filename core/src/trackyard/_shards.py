@@ -69,9 +69,10 @@ class Done:
     """What a worker sends back: the shard it recorded into, and the outcome or the error."""
 
     name: str
-    shard: str
+    shard: str  # "" when the task recorded nothing in a shared shard
     outcome: RunOutcome | None
     error: str | None
+    shipment: Any = None  # a ``_remote.Shipment``: the task ran where the workspace is not
 
 
 def worker_options(runner: Runner) -> dict[str, Any]:
@@ -106,13 +107,7 @@ def execute(task: Task) -> Done:
     ended = sweep_ended(Path(task.sweep_dir))
     if ended is not None:
         return Done(task.name, "", None, f"not run: {ended}")
-    found = plugin_set_fingerprint()
-    if found != task.fingerprint:
-        raise PluginSetMismatchError(
-            f"worker {socket.gethostname()} (pid {os.getpid()}) has a different trackyard "
-            f"plugin set than the driver (fingerprint {found[:12]} != {task.fingerprint[:12]}); "
-            "install the same plugin distributions and versions on every worker"
-        )
+    check_plugin_set(task.fingerprint)
     tracker, shard = _task_tracker(task)
     fn = resolve_callable(task.fn)
     try:
@@ -124,6 +119,17 @@ def execute(task: Task) -> Done:
     finally:
         done_marker(shard).touch()
     return Done(task.name, str(shard), dataclasses.replace(outcome, result=None), None)
+
+
+def check_plugin_set(fingerprint: str) -> None:
+    """Refuse to run a task when this worker's plugin set is not the driver's."""
+    found = plugin_set_fingerprint()
+    if found != fingerprint:
+        raise PluginSetMismatchError(
+            f"worker {socket.gethostname()} (pid {os.getpid()}) has a different trackyard "
+            f"plugin set than the driver (fingerprint {found[:12]} != {fingerprint[:12]}); "
+            "install the same plugin distributions and versions on every worker"
+        )
 
 
 def done_marker(shard: Path) -> Path:

@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from trackyard import _shards
+from trackyard import _inputs, _remote, _shards
 from trackyard._consist.merge import Merger
 from trackyard._consist.session import batch
 from trackyard._model import function_reference
@@ -369,7 +369,7 @@ class _Pool:
     def __call__(self, items: list[Item]) -> Iterator[Finished]:
         if not items:
             return
-        sweep = _shards.open_sweep(self._runner)
+        sweep = self._sweep = _shards.open_sweep(self._runner)
         tasks = self._tasks(items, sweep)
         futures = self._processes(tasks) if self._executor == "processes" else self._dask(tasks)
         try:
@@ -406,6 +406,10 @@ class _Pool:
             done: _shards.Done = future.result()
         except Exception as exc:
             return Finished(name, None, f"{type(exc).__name__}: {exc}")
+        if done.shipment is not None:
+            return self._land(done)
+        if not done.shard:  # not run (its sweep ended): nothing recorded
+            return Finished(name, done.outcome, done.error)
         shard = Path(done.shard)
         if self._merger.merge(shard):
             _shards.remove_shard(shard)
@@ -413,6 +417,47 @@ class _Pool:
         # Not in the store the user queries: never reported as done.
         self._unmerged.append(shard)
         return Finished(name, None, unmerged_message(shard, self._runner, self._merger.last_error))
+
+    def _land(self, done: _shards.Done) -> Finished:
+        """A task run where the workspace is not: check its files, place them, merge it."""
+        from trackyard._transfer import land
+
+        shipment = done.shipment
+        targets = (self._runner.workspace, self._runner.settings.run_dir)
+        try:
+            landed = land(
+                done.name, shipment, done.outcome, self._sweep, targets, self._reader(done)
+            )
+        except Exception as exc:  # a large file could not be read back (its worker is gone)
+            return Finished(done.name, None, f"{type(exc).__name__}: {exc}; nothing was kept")
+        if any(blob.data is None for blob in shipment.files):  # large files wait there
+            from distributed import fire_and_forget
+
+            drop = self._on_worker(shipment.worker, _remote.drop_scratch, shipment.folder)
+            fire_and_forget(drop)  # type: ignore[no-untyped-call]
+        if not self._merger.merge(landed.shard):
+            self._unmerged.append(landed.shard)
+            error = self._merger.last_error
+            return Finished(done.name, None, unmerged_message(landed.shard, self._runner, error))
+        shutil.rmtree(landed.shard.parent, ignore_errors=True)
+        if landed.error is not None:
+            return Finished(done.name, None, landed.error)
+        return Finished(done.name, landed.outcome, done.error)
+
+    def _reader(self, done: _shards.Done) -> Callable[[Any, int, int], bytes]:
+        """Reads a piece of a large file a task left on its Dask worker."""
+        folder, worker = done.shipment.folder, done.shipment.worker
+
+        def read(blob: Any, offset: int, size: int) -> bytes:
+            future = self._on_worker(worker, _remote.read_chunk, folder, blob.path, offset, size)
+            return bytes(future.result())
+
+        return read
+
+    def _on_worker(self, worker: str, fn: Callable[..., Any], *args: Any) -> Any:
+        return self._executor.submit(
+            fn, *args, workers=[worker], allow_other_workers=False, pure=False
+        )
 
     def _processes(self, tasks: Mapping[str, _shards.Task]) -> Iterator[tuple[str, Any]]:
         from concurrent.futures import as_completed
@@ -444,6 +489,14 @@ class _Pool:
 
         _shards.make_template(self._runner, self._build)
         client = self._executor
-        futures = {client.submit(_shards.execute, t, pure=False): n for n, t in tasks.items()}
-        for future in as_completed(list(futures)):  # type: ignore[no-untyped-call]
-            yield futures[future], future
+        wanted = _remote.hold_sweep(client, self._sweep)  # asked by workers without the folder
+        try:
+            shipped = _inputs.Shipper(client, self._sweep)
+            futures = {
+                client.submit(_remote.execute, *shipped.task(t), pure=False): n
+                for n, t in tasks.items()
+            }
+            for future in as_completed(list(futures)):  # type: ignore[no-untyped-call]
+                yield futures[future], future
+        finally:
+            wanted.clear()

@@ -27,6 +27,8 @@ purpose:
     │                                                file it did not declare; the run failed
     ├── PluginSetMismatchError                       a many-run worker has other plugins than
     │                                                its driver; the task fails
+    ├── TransferError                                a file a Dask worker sent back does not
+    │                                                match its recorded hash (run failed)
     ├── StoreUnavailableError                        the provenance store cannot be used (locked
     │   │                                            past the retry budget, missing, unreadable)
     │   └── StoreCorruptError                        the DuckDB file is truncated or damaged;
@@ -77,6 +79,7 @@ __all__ = [
     "StoreCorruptError",
     "StoreUnavailableError",
     "TrackyardError",
+    "TransferError",
     "UndeclaredInputError",
     "UnknownDomainError",
     "UnknownRunError",
@@ -224,6 +227,21 @@ class UnknownRunError(TrackyardError, LookupError):
 class PluginSetMismatchError(TrackyardError):
     """A many-run worker's installed plugin set differs from the driver's (its fingerprint);
     the worker fails the task instead of recording runs made with other plugins."""
+
+
+class TransferError(TrackyardError):
+    """A file a Dask worker without the workspace sent back does not match what the run
+    recorded (its SHA-256 differs, or it never arrived): the run is recorded ``failed`` and
+    none of its files reach the workspace. ``run``, ``file``, ``expected`` (the recorded hash)
+    and ``found`` (the hash of what arrived, or ``None``) say which."""
+
+    def __init__(self, run: str, file: str, expected: str, found: str | None) -> None:
+        arrived = f"arrived with sha256 {found}" if found else "never arrived"
+        super().__init__(
+            f"run {run}: file {file} {arrived}, but sha256 {expected} was recorded; the run is "
+            "recorded failed and none of its files were kept (run it again)"
+        )
+        self.run, self.file, self.expected, self.found = run, file, expected, found
 
 
 class StoreUnavailableError(TrackyardError):

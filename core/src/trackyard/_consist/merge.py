@@ -17,12 +17,14 @@ from typing import Any
 from trackyard._consist.schema import (
     ATTACH_SHARD_SQL,
     MARK_INTERRUPTED_SQL,
+    MARK_TRANSFER_FAILED_SQL,
+    SHARD_OUTPUTS_SQL,
     TABLE_COLUMNS_SQL,
     copy_table_sql,
 )
 from trackyard._store import Store, connect, transaction
 
-__all__ = ["Merger", "close_interrupted"]
+__all__ = ["Merger", "close_interrupted", "mark_failed", "shard_outputs"]
 
 
 def close_interrupted(shard: Path) -> None:
@@ -31,6 +33,22 @@ def close_interrupted(shard: Path) -> None:
 
     with contextlib.suppress(duckdb.Error), connect(shard) as con:
         con.execute(MARK_INTERRUPTED_SQL)
+
+
+def shard_outputs(shard: Path) -> list[tuple[str, str, str, str | None]]:
+    """Every output a shard recorded: (run id, key, location relative to the run folder,
+    SHA-256 or None)."""
+    with connect(shard, read_only=True) as con:
+        rows = con.execute(SHARD_OUTPUTS_SQL).fetchall()
+    return [(str(r), str(k), str(u), None if h is None else str(h)) for r, k, u, h in rows]
+
+
+def mark_failed(shard: Path, error: str) -> None:
+    """Record every run of ``shard`` as failed, with ``error`` as its message."""
+    import json
+
+    with connect(shard) as con:
+        con.execute(MARK_TRANSFER_FAILED_SQL, {"patch": json.dumps({"error": error})})
 
 
 # --- merging ------------------------------------------------------------------------------------

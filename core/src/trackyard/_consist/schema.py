@@ -268,6 +268,18 @@ LIMIT $limit
 
 MARK_INTERRUPTED_SQL = "UPDATE run SET status = 'failed' WHERE status = 'running'"
 
+# A shard shipped back by a Dask worker without the workspace: its outputs' recorded hashes,
+# and its runs marked failed when a file did not arrive intact ($patch: JSON for run.meta).
+SHARD_OUTPUTS_SQL = """
+SELECT l.run_id, a.key, a.container_uri, a.hash FROM run_artifact_link l
+JOIN artifact a ON a.id = l.artifact_id
+WHERE l.direction = 'output'
+ORDER BY l.run_id, a.key
+"""
+MARK_TRANSFER_FAILED_SQL = """
+UPDATE run SET status = 'failed', meta = json_merge_patch(COALESCE(meta, '{}'), $patch)
+"""
+
 ATTACH_SHARD_SQL = "ATTACH $path AS shard (READ_ONLY)"
 
 TABLE_COLUMNS_SQL = """

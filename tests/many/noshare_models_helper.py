@@ -1,0 +1,35 @@
+"""Models for the no-shared-folder Dask tests; importable by reference on the workers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import consist
+
+
+def reads_table(config: dict[str, Any]) -> dict[str, Any]:
+    """Copy the ``table`` input file (a config ``Path``) into every output, with ``coeff``."""
+    text = Path(config["table"]).read_text(encoding="utf-8")
+    coeff = float(config["coeff"])
+    outputs: dict[str, Any] = {}
+    for key in ("persons", "trips", "metrics"):
+        outputs[key] = Path(consist.output_path(key, "txt"))
+        outputs[key].write_text(f"{key} {coeff}\n{text}", encoding="utf-8")
+    return {**outputs, "mode_share_error": (coeff - 0.5) ** 2}
+
+
+def big_output(config: dict[str, Any]) -> dict[str, Any]:
+    """A ``persons`` output of ``megabytes`` MB (a repeated pattern with the coeff)."""
+    coeff = float(config["coeff"])
+    size = int(float(config["megabytes"]) * 1024 * 1024)
+    pattern = f"{coeff:.3f},".encode()
+    outputs: dict[str, Any] = {}
+    outputs["persons"] = Path(consist.output_path("persons", "csv"))
+    with outputs["persons"].open("wb") as handle:
+        handle.write((pattern * (size // len(pattern) + 1))[:size])
+    for key in ("trips", "metrics"):
+        outputs[key] = Path(consist.output_path(key, "json"))
+        outputs[key].write_text(json.dumps({"coeff": coeff}), encoding="utf-8")
+    return {**outputs, "mode_share_error": (coeff - 0.5) ** 2}

@@ -152,7 +152,7 @@ def _hostile_workspace(root: Path) -> tuple[str, str]:
     return str(failed[0]), hostile.run_id
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """A workspace with a first sweep of N_FIRST trials and the hostile runs, served."""
     root = tmp_path_factory.mktemp("serve") / "ws"

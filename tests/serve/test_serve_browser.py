@@ -81,6 +81,8 @@ def test_run_page_shows_config_and_downloads_an_output(opened: Any, served: Serv
     page.goto(f"{served.base}/runs/{run_id}")
     config = page.locator('.table[data-title="Config"] tbody tr').all_inner_texts()
     assert "a\t0.1" in config and "tag\tfirst" in config
+    DOCS_IMG.mkdir(exist_ok=True)
+    page.screenshot(path=str(DOCS_IMG / "serve-run.png"), full_page=False)
     link = page.locator('.table[data-title="Outputs"] a', has_text="download").first
     with page.expect_download() as info:
         link.click()
@@ -90,8 +92,6 @@ def test_run_page_shows_config_and_downloads_an_output(opened: Any, served: Serv
     recorded = served.workspace / "runs" / first["file"]
     assert Path(download.path()).read_bytes() == recorded.read_bytes()
     assert download.suggested_filename == recorded.name
-    DOCS_IMG.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS_IMG / "serve-run.png"), full_page=False)
     _clean(page, served)
 
 

@@ -6,6 +6,9 @@ by ``_pages``, ``_runs`` and ``_api`` from what ``_state.Reader`` reads.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -257,8 +260,14 @@ def create_app(
         Route("/api/runs/{run_id}", api.run),
         Route("/api/top", api.top),
     ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        threading.Thread(target=reader.warm, name="trackyard-serve-warm", daemon=True).start()
+        yield
+
     middleware = [Middleware(_SecurityHeaders)]
     if local_only:
         hosts = ["127.0.0.1", "localhost", "[::1]", "::1"]
         middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=hosts))
-    return Starlette(routes=routes, middleware=middleware)
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

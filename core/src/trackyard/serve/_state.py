@@ -9,6 +9,7 @@ stays locked past the budget, the last result is answered with its age.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -132,6 +133,19 @@ class Reader:
                 else None
             )
         return self._trackers[domain]
+
+    def warm(self) -> None:
+        """Build each domain's tracker and read its runs once (importing consist and the
+        plugins takes seconds), so the first page a user opens is quick. Errors are left for
+        the page that needs the data to show."""
+        try:
+            present = self.read("domains", self.domains).value
+            for domain in present:
+                with self._lock:
+                    self.tracker(domain)
+                self.read(("records", domain), functools.partial(self.records, domain))
+        except Exception:  # warming is best effort: the pages report their own errors
+            pass
 
     def sweeps(self) -> list[Sweep]:
         """Many-run sweeps whose shards are still in the workspace."""

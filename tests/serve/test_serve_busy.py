@@ -35,6 +35,7 @@ def test_locked_store_shows_last_data_with_its_age(tmp_path: Path) -> None:
         assert before["stale"] is None and before["total"] == 2
         status, _, page = served.get("/domains/calibration")
         assert status == 200 and b"data-stale" not in page
+        time.sleep(1.1)  # older than the once-a-second reading interval: the next read is due
         holder = subprocess.Popen(
             [
                 sys.executable,

@@ -50,6 +50,7 @@ def test_writers_lose_nothing_under_ten_hertz_polling(browser: Any, tmp_path: Pa
         poller.join(timeout=60)
         page.close()
     served = Served(root, proc, base, port, root)
+    time.sleep(1.5)  # a listing is read at most once a second while the store changes
     listed = [r["run_id"] for r in served.json("/api/runs?domain=calibration&limit=1000")["runs"]]
     stop_server(proc)
     assert all("ran=2 failed=0" in log for log in logs), logs

@@ -146,11 +146,10 @@ class Views:
         return HTMLResponse(page(domain, live + _pages.compare_form(), domains))
 
     def _live(self, domain: str, number: int) -> tuple[Any, str]:
-        version = self.reader.signature()
         fresh = self.reader.read(
             ("domain", domain, number), lambda: _pages.domain_live(self.reader, domain, number)
         )
-        return fresh, version
+        return fresh, fresh.version
 
     def live(self, request: Request) -> Response:
         """What changed on a domain's page since ``v`` (the store signature it shows)."""

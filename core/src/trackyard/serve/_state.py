@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from trackyard.tracker import DomainTracker
 
 T = TypeVar("T")
+MAX_KEPT = 2000  # pages and answers kept in memory
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Fresh(Generic[T]):
     value: T
     read_at: float
     stale: str | None = None
+    version: str = ""  # the store's signature when it was read
 
     @property
     def age(self) -> float:
@@ -62,8 +64,11 @@ class Sweep:
 class Reader:
     """The live view's one way into a workspace (thread-safe: reads are serialised)."""
 
-    def __init__(self, workspace: Path | None, registry: Registry, budget: float) -> None:
+    def __init__(
+        self, workspace: Path | None, registry: Registry, budget: float, min_interval: float = 1.0
+    ) -> None:
         self.registry = registry
+        self.min_interval = min_interval
         kwargs = {} if workspace is None else {"workspace": workspace}
         self.settings: Settings = resolve_settings(
             "serve", NoOptions, kwargs, environ=registry.environ
@@ -87,16 +92,22 @@ class Reader:
             parts.append(f"{st.st_mtime_ns}:{st.st_size}")
         return "/".join(parts)
 
+    def _current(self, kept: tuple[str, Fresh[object]], sig: str) -> bool:
+        """Whether a kept answer may be given again: the store is unchanged, or it was read
+        less than ``min_interval`` ago (a sweep changes the store's files many times a second;
+        polling pages then read it at most once a second each, and never race the writer)."""
+        return kept[0] == sig or time.time() - kept[1].read_at < self.min_interval
+
     def read(self, key: Hashable, fn: Callable[[], T]) -> Fresh[T]:
         """``fn()`` once per store signature; the last value, marked stale, when the store
         stays locked past the budget (``Busy`` when there is none)."""
         sig = self.signature()
         kept = self._cache.get(key)
-        if kept is not None and kept[0] == sig:
+        if kept is not None and self._current(kept, sig):
             return kept[1]  # type: ignore[return-value]
         with self._lock:
             kept = self._cache.get(key)
-            if kept is not None and kept[0] == sig:
+            if kept is not None and self._current(kept, sig):
                 return kept[1]  # type: ignore[return-value]
             try:
                 with reading_once():
@@ -105,8 +116,10 @@ class Reader:
                 if kept is None:
                     raise Busy(str(exc)) from exc
                 old = kept[1]
-                return Fresh(old.value, old.read_at, str(exc))  # type: ignore[arg-type]
-            fresh: Fresh[T] = Fresh(value, time.time())
+                return Fresh(old.value, old.read_at, str(exc), old.version)  # type: ignore[arg-type]
+            fresh: Fresh[T] = Fresh(value, time.time(), None, sig)
+            if len(self._cache) >= MAX_KEPT:  # requests naming many runs cannot grow it forever
+                self._cache.clear()
             self._cache[key] = (sig, fresh)  # type: ignore[assignment]
             return fresh
 

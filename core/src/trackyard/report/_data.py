@@ -112,11 +112,12 @@ _memo: dict[tuple[str, str], list[RunRecord]] | None = None
 
 
 @contextmanager
-def reading_once() -> Iterator[None]:
+def reading_once(known: Mapping[tuple[str, str], list[RunRecord]] | None = None) -> Iterator[None]:
     """While a report is built, each domain's records are read once, whoever asks (the core's
-    runs table and every plugin's sections)."""
+    runs table and every plugin's sections). ``known``: records already read, by (DB path,
+    domain), given to whoever asks instead of reading them again."""
     global _memo
-    previous, _memo = _memo, {}
+    previous, _memo = _memo, dict(known or {})
     try:
         yield
     finally:

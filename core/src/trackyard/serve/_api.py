@@ -76,7 +76,7 @@ class Api:
                 return domain
             limit = _count(request.query_params.get("limit"), "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
             after = _count(request.query_params.get("after"), "after", 0, 0, 10**9)
-            fresh = self.reader.read(("records", domain), lambda: self.reader.records(domain))
+            fresh = self.reader.records_fresh(domain)
         except ValueError as exc:
             return _error(422, str(exc))
         except Busy as exc:

@@ -107,7 +107,8 @@ def domain_live(reader: Reader, domain: str, page: int) -> tuple[str, int]:
     tracker = reader.tracker(domain)
     if tracker is not None:
         try:
-            contributions = plugin_parts(reader.registry, domain, tracker)
+            with reader.sharing(domain, records):
+                contributions = plugin_parts(reader.registry, domain, tracker)
         except Exception as exc:  # the domain's plugin could not even be asked
             contributions = [(domain, f"{type(exc).__name__}: {exc}")]
         for plugin, section in contributions:

@@ -14,6 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Hashable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -74,7 +75,7 @@ class Reader:
             "serve", NoOptions, kwargs, environ=registry.environ
         )
         self.store = Store(self.settings.db_path, self.settings.run_dir, budget)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._cache: dict[Hashable, tuple[str, Fresh[object]]] = {}
         self._trackers: dict[str, DomainTracker | None] = {}
         remember_configs()
@@ -131,9 +132,22 @@ class Reader:
             return {}
         return _queries.report_domains(self.store.db_path, self.store.timeout)
 
+    def records_fresh(self, domain: str) -> Fresh[list[RunRecord]]:
+        """Every run of ``domain``, oldest first (read at most once a second while the store
+        changes; the same list for the API, the pages and the plugins' sections)."""
+        return self.read(("records", domain), functools.partial(records_in, self.settings, domain))
+
     def records(self, domain: str) -> list[RunRecord]:
-        """Every run of ``domain``, oldest first."""
-        return records_in(self.settings, domain)
+        """:meth:`records_fresh`'s runs, for a page being built: when only old ones could be
+        read, ``StoreUnavailableError`` lets the page fall back on its own last version."""
+        fresh = self.records_fresh(domain)
+        if fresh.stale is not None:
+            raise StoreUnavailableError(fresh.stale)
+        return fresh.value
+
+    def sharing(self, domain: str, records: list[RunRecord]) -> AbstractContextManager[None]:
+        """Within the block, plugins asking for ``domain``'s runs get ``records``."""
+        return reading_once({(str(self.settings.db_path), domain): records})
 
     def tracker(self, domain: str) -> DomainTracker | None:
         """The domain's tracker (for its plugins' sections), built once; None when its plugin
@@ -156,7 +170,7 @@ class Reader:
             for domain in present:
                 with self._lock:
                     self.tracker(domain)
-                self.read(("records", domain), functools.partial(self.records, domain))
+                self.records(domain)
         except Exception:  # warming is best effort: the pages report their own errors
             pass
 

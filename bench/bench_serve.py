@@ -75,6 +75,15 @@ def _sweep(workspace: Path, tag: str, trials: int) -> float:
     return time.perf_counter() - t0
 
 
+def _cpu(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` used so far (Linux; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _poll(base: str, stop: threading.Event, count: list[int]) -> None:
     paths = ["/api/runs?domain=calibration&limit=1000", "/live/calibration?v=0"]
     while not stop.is_set():
@@ -90,13 +99,16 @@ def writers(trials: int, rounds: int) -> None:
         _sweep(workspace, "warm", 1)
         proc, base = _serve(workspace)
         alone, polled, requests = [], [], 0
+        server_cpu: list[float] = []
         try:
             for r in range(rounds):
                 alone.append(_sweep(workspace, f"alone{r}", trials))
                 stop, count = threading.Event(), [0]
                 poller = threading.Thread(target=_poll, args=(base, stop, count))
+                cpu0 = _cpu(proc.pid)
                 poller.start()
                 polled.append(_sweep(workspace, f"polled{r}", trials))
+                server_cpu.append(_cpu(proc.pid) - cpu0)
                 stop.set()
                 poller.join()
                 requests += count[0]
@@ -110,6 +122,10 @@ def writers(trials: int, rounds: int) -> None:
     print(f"| while polled at 10 Hz | {p:.2f} ({', '.join(f'{x:.2f}' for x in polled)}) |")
     print(f"| slowdown (target <= 10 %) | {100 * (p / a - 1):+.1f} % |")
     print(f"| requests answered while polled | {requests} |")
+    cpu = statistics.median(server_cpu)
+    print(
+        f"| CPU the server used during a polled sweep (median) | {cpu:.2f} s ({100 * cpu / p:.0f} % of one core) |"
+    )
     print(f"| machine load average (1 min) | {os.getloadavg()[0]:.1f} |")
 
 

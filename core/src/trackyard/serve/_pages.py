@@ -6,7 +6,6 @@ Built from the report's blocks (``Section``, ``Table``, ``Chart`` rendered by
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from typing import Any
 
@@ -135,8 +134,3 @@ def compare_form(run_ids: Sequence[str] = ()) -> str:
         f'<form class="compare" method="get" action="/compare">{inputs}'
         '<button type="submit">compare</button></form>'
     )
-
-
-def escape_all(text: str) -> str:
-    """``text`` as HTML text."""
-    return html.escape(text)

@@ -30,6 +30,10 @@ def test_demo_shows_top_runs_best_config_and_provenance(workspace: Path) -> None
     assert (workspace / "provenance.duckdb").is_file()
     report = workspace.absolute() / "report.html"
     assert f"Report (history, slices, top runs): {report}" in text
+    assert (
+        f"Watch the next calibration live in your browser: trackyard serve --workspace {workspace}"
+        in text
+    )
     page = report.read_text(encoding="utf-8")
     assert "Optimisation history" in page and "Metric against each parameter" in page
     assert "Top runs" in page

@@ -195,3 +195,22 @@ def report_domains(db_path: Path, timeout: float) -> dict[str, int]:
     """How many runs each domain recorded in the store."""
     rows = read_only_query(db_path, schema.REPORT_DOMAINS_SQL, [], timeout=timeout, what="report")
     return {str(domain): int(n) for domain, n in rows}
+
+
+# --- the live view (trackyard serve) ------------------------------------------------------------
+
+
+def run_links(store: Store, run_id: str) -> list[tuple[str, str, str, str | None, str | None]]:
+    """(direction, key, file, content hash, producing run) of every artifact ``run_id`` read
+    or wrote."""
+    rows = store.query(schema.RUN_LINKS_SQL, {"id": run_id}, what=f"the files of run {run_id}")
+    return [
+        (str(d), str(k), str(u), None if h is None else str(h), None if p is None else str(p))
+        for d, k, u, h, p in rows
+    ]
+
+
+def running_counts(store: Store) -> dict[str, int]:
+    """How many runs of each domain are still running."""
+    rows = store.query(schema.RUNNING_SQL, [], what="the runs in flight")
+    return {str(domain): int(n) for domain, n in rows}

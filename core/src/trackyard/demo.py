@@ -3,7 +3,8 @@
 Uses only the public API (``trackyard.get_tracker("calibration")``, its verbs and
 ``trackyard.report.build_report``), so it is also a worked example. The second run in the same
 workspace executes nothing: every evaluation is served from consist's cache, and the demo says
-so. It ends by writing the workspace's HTML report and printing its path.
+so. It ends by writing the workspace's HTML report, printing its path, and telling the user
+that ``trackyard serve`` shows the next calibration live.
 """
 
 from __future__ import annotations
@@ -78,4 +79,10 @@ def run_demo(workspace: Path | None = None, console: Any = None) -> int:
 
     report = build_report(["calibration"], workspace=workspace, output=report_path)
     out.print(f"Report (history, slices, top runs): {report.path}", soft_wrap=True)
+    where = "" if workspace is None else f" --workspace {workspace}"
+    out.print(
+        f"Watch the next calibration live in your browser: trackyard serve{where} "
+        "(needs pip install 'trackyard[serve]')",
+        soft_wrap=True,
+    )
     return 0

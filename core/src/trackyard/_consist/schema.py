@@ -328,6 +328,20 @@ WHERE json_extract_string(r.meta, '{DOMAIN_PATH}') = ?
 ORDER BY l.run_id, l.direction, a.key
 """
 
+# One run's links (trackyard serve's run page): direction, key, file, content hash, producer.
+RUN_LINKS_SQL = """
+SELECT l.direction, a.key, a.container_uri, a.hash, a.run_id
+FROM run_artifact_link l JOIN artifact a ON a.id = l.artifact_id
+WHERE l.run_id = $id
+ORDER BY l.direction, a.key
+"""
+
+# Runs still running, per domain (trackyard serve's overview: what is in flight).
+RUNNING_SQL = f"""
+SELECT json_extract_string(meta, '{DOMAIN_PATH}') AS domain, count(*) AS n
+FROM run WHERE status = 'running' AND domain IS NOT NULL GROUP BY domain ORDER BY domain
+"""
+
 REPORT_DOMAINS_SQL = f"""
 SELECT json_extract_string(meta, '{DOMAIN_PATH}') AS domain, count(*) AS n
 FROM run WHERE domain IS NOT NULL GROUP BY domain ORDER BY domain

@@ -18,6 +18,7 @@ from trackyard.cli import new_plugin as _new_plugin  # noqa: F401
 from trackyard.cli import report as _report  # noqa: F401
 from trackyard.cli import run as _run  # noqa: F401
 from trackyard.cli import runs as _runs  # noqa: F401
+from trackyard.cli import serve as _serve  # noqa: F401
 from trackyard.cli import transfer as _transfer  # noqa: F401
 from trackyard.cli import which as _which  # noqa: F401
 from trackyard.cli import why as _why  # noqa: F401

@@ -62,9 +62,34 @@ class RunRecord:
         return self.cache_source is not None
 
 
+# Configs already read, by (run folder, run id), once ``remember_configs`` is called (a
+# long-lived reader such as ``trackyard serve`` reads each run's snapshot once, not per page).
+_configs: dict[tuple[str, str], dict[str, Any]] | None = None
+
+
+def remember_configs() -> None:
+    """From now on, read each run's config from its snapshot once per process (a run's
+    config never changes once recorded)."""
+    global _configs
+    if _configs is None:
+        _configs = {}
+
+
 def _config(run_dir: str, run_id: str) -> dict[str, Any]:
-    """The config a run was called with, from consist's JSON snapshot (``{}`` when missing).
-    Plain strings, not pathlib: this runs once per run (10,000 in bench/bench_report.py)."""
+    """The config a run was called with, from consist's JSON snapshot (``{}`` when missing)."""
+    if _configs is None:
+        return _read_config(run_dir, run_id)
+    key = (run_dir, run_id)
+    found = _configs.get(key)
+    if found is None:
+        found = _read_config(run_dir, run_id)
+        if found:  # a snapshot not written yet is read again next time
+            _configs[key] = found
+    return found
+
+
+def _read_config(run_dir: str, run_id: str) -> dict[str, Any]:
+    """Plain strings, not pathlib: this runs once per run (10,000 in bench/bench_report.py)."""
     try:
         with open(os.path.join(run_dir, SNAPSHOT_DIR, run_id + ".json"), encoding="utf-8") as f:
             raw = json.load(f)
@@ -87,11 +112,12 @@ _memo: dict[tuple[str, str], list[RunRecord]] | None = None
 
 
 @contextmanager
-def reading_once() -> Iterator[None]:
+def reading_once(known: Mapping[tuple[str, str], list[RunRecord]] | None = None) -> Iterator[None]:
     """While a report is built, each domain's records are read once, whoever asks (the core's
-    runs table and every plugin's sections)."""
+    runs table and every plugin's sections). ``known``: records already read, by (DB path,
+    domain), given to whoever asks instead of reading them again."""
     global _memo
-    previous, _memo = _memo, {}
+    previous, _memo = _memo, dict(known or {})
     try:
         yield
     finally:

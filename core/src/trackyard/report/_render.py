@@ -23,6 +23,7 @@ __all__ = [
     "DomainPart",
     "Page",
     "error_box",
+    "inline_json",
     "render_page",
     "render_section",
 ]
@@ -226,7 +227,7 @@ def _chart_html(
     chart_id: str, title: str, figure: dict[str, Any], marks: int, notes: list[str]
 ) -> str:
     """The chart's placeholder, its Plotly spec as inline JSON, and its notes."""
-    spec = json.dumps(figure, default=str).replace("</", "<\\/")
+    spec = inline_json(figure)
     out = [
         f'<div class="chart" id="{chart_id}" data-title="{html.escape(title)}" '
         f'data-marks="{marks}"></div>',
@@ -235,6 +236,13 @@ def _chart_html(
     ]
     out.extend(f'<p class="note">{html.escape(n)}</p>' for n in notes)
     return "<div>" + "".join(out) + "</div>"
+
+
+def inline_json(value: Any) -> str:
+    """``value`` as JSON safe inside a ``<script>`` element: every ``<``, ``>`` and ``&`` is a
+    ``\\u`` escape, so no text in it can close the element or open a comment."""
+    text = json.dumps(value, default=str)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def error_box(title: str, message: str) -> str:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 from trackyard.cli._doctor import doctor_steps
-from trackyard.cli._scaffold import write_plugin
 from trackyard.testing import DomainConformance
 from trackyard.testing._catalog import CHECKS
 
-from .._console import PLAIN_TERMINAL, run_trackyard, user_env
+from .._console import run_trackyard
+from .._scaffold_site import installed_scaffold
 
 
 def test_the_kit_runs_every_check_of_the_list_and_no_other() -> None:
@@ -27,33 +26,6 @@ def test_doctor_runs_every_check_of_the_list_and_no_other() -> None:
     assert doctor_steps() == {check.key for check in CHECKS}
 
 
-def _installed_scaffold(tmp_path: Path, report_body: str) -> dict[str, str]:
-    """The scaffolded 'epidemic' plugin, installed as a distribution on a trusted PYTHONPATH
-    folder, with ``report_sections`` replaced by ``report_body``; returns the environment."""
-    root, _ = write_plugin("epidemic", tmp_path / "epidemic")
-    site = tmp_path / "site"
-    shutil.copytree(root / "src" / "trackyard_epidemic", site / "trackyard_epidemic")
-    plugin = site / "trackyard_epidemic" / "plugin.py"
-    text = plugin.read_text()
-    head = text[: text.index("@hookimpl\ndef report_sections")]
-    plugin.write_text(
-        head + "@hookimpl\ndef report_sections(domain, tracker):\n" + report_body + "\n"
-    )
-    info = site / "trackyard_epidemic-0.1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: trackyard-epidemic\nVersion: 0.1.0\n"
-    )
-    (info / "entry_points.txt").write_text(
-        "[trackyard.domains]\nepidemic = trackyard_epidemic.plugin\n"
-    )
-    files = [p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file()]
-    (info / "RECORD").write_text("".join(f"{f},,\n" for f in files))
-    return user_env(
-        {**PLAIN_TERMINAL, "PYTHONPATH": str(site), "TRACKYARD_TRUSTED_PATHS": str(site)}
-    )
-
-
 def _doctor(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return run_trackyard("doctor", "epidemic", "--json", cwd=tmp_path, env=env, timeout=300)
 
@@ -61,7 +33,7 @@ def _doctor(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[
 def test_doctor_fails_a_plugin_whose_report_sections_raise(tmp_path: Path) -> None:
     """The report-section check the kit runs is a doctor row too: a raising report_sections
     makes `trackyard doctor epidemic` exit 1 naming the plugin and the error."""
-    env = _installed_scaffold(tmp_path, "    raise KeyError('no such column: rmse')")
+    env = installed_scaffold(tmp_path, "    raise KeyError('no such column: rmse')")
     result = _doctor(tmp_path, env)
     assert result.returncode == 1, result.stdout + result.stderr
     (report,) = json.loads(result.stdout)
@@ -73,7 +45,7 @@ def test_doctor_fails_a_plugin_whose_report_sections_raise(tmp_path: Path) -> No
 
 def test_doctor_prints_a_row_for_every_check_of_the_list(tmp_path: Path) -> None:
     """A conforming plugin gets an ok row for every catalog check (per-verb ones per verb)."""
-    env = _installed_scaffold(tmp_path, "    return None")
+    env = installed_scaffold(tmp_path, "    return None")
     result = _doctor(tmp_path, env)
     assert result.returncode == 0, result.stdout + result.stderr
     (report,) = json.loads(result.stdout)

@@ -76,11 +76,12 @@ class ProgressBar:
         self._bar: Any = None
         if self.shown and total:
             from rich.console import Console  # heavy (~0.1 s): only when a bar is drawn
+            from rich.markup import escape
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
             # On stderr, the stream whose terminal-ness decides whether the bar is shown.
             self._bar = Progress(
-                TextColumn(f"[bold]{label}"),
+                TextColumn(f"[bold]{escape(label)}"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("{task.description}"),

@@ -61,28 +61,34 @@ def info(
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return
-    from rich.table import Table
+    from rich.text import Text
 
     from trackyard.cli._render import console as stdout_console
+    from trackyard.cli._render import plain, plain_table
 
     console = stdout_console()
     console.print(
-        f"[bold]{name}[/bold] from {data['distribution']} {data['version']} "
-        f"({data['entry_point']}): {data['tracker_class']}"
+        Text.assemble(
+            (name, "bold"),
+            f" from {data['distribution']} {data['version']} "
+            f"({data['entry_point']}): {data['tracker_class']}",
+        )
     )
     if data["doc"]:
-        console.print(data["doc"])
-    verbs = Table("verb", "signature", "doc", title="verbs")
+        console.print(plain(data["doc"]))
+    verbs = plain_table("verb", "signature", "doc", title="verbs")
     for verb in data["verbs"]:
-        verbs.add_row(verb["name"], verb["signature"], verb["doc"])
+        verbs.add_row(plain(verb["name"]), plain(verb["signature"]), plain(verb["doc"]))
     console.print(verbs)
-    wiring = Table("field", "value", title="default wiring (merged)")
+    wiring = plain_table("field", "value", title="default wiring (merged)")
     for key, value in data["wiring"].items():
-        wiring.add_row(key, json.dumps(value))
+        wiring.add_row(plain(key), plain(json.dumps(value)))
     console.print(wiring)
-    table = Table("setting", "value", "source", title="settings")
+    table = plain_table("setting", "value", "source", title="settings")
     for key in ("workspace", "db_path", "run_dir", "cache_epoch"):
-        table.add_row(key, str(data["settings"][key]), data["sources"].get(key, ""))
+        table.add_row(plain(key), plain(data["settings"][key]), plain(data["sources"].get(key, "")))
     for key, value in (data["settings"]["options"] or {}).items():
-        table.add_row(key, json.dumps(value), data["sources"].get(key, "default"))
+        table.add_row(
+            plain(key), plain(json.dumps(value)), plain(data["sources"].get(key, "default"))
+        )
     console.print(table)

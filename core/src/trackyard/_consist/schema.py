@@ -168,6 +168,11 @@ SELECT status FROM run WHERE json_extract_string(meta, '{DOMAIN_PATH}') = $domai
 ORDER BY created_at DESC, id DESC LIMIT 1
 """
 
+DOMAINS_SQL = f"""
+SELECT DISTINCT json_extract_string(meta, '{DOMAIN_PATH}') AS domain FROM run
+WHERE domain IS NOT NULL ORDER BY domain
+"""
+
 RUN_STATUS_SQL = "SELECT status FROM run WHERE id = ?"
 RUN_STATUSES_SQL = "SELECT id, status FROM run"
 COUNT_RUNS_SQL = "SELECT count(*) FROM run"

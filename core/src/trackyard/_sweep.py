@@ -336,6 +336,26 @@ def kept_workers() -> Iterator[None]:
         pools.close()
 
 
+@contextlib.contextmanager
+def _main_left_alone() -> Iterator[None]:
+    """Workers started in this block do not re-run ``__main__`` when it is not a file they can
+    import (a script read from standard input, ``python -c``): multiprocessing would try to run
+    ``<stdin>`` and every worker would die. They never need it: a task names its model by
+    module (``function_reference`` refuses a model defined in such a ``__main__``)."""
+    from trackyard._model import main_is_importable
+
+    main = sys.modules.get("__main__")
+    if main is None or main_is_importable() or not hasattr(main, "__file__"):
+        yield
+        return
+    path = main.__file__
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
+
+
 def _new_pool(slots: int, context: Any) -> Any:
     """A process pool whose workers take the driver's environment of now and exit when the
     driver dies."""
@@ -426,7 +446,8 @@ class _Pool:
             if kept is None
             else kept.get(self.slots, self._context)
         )
-        futures = {pool.submit(_shards.execute, t): n for n, t in tasks.items()}
+        with _main_left_alone():  # workers start as they are submitted
+            futures = {pool.submit(_shards.execute, t): n for n, t in tasks.items()}
         broken = False
         try:
             for future in as_completed(futures):

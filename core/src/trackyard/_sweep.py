@@ -34,7 +34,7 @@ from trackyard._precheck import cache_keys, precheck
 from trackyard._provenance import plain_config
 from trackyard._store import Store, recovery_hint
 from trackyard._validate import check_config, check_run_name, worker_count
-from trackyard.errors import ConfigValidationError
+from trackyard.errors import ConfigValidationError, ExecutorError
 
 __all__ = ["ManyResult", "ProgressBar", "kept_workers", "run_many"]
 
@@ -374,6 +374,10 @@ class _Pool:
     merged into the main store as it finishes."""
 
     def __init__(self, runner: Runner, reference: str, executor: Any, slots: int) -> None:
+        from trackyard._workers import WorkersRefused
+
+        if isinstance(runner.worker_builder, WorkersRefused):
+            raise ExecutorError(runner.worker_builder.reason)
         if runner.worker_builder is None:
             raise ConfigValidationError(
                 f"run_many(executor={executor!r}) needs a tracker built by trackyard.get_tracker "

@@ -33,7 +33,7 @@ from trackyard._outcome import Runner, RunOutcome
 from trackyard._precheck import cache_keys, precheck
 from trackyard._provenance import plain_config
 from trackyard._store import Store, recovery_hint
-from trackyard._validate import check_config, check_run_name, worker_count
+from trackyard._validate import check_config, check_inputs_exist, check_run_name, worker_count
 from trackyard.errors import ConfigValidationError, ExecutorError
 
 __all__ = ["ManyResult", "ProgressBar", "kept_workers", "run_many"]
@@ -174,6 +174,7 @@ def check_items(items: Sequence[Any]) -> list[Item]:
             raise ConfigValidationError(f"run name {name!r} appears twice; names must be unique")
         seen.add(name)
         inputs = dict(item[2]) if len(item) == 3 and item[2] else None
+        check_inputs_exist(inputs or {}, name)  # every item's files, before anything runs
         check_config(plain_config(item[1]))  # a Path is an input file: hashed, not JSON
         out.append(Item(name, dict(item[1] or {}), inputs))
     return out

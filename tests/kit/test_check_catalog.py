@@ -55,3 +55,26 @@ def test_doctor_prints_a_row_for_every_check_of_the_list(tmp_path: Path) -> None
         shown = {check.doctor_row.format(verb=v) for v in verbs} & set(rows)
         assert shown, f"doctor printed no row for {check.key!r}: {sorted(rows)}"
         assert {rows[row] for row in shown} == {"ok"}, (check.key, rows)
+
+
+def test_doctor_names_the_import_chain_of_a_heavy_plugin_module(tmp_path: Path) -> None:
+    """A plugin module that imports its model (and so consist) at the top fails the light-import
+    check, naming the chain from the entry point to consist."""
+    env = installed_scaffold(tmp_path)
+    plugin = tmp_path / "site" / "trackyard_epidemic" / "plugin.py"
+    text = plugin.read_text().replace(
+        "from __future__ import annotations\n",
+        "from __future__ import annotations\n\nimport trackyard_epidemic.model\n",
+    )
+    plugin.write_text(text)
+    result = _doctor(tmp_path, env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    (report,) = json.loads(result.stdout)
+    row = {c["name"]: c for c in report["checks"]}["plugin module imports light"]
+    assert row["status"] == "FAIL"
+    assert (
+        "imports consist" in row["detail"]
+        and "trackyard_epidemic.plugin -> trackyard_epidemic.model -> consist. Keep the "
+        "plugin module light"
+        in row["detail"]
+    ), row["detail"]

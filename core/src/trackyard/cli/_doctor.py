@@ -120,6 +120,21 @@ def _check_wiring(report: DomainReport, registry: Any, tracker: Any, recorded: R
     _attempt(report, _row("wiring"), _checks.check_wiring_declared, tracker)
 
 
+def _check_light_import(
+    report: DomainReport, registry: Any, tracker: Any, recorded: Recorded
+) -> None:
+    """Importing the plugin's entry-point module imports no heavy library (measured)."""
+    from trackyard.testing._light import check_light_import
+
+    label = _row("light_import")
+    try:
+        detail = check_light_import(registry, tracker.domain_name)
+    except Exception as exc:
+        report.checks.append(Check(label, "FAIL", _fail(exc)))
+        return
+    report.checks.append(Check(label, "ok", detail))
+
+
 def _check_report_sections(
     report: DomainReport, registry: Any, tracker: Any, recorded: Recorded
 ) -> None:
@@ -263,6 +278,7 @@ def _check_model_error(
 # catalog adds without a step here fails tests/kit/test_check_catalog.py.
 _DOMAIN_STEPS: dict[str, Any] = {
     "wiring": _check_wiring,
+    "light_import": _check_light_import,
     "report_sections": _check_report_sections,
     "model_error": _check_model_error,
 }

@@ -23,8 +23,8 @@ def doctor(
     ),
 ) -> None:
     """Load each domain plugin (or NAME), validate its contract and run the conformance checks
-    (build, wiring, outputs, cache hit, edited input, metrics, report sections, model error)
-    in a temporary workspace: the checks DomainConformance runs, from the same list.
+    (build, wiring, light plugin module, outputs, cache hit, edited input, metrics, report
+    sections, model error) in a temporary workspace: the checks DomainConformance runs.
 
     Exits with status 1 when any check fails. Verbs run with the tracker class's 'examples'
     when it declares them, else with small invented arguments. When the workspace holds a

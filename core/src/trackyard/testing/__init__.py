@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from trackyard.registry import Registry
 from trackyard.testing import _checks
 from trackyard.testing._checks import ConformanceFailure, ConformanceModelError
+from trackyard.testing._light import check_light_import
 from trackyard.testing._sandbox import PluginSandbox, class_plugin, isolated_registry
 from trackyard.tracker import DomainTracker, RunOutcome
 
@@ -99,6 +100,13 @@ class DomainConformance:
         """Each verb's runs record metrics that read back and rank with top_k."""
         for tracker, verb, outcomes in self._each_verb(tmp_path):
             _checks.check_metrics(tracker, verb, outcomes)
+
+    def test_plugin_module_imports_light(self) -> None:
+        """Importing the domain's entry-point module (in a fresh interpreter) imports none of
+        consist, pandas, duckdb or sqlalchemy; a failure names the chain of imports."""
+        if not self.domain:
+            raise ConformanceFailure(f"{type(self).__name__} must set domain = '<name>'")
+        check_light_import(self.make_registry(), self.domain)
 
     def test_report_sections_render(self, tmp_path: Path) -> None:
         """After every verb ran, each plugin's ``report_sections`` for the domain render in

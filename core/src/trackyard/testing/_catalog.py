@@ -26,6 +26,9 @@ CHECKS: tuple[ConformanceCheck, ...] = (
     ConformanceCheck("builds", "test_builds_through_the_registry", "loads and builds"),
     ConformanceCheck("wiring", "test_wiring_is_declared", "wiring declared"),
     ConformanceCheck(
+        "light_import", "test_plugin_module_imports_light", "plugin module imports light"
+    ),
+    ConformanceCheck(
         "outputs",
         "test_each_verb_records_a_run_with_its_declared_outputs",
         "verb {verb}",

@@ -33,7 +33,7 @@ def report(exc: BaseException) -> str:
 def run_app(app: typer.Typer) -> None:
     debug = _debug_requested()
     try:
-        app(standalone_mode=True)
+        app(standalone_mode=True, prog_name="trackyard")  # also under python -m trackyard
     except (SystemExit, KeyboardInterrupt):
         raise
     except Exception as exc:

@@ -18,7 +18,7 @@ MARKUP_FOLDER = "[bold]ws[/bold] [optuna] :smile:"
 
 def test_info_table_prints_signatures_and_docstrings_as_written(cli: Cli) -> None:
     """`trackyard info calibration` keeps `Mapping[str, Any]` and `[optuna]` in its table."""
-    result = cli("info", "calibration")
+    result = cli("info", "calibration", "--format", "table")
     assert result.returncode == 0, result.stderr
     assert "evaluate(run_name: str, config: Mapping[str, Any])" in result.stdout
     assert "trackyard-calibration[optuna]" in result.stdout

@@ -70,6 +70,10 @@ def runs(
     ranked twice. A metric no run recorded, or a domain with no runs that no installed plugin
     provides, exits with status 1 naming the recorded ones. Reads only the store: works
     without the domain's plugin installed.
+
+    Counting: a cache hit of run() is a row of its own (cache_hit, naming the run it
+    reused); an item of run_many (sweep, calibrate) found by the batch's cache pre-check adds
+    no row: the batch's result counts it as cached.
     """
     from trackyard.cli._render import print_result
 

@@ -38,8 +38,11 @@ class DomainConformance:
     """Base class of a domain's conformance tests; pytest collects your ``Test*`` subclass.
 
     Set ``domain`` (the entry-point name) and ``verbs``: for each verb that records runs, the
-    keyword arguments of one small, fast call. ``options`` are passed to ``get_tracker``;
-    override ``make_registry`` to test against a ``PluginSandbox`` registry::
+    keyword arguments of one small, fast call. Each such verb must return the runs it recorded:
+    a ``RunOutcome``, or a result holding them (a ``ManyResult``, a list or tuple, a dict's
+    values, a dataclass field; nested as deep as you like). ``make_registry`` returns a
+    ``trackyard.Registry`` (e.g. ``PluginSandbox().registry``). ``options`` are passed to
+    ``get_tracker``; override ``make_registry`` to test against a ``PluginSandbox`` registry::
 
         class TestTraffic(DomainConformance):
             domain = "traffic"

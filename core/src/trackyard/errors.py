@@ -188,6 +188,9 @@ class ConfigValidationError(TrackyardError, ValueError):
     """
 
     path_string: tuple[str, str] | None = None
+    # With ``path_string``: what is wrong, without the advice to the plugin's author (the
+    # command line gives its own: pass the file with --set KEY=@PATH).
+    problem: str | None = None
 
 
 class ExecutorError(ConfigValidationError):

@@ -136,3 +136,36 @@ def test_info_and_runs_load_neither_consist_nor_pandas(tmp_path: Path) -> None:
     verbs = [v["name"] for v in json.loads(info.stdout)["verbs"]]
     assert {"evaluate", "sweep", "calibrate", "query_top_k", "best_config"} <= set(verbs)
     assert list(here.iterdir()) == []
+
+
+def test_ranking_by_a_metric_no_run_has_exits_1_with_a_suggestion(cli: Cli, tmp_path: Path) -> None:
+    """`runs ghost --top scroe` (a typo) fails naming the recorded metrics and the closest."""
+    _record(WRITER, tmp_path)
+    message = (
+        "Error: no run of domain 'ghost' has metric 'scroe'; metrics recorded: score. "
+        "Did you mean 'score'?\n"
+    )
+    for extra in ([], ["--json"]):
+        ranked = cli("runs", "ghost", "--top", "scroe", *extra)
+        assert ranked.returncode == 1, ranked.stdout
+        assert ranked.stdout == ""
+        assert ranked.stderr.startswith(message)
+
+
+def test_runs_of_an_unknown_domain_exits_1_naming_the_domains_with_runs(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """A domain with no runs that no plugin provides (a typo) is an error naming the domains
+    that have runs, with the closest; an installed domain with no runs yet lists nothing."""
+    _record(WRITER, tmp_path)
+    db = tmp_path / ".trackyard" / "provenance.duckdb"
+    for args in (["runs", "ghots"], ["runs", "ghots", "--top", "score", "--json"]):
+        listed = cli(*args)
+        assert listed.returncode == 1, listed.stdout
+        assert listed.stderr.startswith(
+            f"Error: no run of domain 'ghots' is recorded in {db} and no installed plugin "
+            "provides it; domains with runs: ghost. Did you mean 'ghost'?\n"
+        )
+    installed = cli("runs", "calibration", "--json")
+    assert installed.returncode == 0, installed.stderr
+    assert json.loads(installed.stdout) == []

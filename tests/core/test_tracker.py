@@ -94,13 +94,22 @@ def test_top_k_orders_by_precision_with_nan_and_missing_last(acme: DomainTracker
     assert [r.name for r in acme.top_k("score", k=2)] == ["lo", "hi"]
 
 
-def test_top_k_ignores_other_metrics_and_unknown_metric_ranks_nothing_first(
-    acme: DomainTracker,
-) -> None:
-    """A metric no run recorded gives runs with missing values, all ranked after none."""
+def test_top_k_by_a_metric_no_run_recorded_names_the_recorded_ones(acme: DomainTracker) -> None:
+    """Ranking by a metric no run of the domain has (a typo) is a QueryValidationError naming
+    the recorded metrics and the closest one, not a ranking of empty values."""
     acme.go(name="one", config={"x": 1, "score": 1})
-    ranked = acme.top_k("absent", k=5)
-    assert [r.value for r in ranked] == [None]
+    with pytest.raises(QueryValidationError) as raised:
+        acme.top_k("scroe", k=5)
+    assert str(raised.value) == (
+        "no run of domain 'acme' has metric 'scroe'; metrics recorded: score. Did you mean 'score'?"
+    )
+    with pytest.raises(QueryValidationError, match="metrics recorded: score.$"):
+        acme.top_k("absent", k=5)
+
+
+def test_top_k_of_a_domain_without_runs_is_empty(acme: DomainTracker) -> None:
+    """Before any run there is nothing to rank, and no error."""
+    assert acme.top_k("score", k=5) == []
 
 
 @pytest.mark.parametrize(

@@ -58,3 +58,11 @@ def test_every_hook_is_documented_with_its_exact_signature(name: str) -> None:
 def test_docs_document_no_hook_that_does_not_exist() -> None:
     """docs/hooks.md has no section for a hook the spec lacks."""
     assert set(_documented()) <= set(_specs())
+
+
+def test_the_api_reference_lists_every_hook() -> None:
+    """docs/reference.md renders every hookspec (its members list names them all)."""
+    text = (DOC.parent / "reference.md").read_text(encoding="utf-8")
+    listed = re.search(r"::: trackyard\.hookspecs\n.*?members: \[(.*?)\]", text, re.S)
+    assert listed is not None
+    assert sorted(m.strip() for m in listed.group(1).split(",")) == sorted(_specs())

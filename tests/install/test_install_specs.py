@@ -55,3 +55,17 @@ def test_read_lock_rejects_a_file_that_is_not_a_lock(
     bogus.write_text('format = 1\n[core]\nname = "trackyard"\n')
     with pytest.raises(InstallError, match=r"is not a trackyard lock .*trackyard plugins export"):
         read_lock(bogus)
+
+
+def test_a_local_path_with_extras_keeps_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`./epidemic[test]` (what new-plugin prints) is the folder, made absolute, with its
+    extras; a missing folder with extras is refused naming the folder."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "epidemic").mkdir()
+    assert resolve_spec("./epidemic[test]") == f"{tmp_path / 'epidemic'}[test]"
+    assert resolve_spec("epidemic[test,docs]") == f"{tmp_path / 'epidemic'}[test,docs]"
+    assert resolve_spec("acme-transit[fast]>=2") == "acme-transit[fast]>=2"
+    with pytest.raises(InstallError, match=r"no such file or folder: './nowhere\[test\]'"):
+        install(["./nowhere[test]"])

@@ -141,7 +141,8 @@ def test_command_line_message_says_how_to_pass_a_file(ws: Path, contacts: Path) 
     assert refused.returncode == 1
     assert refused.stderr == (
         "Error: config value 'data' of run 'n' names the existing file 'file:data/contacts.csv' "
-        f"(which resolves to {str(contacts)!r}) {FIX}; from the command line, pass it as a "
+        f"(which resolves to {str(contacts)!r}) as a plain string, so its content would not be "
+        "in the cache key and an edited file would be served the old result; pass it as a "
         "file with --set config.data=@data/contacts.csv (a value starting with @ is a path, "
         "hashed by content)\n(run with --debug for the traceback)\n"
     )

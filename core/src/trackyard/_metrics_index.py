@@ -217,6 +217,23 @@ def rebuild(db_path: Path, *, timeout: float) -> int:
     return with_lock_retry(run, db_path, "rebuilding the metrics index", timeout)
 
 
+def domain_metrics(db_path: Path, domain: str, *, timeout: float) -> list[str]:
+    """The metric names the runs of ``domain`` recorded, sorted (the index is brought up to
+    date first)."""
+
+    def run() -> list[str]:
+        with connect(db_path, read_only=False, external_access=False) as con:
+            _catch_up(con)
+            rows = con.execute(
+                f"SELECT DISTINCT metric FROM {METRIC_TABLE} WHERE domain = $domain "
+                "ORDER BY metric",
+                {"domain": domain},
+            ).fetchall()
+            return [str(r[0]) for r in rows]
+
+    return with_lock_retry(run, db_path, "listing the recorded metrics", timeout)
+
+
 def indexed_metrics(db_path: Path, *, timeout: float) -> Sequence[tuple[Any, ...]]:
     """Every index row (run id, metric, value), for checks and tests."""
 

@@ -281,23 +281,51 @@ def resolve_callable(value: Any, *, option: str = "model", domain: str | None = 
     return target
 
 
+def main_is_importable() -> bool:
+    """Whether worker processes can import this process's ``__main__``: run by module name
+    (``python -m``) or from a file that exists (not standard input, ``-c``, a notebook or an
+    interactive session)."""
+    import multiprocessing.process
+    import os
+    import sys
+
+    main = sys.modules.get("__main__")
+    if main is None or getattr(main, "__spec__", None) is not None:
+        return True
+    path = getattr(main, "__file__", None)
+    if path is None:
+        return False
+    where = getattr(multiprocessing.process, "ORIGINAL_DIR", None) or os.getcwd()
+    return os.path.isfile(os.path.join(where, path))
+
+
 def function_reference(fn: Callable[..., Any]) -> str:
-    """``"module:qualname"`` of a module-level function that worker processes can import."""
+    """``"module:qualname"`` of a module-level function that worker processes can import;
+    ``ExecutorError`` (before anything runs) for any other."""
+    from trackyard.errors import ExecutorError
+
     module = getattr(fn, "__module__", None)
     qualname = getattr(fn, "__qualname__", None)
     label = getattr(fn, "__qualname__", repr(fn))
     fix = "define the model as a top-level function in an importable module (package.module:fn)"
+    if module == "__main__" and not main_is_importable():
+        raise ExecutorError(
+            f"model {label!r} is defined in __main__ (a script read from standard input, "
+            "python -c, an interactive session or a notebook), which worker processes cannot "
+            "import; move the model into a module (a .py file on sys.path or in your plugin "
+            "package) and import it from there, or use executor='serial'"
+        )
     if not module or not qualname or "<" in qualname or module == "__main__":
-        raise ConfigValidationError(
+        raise ExecutorError(
             f"model {label!r} (module {module!r}) cannot be sent to worker processes; {fix}"
         )
     reference = f"{module}:{qualname}"
     try:
         target = _import_attr(reference)
     except (ImportError, AttributeError) as exc:
-        raise ConfigValidationError(
+        raise ExecutorError(
             f"model {reference} is not importable by reference ({exc}); {fix}"
         ) from exc
     if target is not fn:
-        raise ConfigValidationError(f"{reference} does not refer to the model passed in; {fix}")
+        raise ExecutorError(f"{reference} does not refer to the model passed in; {fix}")
     return reference

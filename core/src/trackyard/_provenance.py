@@ -139,15 +139,18 @@ def _plain_string_error(
     """The refusal of config string ``given`` (at ``where``), which names ``named``."""
     resolved = os.path.abspath(named)
     shown = repr(given) if resolved == given else f"{given!r} (which resolves to {resolved!r})"
-    error = ConfigValidationError(
+    problem = (
         f"config value {where!r} of run {run!r} names the existing "
         f"{'folder' if os.path.isdir(named) else 'file'} {shown} as a plain string, "
         "so its content would not be in the cache key and an edited file would be "
-        f"served the old result; pass it as inputs={{{key!r}: path}} or as a "
+        "served the old result"
+    )
+    error = ConfigValidationError(
+        f"{problem}; pass it as inputs={{{key!r}: path}} or as a "
         "pathlib.Path in the config (both hash its content), or list "
         f"{key!r} in Wiring.untracked_config if the model does not read it"
     )
-    error.path_string = (given, named)
+    error.path_string, error.problem = (given, named), problem
     return error
 
 

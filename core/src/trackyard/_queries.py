@@ -65,7 +65,38 @@ def ranked_runs(
         sql = schema.TOP_K_SQL.format(order=keyword)
         found = store.query(sql, params, what=f"top_k({metric!r})")
     rows = [RankedRow(*r) for r in found]
-    return [RankedRun(str(r.id), r.name, None if r.value is None else float(r.value)) for r in rows]
+    ranked = [
+        RankedRun(str(r.id), r.name, None if r.value is None else float(r.value)) for r in rows
+    ]
+    if ranked and all(r.value is None for r in ranked):  # maybe no run has the metric at all
+        check_metric_recorded(store, domain, metric)
+    return ranked
+
+
+def check_metric_recorded(store: Store, domain: str, metric: str) -> None:
+    """``QueryValidationError`` when no run of ``domain`` recorded ``metric`` (a typo), naming
+    the metrics its runs recorded and the closest one."""
+    import difflib
+
+    from trackyard.errors import QueryValidationError
+
+    recorded = _metrics_index.domain_metrics(store.db_path, domain, timeout=store.timeout)
+    if metric in recorded:
+        return
+    close = difflib.get_close_matches(metric, recorded, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise QueryValidationError(
+        f"no run of domain {domain!r} has metric {metric!r}; metrics recorded: "
+        f"{', '.join(recorded) or 'none'}.{hint}"
+    )
+
+
+def domains_with_runs(store: Store) -> list[str]:
+    """The domains ``store`` holds runs of, sorted (none without a store file)."""
+    if not store.db_path.is_file():
+        return []
+    rows = store.query(schema.DOMAINS_SQL, {}, what="listing the domains with runs")
+    return [str(r[0]) for r in rows]
 
 
 # --- listing and statuses -----------------------------------------------------------------------

@@ -33,8 +33,8 @@ from trackyard._outcome import Runner, RunOutcome
 from trackyard._precheck import cache_keys, precheck
 from trackyard._provenance import plain_config
 from trackyard._store import Store, recovery_hint
-from trackyard._validate import check_config, check_run_name, worker_count
-from trackyard.errors import ConfigValidationError
+from trackyard._validate import check_config, check_inputs_exist, check_run_name, worker_count
+from trackyard.errors import ConfigValidationError, ExecutorError
 
 __all__ = ["ManyResult", "ProgressBar", "kept_workers", "run_many"]
 
@@ -76,11 +76,12 @@ class ProgressBar:
         self._bar: Any = None
         if self.shown and total:
             from rich.console import Console  # heavy (~0.1 s): only when a bar is drawn
+            from rich.markup import escape
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
             # On stderr, the stream whose terminal-ness decides whether the bar is shown.
             self._bar = Progress(
-                TextColumn(f"[bold]{label}"),
+                TextColumn(f"[bold]{escape(label)}"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("{task.description}"),
@@ -173,6 +174,7 @@ def check_items(items: Sequence[Any]) -> list[Item]:
             raise ConfigValidationError(f"run name {name!r} appears twice; names must be unique")
         seen.add(name)
         inputs = dict(item[2]) if len(item) == 3 and item[2] else None
+        check_inputs_exist(inputs or {}, name)  # every item's files, before anything runs
         check_config(plain_config(item[1]))  # a Path is an input file: hashed, not JSON
         out.append(Item(name, dict(item[1] or {}), inputs))
     return out
@@ -335,6 +337,26 @@ def kept_workers() -> Iterator[None]:
         pools.close()
 
 
+@contextlib.contextmanager
+def _main_left_alone() -> Iterator[None]:
+    """Workers started in this block do not re-run ``__main__`` when it is not a file they can
+    import (a script read from standard input, ``python -c``): multiprocessing would try to run
+    ``<stdin>`` and every worker would die. They never need it: a task names its model by
+    module (``function_reference`` refuses a model defined in such a ``__main__``)."""
+    from trackyard._model import main_is_importable
+
+    main = sys.modules.get("__main__")
+    if main is None or main_is_importable() or not hasattr(main, "__file__"):
+        yield
+        return
+    path = main.__file__
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
+
+
 def _new_pool(slots: int, context: Any) -> Any:
     """A process pool whose workers take the driver's environment of now and exit when the
     driver dies."""
@@ -353,6 +375,10 @@ class _Pool:
     merged into the main store as it finishes."""
 
     def __init__(self, runner: Runner, reference: str, executor: Any, slots: int) -> None:
+        from trackyard._workers import WorkersRefused
+
+        if isinstance(runner.worker_builder, WorkersRefused):
+            raise ExecutorError(runner.worker_builder.reason)
         if runner.worker_builder is None:
             raise ConfigValidationError(
                 f"run_many(executor={executor!r}) needs a tracker built by trackyard.get_tracker "
@@ -470,7 +496,8 @@ class _Pool:
             if kept is None
             else kept.get(self.slots, self._context)
         )
-        futures = {pool.submit(_shards.execute, t): n for n, t in tasks.items()}
+        with _main_left_alone():  # workers start as they are submitted
+            futures = {pool.submit(_shards.execute, t): n for n, t in tasks.items()}
         broken = False
         try:
             for future in as_completed(futures):

@@ -8,6 +8,7 @@ import math
 import os
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from trackyard.errors import ConfigValidationError, QueryValidationError
@@ -170,3 +171,13 @@ def worker_count(executor: Any = "serial", max_workers: int | None = None) -> in
     if is_dask_client(executor):
         return max(1, len(executor.scheduler_info().get("workers", {})))
     return os.cpu_count() or 1
+
+
+def check_inputs_exist(inputs: Mapping[str, Any], run: str) -> None:
+    """Every file ``inputs={"label": path}`` names exists (``run`` and ``run_many`` check it
+    before anything runs)."""
+    for label, value in inputs.items():
+        if isinstance(value, (str, os.PathLike)) and not Path(value).exists():
+            raise ConfigValidationError(
+                f"input {label!r} of run {run!r} does not exist: {value}; check the path"
+            )

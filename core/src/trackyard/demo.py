@@ -58,7 +58,8 @@ def run_demo(workspace: Path | None = None, console: Any = None) -> int:
         out.print(table)
         out.print(
             f"Best config: {result.best_config} ({METRIC} = {result.best_value:.4f}, "
-            f"run {result.best_run_id})"
+            f"run {result.best_run_id})",
+            markup=False,
         )
         total = result.ran + result.cached + result.failed
         if result.ran == 0 and result.failed == 0:
@@ -72,17 +73,22 @@ def run_demo(workspace: Path | None = None, console: Any = None) -> int:
                 f"cache, {result.failed} failed. Run the demo again: it is served from cache."
             )
         db_path = cal.settings.db_path
-        out.print(f"Provenance lives in {db_path} (run outputs under {cal.settings.run_dir}).")
-        out.print(f"Inspect it with: consist runs --db-path {db_path}")
+        # Paths are printed as written (a folder named "[x]" is not markup).
+        out.print(
+            f"Provenance lives in {db_path} (run outputs under {cal.settings.run_dir}).\n"
+            f"Inspect it with: consist runs --db-path {db_path}",
+            markup=False,
+        )
         report_path = cal.settings.workspace / "report.html"
     from trackyard.report import build_report
 
     report = build_report(["calibration"], workspace=workspace, output=report_path)
-    out.print(f"Report (history, slices, top runs): {report.path}", soft_wrap=True)
+    out.print(f"Report (history, slices, top runs): {report.path}", soft_wrap=True, markup=False)
     where = "" if workspace is None else f" --workspace {workspace}"
     out.print(
         f"Watch the next calibration live in your browser: trackyard serve{where} "
         "(needs pip install 'trackyard[serve]')",
         soft_wrap=True,
+        markup=False,
     )
     return 0

@@ -13,6 +13,8 @@ purpose:
     ├── PluginPolicyError                            a plugin was refused before import (disabled,
     │                                                untrusted, incompatible), or strict mode
     ├── ConfigValidationError    (also ValueError)   bad settings, options, config or run names
+    │   └── ExecutorError                            the executor cannot run the call as asked
+    │                                                (a model worker processes cannot import)
     ├── QueryValidationError     (also ValueError)   bad metric name, order or k in a query
     ├── UnknownRunError          (also LookupError)  no run with that id in the workspace's store
     ├── OutputMissingError                           a run's declared/returned output does not
@@ -63,6 +65,7 @@ __all__ = [
     "ConfigValidationError",
     "DiskFullError",
     "DomainConflictError",
+    "ExecutorError",
     "EnvironmentChangedWarning",
     "InstallError",
     "InstallRejectedError",
@@ -200,6 +203,16 @@ class ConfigValidationError(TrackyardError, ValueError):
     """
 
     path_string: tuple[str, str] | None = None
+    # With ``path_string``: what is wrong, without the advice to the plugin's author (the
+    # command line gives its own: pass the file with --set KEY=@PATH).
+    problem: str | None = None
+
+
+class ExecutorError(ConfigValidationError):
+    """``run_many``'s executor cannot run the call as asked: the model cannot be sent to worker
+    processes (defined in ``__main__`` of a script read from standard input, ``python -c``, a
+    notebook, or inside a function). Raised before anything runs; the message says to move the
+    model into a module (or to use ``executor="serial"``)."""
 
 
 class QueryValidationError(TrackyardError, ValueError):

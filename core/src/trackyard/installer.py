@@ -365,10 +365,20 @@ def _pip_reason(lines: Sequence[str]) -> str:
 # --- specs ------------------------------------------------------------------------------------
 
 
+_EXTRAS = re.compile(r"(?P<path>.+?)(?P<extras>\[[A-Za-z0-9_.,\- ]+\])")
+
+
+def split_extras(spec: str) -> tuple[str, str]:
+    """``("./epidemic", "[test]")`` for ``./epidemic[test]``; ``(spec, "")`` without extras."""
+    found = _EXTRAS.fullmatch(spec)
+    return (found["path"], found["extras"]) if found else (spec, "")
+
+
 def resolve_spec(spec: str) -> str:
     """What pip is asked to install for ``spec``.
 
-    A URL or requirement passes through; an existing local path becomes absolute; a bare name that
+    A URL or requirement passes through; an existing local path becomes absolute, keeping its
+    extras (``./epidemic[test]``, as ``trackyard new-plugin`` prints it); a bare name that
     is a first-party domain (``calibration``) becomes its distribution (``trackyard-calibration``);
     something that looks like a path but does not exist is an ``InstallError``.
     """
@@ -377,9 +387,10 @@ def resolve_spec(spec: str) -> str:
         raise InstallError("empty install spec; give a requirement, a local path or a domain name")
     if "://" in spec or " @ " in spec:
         return spec
-    path = Path(spec).expanduser()
+    bare, extras = split_extras(spec)
+    path = Path(bare).expanduser()
     if path.exists():
-        return str(path.resolve())
+        return str(path.resolve()) + extras
     if spec.startswith((".", "~", "/")) or os.sep in spec or "/" in spec:
         raise InstallError(
             f"no such file or folder: {spec!r}; give an existing plugin folder, a wheel, "
@@ -398,7 +409,7 @@ def _replaced(specs: Sequence[str], installed: dict[str, Dist]) -> list[str]:
 
     found = []
     for spec in specs:
-        folder = Path(spec)
+        folder = Path(split_extras(spec)[0])
         if not (folder.is_absolute() and (folder / "pyproject.toml").is_file()):
             continue
         try:

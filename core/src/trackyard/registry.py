@@ -299,6 +299,9 @@ class Registry(Discovery):
     points carrying ``.dist``), ``environ`` the environment and ``review`` sees each policy
     verdict and returns the one to use; the testing kit
     ([`PluginSandbox`][trackyard.testing.PluginSandbox]) uses them for its in-process plugins.
+    ``workers`` gives, for a domain's claim, the function ``run_many``'s worker processes
+    rebuild its tracker with (default [`get_tracker`][trackyard.get_tracker], through the
+    default registry).
     """
 
     def __init__(
@@ -307,8 +310,10 @@ class Registry(Discovery):
         environ: Mapping[str, str] | None = None,
         *,
         review: Review | None = None,
+        workers: Callable[[Claim], Callable[..., Any]] | None = None,
     ) -> None:
         super().__init__(entry_points, environ, review=review)
+        self._workers = workers
         self._loaded: dict[str, LoadedDomain] = {}
         self._cross: list[tuple[Claim, object]] | None = None
         self._hooks: dict[str, _Hooks] = {}
@@ -498,7 +503,8 @@ class Registry(Discovery):
             provenance=self._provenance(loaded),
             observer=_Observer(hooks),
             verbs=self._verbs(hooks),
-            worker_builder=get_tracker,  # workers of run_many rebuild it through the default
+            # workers of run_many rebuild it through the default registry (or are refused)
+            worker_builder=get_tracker if self._workers is None else self._workers(loaded.claim),
         )
 
     @staticmethod

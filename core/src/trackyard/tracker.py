@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -28,7 +27,13 @@ from trackyard._provenance import code_dependencies, config_inputs, input_identi
 from trackyard._queries import RankedRun
 from trackyard._store import Store, lock_timeout
 from trackyard._sweep import ManyResult, ProgressBar
-from trackyard._validate import check_config, check_run_name, decode_metric, worker_count
+from trackyard._validate import (
+    check_config,
+    check_inputs_exist,
+    check_run_name,
+    decode_metric,
+    worker_count,
+)
 from trackyard._why import Difference, WhyReport
 from trackyard.errors import ConfigValidationError, PluginContractError
 from trackyard.settings import NoOptions, Settings
@@ -277,11 +282,7 @@ class DomainTracker:
     def _check_call(self, fn: Callable[..., Any], call: RunCall) -> CodeIdentity:
         """Before anything is written: every input and identity input exists and ``fn``'s code
         can be identified; returns the code identity mode."""
-        for label, value in call.inputs.items():
-            if isinstance(value, (str, os.PathLike)) and not Path(value).exists():
-                raise ConfigValidationError(
-                    f"input {label!r} of run {call.name!r} does not exist: {value}; check the path"
-                )
+        check_inputs_exist(call.inputs, call.name)
         mode = code_identity(fn, call.wiring.code_identity)
         for label, path in call.wiring.identity_inputs:
             if not path.exists():

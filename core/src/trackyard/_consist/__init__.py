@@ -25,6 +25,7 @@ Modules
 * ``restore``: consist's rows rebuilt from its JSON run snapshots (``reconcile``, ``rebuild``,
   and ``import_runs``, all of a bundle's runs in one transaction).
 * ``merge``: a sweep's shard stores merged into the main store.
+* ``logs``: consist's log lines routed through trackyard's logger ``trackyard.consist``.
 
 consist internals trackyard relies on
 -------------------------------------
@@ -89,6 +90,9 @@ Behaviour re-implemented (must stay equal to consist's)
  11. DB write failures: consist 0.3.5 swallows them (a warning, no exception, no return
      value); ``run.WriteFailureWatch`` spots warnings whose log record's source file is
      ``consist/.../persistence.py`` or ``db_runtime.py``; the run's row is then read back.
+     consist logs with the ``logging`` module's functions (root logger, ``basicConfig`` on
+     first use): ``logs.route`` sets each loaded consist module's ``logging`` name to a
+     stand-in that sends them to ``trackyard.consist``, the records keeping consist's file.
      [test_swallowed_write_failure_is_logged_from_persistence]
 
 Data layout

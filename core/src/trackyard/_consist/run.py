@@ -35,7 +35,7 @@ from typing import Any, Protocol
 
 from trackyard import _queries
 from trackyard._capture import Capture
-from trackyard._consist import active
+from trackyard._consist import active, logs
 from trackyard._consist.identity import checksum_of, file_digests
 from trackyard._consist.session import (
     EXPLAIN_ENV,
@@ -272,6 +272,7 @@ class Engine:
         the run then executes whatever the cache holds, and records the reason."""
         runtime = accepted_kwargs(fn, {**call.wiring.runtime_kwargs, **runtime_kwargs})
         stamp = self._stamper(self._call_fields(fn, call, options, rerun))
+        logs.route()  # also modules consist loaded since, or a plugin's own consist Tracker
         writes = WriteFailureWatch()
         try:
             with self._stamping(stamp), batch(self.consist):  # one connection per run

@@ -169,6 +169,11 @@ SELECT status FROM run WHERE json_extract_string(meta, '{DOMAIN_PATH}') = $domai
 ORDER BY created_at DESC, id DESC LIMIT 1
 """
 
+DOMAINS_SQL = f"""
+SELECT DISTINCT json_extract_string(meta, '{DOMAIN_PATH}') AS domain FROM run
+WHERE domain IS NOT NULL ORDER BY domain
+"""
+
 RUN_STATUS_SQL = "SELECT status FROM run WHERE id = ?"
 # Bundles: the runs an export may take (never one in flight), and which of a bundle's runs a
 # store already holds.

@@ -160,6 +160,9 @@ def _open(settings: Settings) -> ConsistTracker:
     """The consist Tracker; the schema is set up (and the marker written) only when needed."""
     from consist import Tracker
 
+    from trackyard._consist import logs
+
+    logs.route()  # consist's log lines go through trackyard's logger from here on
     marker = schema_marker(settings.db_path)
     version = consist_version()
 

@@ -29,6 +29,9 @@ __all__ = ["app", "main"]
 
 def main() -> None:
     """Console-script entry point."""
-    from trackyard.cli._errors import run_app
+    from trackyard.cli._errors import interrupted, run_app
 
-    run_app(app)
+    try:
+        run_app(app)
+    except KeyboardInterrupt:  # Ctrl-C before run_app took over
+        raise interrupted() from None

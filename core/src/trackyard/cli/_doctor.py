@@ -88,24 +88,73 @@ def _fail(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+Recorded = list[tuple[str, dict[str, Any], bool]]  # (verb, kwargs, returns one run)
+
+
 def check_domain(registry: Any, name: str, distribution: str) -> DomainReport:
-    """Build the domain's tracker in a temporary workspace, then check it: wiring, every verb,
-    and a model error on one verb that recorded runs."""
+    """Build the domain's tracker in a temporary workspace, then run every check of the list
+    ``DomainConformance`` runs too (``trackyard.testing._catalog.CHECKS``), in its order: the
+    per-verb checks on every verb, the others once."""
+    from trackyard.testing._catalog import CHECKS
+
     report = DomainReport(name, distribution)
     with tempfile.TemporaryDirectory(prefix="trackyard-doctor-") as tmp:
         tracker = _build(report, registry, name, Path(tmp))
         if tracker is None:
             return report
-        from trackyard.testing import _checks
-
-        _attempt(report, "wiring declared", _checks.check_wiring_declared, tracker)
-        recorded = [
-            found
-            for verb_name, verb in tracker_verbs(tracker).items()
-            if (found := _check_verb(report, tracker, verb_name, verb, Path(tmp))) is not None
-        ]
-        _check_model_error(report, tracker, recorded)
+        recorded: Recorded | None = None
+        for check in CHECKS:
+            if check.key == "builds":
+                continue
+            if check.per_verb:
+                if recorded is None:
+                    recorded = _check_verbs(report, tracker, Path(tmp))
+                continue
+            _DOMAIN_STEPS[check.key](report, registry, tracker, recorded or [])
     return report
+
+
+def _check_wiring(report: DomainReport, registry: Any, tracker: Any, recorded: Recorded) -> None:
+    from trackyard.testing import _checks
+
+    _attempt(report, _row("wiring"), _checks.check_wiring_declared, tracker)
+
+
+def _check_light_import(
+    report: DomainReport, registry: Any, tracker: Any, recorded: Recorded
+) -> None:
+    """Importing the plugin's entry-point module imports no heavy library (measured)."""
+    from trackyard.testing._light import check_light_import
+
+    label = _row("light_import")
+    try:
+        detail = check_light_import(registry, tracker.domain_name)
+    except Exception as exc:
+        report.checks.append(Check(label, "FAIL", _fail(exc)))
+        return
+    report.checks.append(Check(label, "ok", detail))
+
+
+def _check_report_sections(
+    report: DomainReport, registry: Any, tracker: Any, recorded: Recorded
+) -> None:
+    """Every plugin's report sections for the domain render (after the verbs recorded runs)."""
+    from trackyard.testing import _checks
+
+    label = _row("report_sections")
+    try:
+        drawn = _checks.check_report_sections(registry, tracker)
+    except Exception as exc:
+        report.checks.append(Check(label, "FAIL", _fail(exc)))
+        return
+    report.checks.append(Check(label, "ok", f"{drawn} section(s) drawn"))
+
+
+def _row(key: str, verb: str = "") -> str:
+    from trackyard.testing._catalog import CHECKS
+
+    (check,) = [c for c in CHECKS if c.key == key]
+    return check.doctor_row.format(verb=verb)
 
 
 def _build(report: DomainReport, registry: Any, name: str, tmp: Path) -> Any:
@@ -115,9 +164,9 @@ def _build(report: DomainReport, registry: Any, name: str, tmp: Path) -> Any:
     try:
         tracker = _checks.build(registry, name, tmp, {})
     except Exception as exc:
-        report.checks.append(Check("loads and builds", "FAIL", _fail(exc)))
+        report.checks.append(Check(_row("builds"), "FAIL", _fail(exc)))
         return None
-    report.checks.append(Check("loads and builds", "ok", type(tracker).__qualname__))
+    report.checks.append(Check(_row("builds"), "ok", type(tracker).__qualname__))
     return tracker
 
 
@@ -145,15 +194,24 @@ def _call_verb(
     return None
 
 
+def _check_verbs(report: DomainReport, tracker: Any, tmp: Path) -> Recorded:
+    return [
+        found
+        for verb_name, verb in tracker_verbs(tracker).items()
+        if (found := _check_verb(report, tracker, verb_name, verb, tmp)) is not None
+    ]
+
+
 def _check_verb(
     report: DomainReport, tracker: Any, verb_name: str, verb: Verb, tmp: Path
 ) -> tuple[str, dict[str, Any], bool] | None:
-    """Call one verb and check the runs it returns: outputs and wiring, a repeat served from
-    cache, an edited input running again, rankable metrics. Returns (verb, kwargs, whether it
-    returns one run) when it recorded runs, else None."""
+    """Call one verb and run the per-verb checks on the runs it returns (outputs and wiring
+    first: when that fails the others are not run). Returns (verb, kwargs, whether it returns
+    one run) when it recorded runs, else None."""
     from trackyard.testing import _checks
+    from trackyard.testing._catalog import CHECKS
 
-    label = f"verb {verb_name}"
+    label = _row("outputs", verb_name)
     examples: Mapping[str, Mapping[str, Any]] = getattr(type(tracker), "examples", None) or {}
     called = _call_verb(report, label, verb, examples.get(verb_name))
     if called is None:
@@ -163,25 +221,39 @@ def _check_verb(
     if not outcomes:
         report.checks.append(Check(label, "ok", "returns no runs (a query)"))
         return None
-    if not _attempt(report, label, _checks.check_outputs_and_wiring, tracker, verb_name, outcomes):
-        return None
-    args = (tracker, verb_name, kwargs)
-    _attempt(report, f"{label}: repeat is a cache hit", _checks.check_cache_hit, *args, outcomes)
-    _attempt(
-        report,
-        f"{label}: an edited input file runs again",
-        _checks.check_input_change_runs_again,
-        *args,
-        tmp / "inputs",
-    )
-    _attempt(
-        report, f"{label}: metrics rankable", _checks.check_metrics, tracker, verb_name, outcomes
-    )
+    context = _VerbContext(tracker, verb_name, kwargs, outcomes, tmp / "inputs")
+    for check in (c for c in CHECKS if c.per_verb):
+        step = _VERB_STEPS[check.key]
+        passed = _attempt(report, check.doctor_row.format(verb=verb_name), step, context)
+        if not passed and check.key == "outputs":  # no run to check further
+            return None
     return verb_name, kwargs, isinstance(result, RunOutcome)
 
 
+@dataclass
+class _VerbContext:
+    tracker: Any
+    verb: str
+    kwargs: dict[str, Any]
+    outcomes: list[RunOutcome]
+    scratch: Path
+
+
+def _verb_steps() -> dict[str, Any]:
+    from trackyard.testing import _checks
+
+    return {
+        "outputs": lambda c: _checks.check_outputs_and_wiring(c.tracker, c.verb, c.outcomes),
+        "cache_hit": lambda c: _checks.check_cache_hit(c.tracker, c.verb, c.kwargs, c.outcomes),
+        "input_change": lambda c: _checks.check_input_change_runs_again(
+            c.tracker, c.verb, c.kwargs, c.scratch
+        ),
+        "metrics": lambda c: _checks.check_metrics(c.tracker, c.verb, c.outcomes),
+    }
+
+
 def _check_model_error(
-    report: DomainReport, tracker: Any, recorded: list[tuple[str, dict[str, Any], bool]]
+    report: DomainReport, registry: Any, tracker: Any, recorded: Recorded
 ) -> None:
     """A model error fails the run. The check wants a verb that returns one run and so lets the
     model's error through; many-run verbs (sweeps, searches) record failures and go on."""
@@ -194,12 +266,28 @@ def _check_model_error(
     verb_name, kwargs, _ = (singles or recorded)[0]
     _attempt(
         report,
-        f"verb {verb_name}: model error fails the run",
+        _row("model_error", verb_name),
         _checks.check_model_error,
         tracker,
         verb_name,
         kwargs,
     )
+
+
+# The doctor step of every check in the catalog (``builds`` is the build above); a check the
+# catalog adds without a step here fails tests/kit/test_check_catalog.py.
+_DOMAIN_STEPS: dict[str, Any] = {
+    "wiring": _check_wiring,
+    "light_import": _check_light_import,
+    "report_sections": _check_report_sections,
+    "model_error": _check_model_error,
+}
+_VERB_STEPS: dict[str, Any] = _verb_steps()
+
+
+def doctor_steps() -> set[str]:
+    """The keys of the catalog checks doctor runs (for the test that compares the lists)."""
+    return {"builds", *_DOMAIN_STEPS, *_VERB_STEPS}
 
 
 def run_doctor(name: str | None) -> list[DomainReport]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import typer
 
@@ -30,13 +31,59 @@ def report(exc: BaseException) -> str:
     return f"Error: {first}\n" + (rest + "\n" if rest else "")
 
 
+INTERRUPTED = 130  # the shell's status for a command ended by Ctrl-C (128 + SIGINT)
+INTERRUPTED_LINE = (
+    "Interrupted (Ctrl-C): a run in progress is recorded failed (interrupted) and runs again "
+    "next time; a run already recorded completed stays a valid result\n"
+)
+
+
+class _Interrupts:
+    """Ctrl-C seen during this command. A library on the way may turn the KeyboardInterrupt
+    into another error (DuckDB: "Query interrupted") or swallow it (a write that failed is
+    logged and skipped): the command still ends as interrupted, never as a success."""
+
+    seen = False
+
+    @classmethod
+    def handler(cls, signum: int, frame: object) -> None:
+        cls.seen = True
+        raise KeyboardInterrupt
+
+
+def _quiet_interrupts(unraisable: Any) -> None:
+    """A Ctrl-C that lands in a finalizer (a connection closed by the garbage collector) is
+    not printed as "Exception ignored in ..." with a traceback: the command ends interrupted."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        _Interrupts.seen = True
+        return
+    sys.__unraisablehook__(unraisable)
+
+
+def interrupted() -> SystemExit:
+    sys.stderr.write(INTERRUPTED_LINE)
+    return SystemExit(INTERRUPTED)
+
+
 def run_app(app: typer.Typer) -> None:
+    """Run the CLI: errors as one line (``--debug``: the traceback), Ctrl-C as exit 130 with
+    one line and no traceback, whatever the interrupt became on its way up."""
+    import signal
+
     debug = _debug_requested()
+    signal.signal(signal.SIGINT, _Interrupts.handler)
+    sys.unraisablehook = _quiet_interrupts
     try:
-        app(standalone_mode=True)
-    except (SystemExit, KeyboardInterrupt):
+        app(standalone_mode=True, prog_name="trackyard")  # also under python -m trackyard
+    except KeyboardInterrupt:
+        raise interrupted() from None
+    except SystemExit:
+        if _Interrupts.seen:  # click turned it into "Aborted!", or the command went on
+            raise interrupted() from None
         raise
     except Exception as exc:
+        if _Interrupts.seen and not debug:
+            raise interrupted() from None
         if debug:
             raise
         sys.stderr.write(report(exc))

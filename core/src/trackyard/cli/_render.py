@@ -1,4 +1,7 @@
-"""Render verb results (RunOutcome, sweep results, lists, rankings) as JSON or rich tables."""
+"""Render verb results (RunOutcome, sweep results, lists, rankings) as JSON or rich tables.
+
+Every value is printed as written (``plain``): nothing the CLI prints is read as markup.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
+    from rich.table import Table
+    from rich.text import Text
 
 # Width of tables written to a pipe or file: wide enough that no value is ever cut.
 PIPE_WIDTH = 10_000
@@ -71,22 +76,37 @@ def _record_list(value: Any) -> list[Any] | None:
     return None
 
 
-def _records_table(records: list[Any], title: str | None = None) -> RenderableType:
-    from rich.table import Table
+def plain(value: object) -> Text:
+    """``value`` as text printed as written: brackets and ``:emoji:`` codes in it (from a
+    plugin's docstring, a signature, a path, an error) are never read as rich markup."""
+    from rich.text import Text
 
+    return Text(str(value))
+
+
+def plain_table(*columns: object, title: object = None) -> Table:
+    """A rich table whose title and column headers are printed as written (see ``plain``);
+    add its rows as ``plain`` cells."""
+    from rich.table import Column, Table
+
+    return Table(
+        *(Column(header=plain(c)) for c in columns),
+        title=None if title is None else plain(title),
+    )
+
+
+def _records_table(records: list[Any], title: str | None = None) -> RenderableType:
     rows = [_fields(r) if _is_record(r) else dict(r) for r in records]
     columns = list(dict.fromkeys(k for row in rows for k in row))
-    table = Table(*columns, title=title)
+    table = plain_table(*columns, title=title)
     for row in rows:
-        table.add_row(*(_cell(to_jsonable(row.get(c))) for c in columns))
+        table.add_row(*(plain(_cell(to_jsonable(row.get(c)))) for c in columns))
     return table
 
 
 def renderables(value: Any) -> list[RenderableType]:
     """Tables for a verb's result: a list of records is one table, one record a key/value table
     (its lists of records become tables of their own)."""
-    from rich.table import Table
-
     if value is None:
         return []
     if (
@@ -101,17 +121,19 @@ def renderables(value: Any) -> list[RenderableType]:
         return ["(no results)"]
     if _is_record(value) or isinstance(value, Mapping):
         items = _fields(value) if _is_record(value) else dict(value)
-        table = Table("field", "value", title=type(value).__name__ if _is_record(value) else None)
+        table = plain_table(
+            "field", "value", title=type(value).__name__ if _is_record(value) else None
+        )
         nested: list[RenderableType] = []
         for key, item in items.items():
             records = _record_list(item)
             if records is not None:
                 nested.append(_records_table(records, title=str(key)))
-                table.add_row(str(key), f"{len(records)} (below)")
+                table.add_row(plain(key), plain(f"{len(records)} (below)"))
             else:
-                table.add_row(str(key), _cell(to_jsonable(item)))
+                table.add_row(plain(key), plain(_cell(to_jsonable(item))))
         return [table, *nested]
-    return [_cell(to_jsonable(value))]
+    return [plain(_cell(to_jsonable(value)))]
 
 
 def console() -> Console:
@@ -121,9 +143,12 @@ def console() -> Console:
 
     from rich.console import Console
 
+    # No markup and no emoji codes: what the CLI prints comes from plugins and users (names,
+    # signatures, docstrings, paths, errors) and is printed as written; the CLI's own styling
+    # uses rich Text styles, never markup strings.
     if sys.stdout.isatty():
-        return Console()
-    return Console(width=PIPE_WIDTH, no_color=True, highlight=False)
+        return Console(markup=False, emoji=False)
+    return Console(width=PIPE_WIDTH, no_color=True, highlight=False, markup=False, emoji=False)
 
 
 _stdout_console = console

@@ -369,7 +369,7 @@ def command_line_hint(error: ConfigValidationError, kwargs: Mapping[str, Any]) -
         where = _location(value, given, name)
         if where is not None:
             return (
-                f"from the command line, pass it as a file with --set {where}=@{named} "
+                f"pass it as a file with --set {where}=@{named} "
                 "(a value starting with @ is a path, hashed by content)"
             )
     return None

@@ -23,7 +23,8 @@ def doctor(
     ),
 ) -> None:
     """Load each domain plugin (or NAME), validate its contract and run the conformance checks
-    (build, wiring, outputs, cache hit, metrics, model error) in a temporary workspace.
+    (build, wiring, light plugin module, outputs, cache hit, edited input, metrics, report
+    sections, model error) in a temporary workspace: the checks DomainConformance runs.
 
     Exits with status 1 when any check fails. Verbs run with the tracker class's 'examples'
     when it declares them, else with small invented arguments. When the workspace holds a
@@ -39,24 +40,25 @@ def doctor(
     if as_json:
         typer.echo(json.dumps([{**asdict(r), "ok": r.ok} for r in reports], indent=2))
     else:
-        from rich.table import Table
+        from rich.text import Text
 
         from trackyard.cli._render import console as stdout_console
+        from trackyard.cli._render import plain, plain_table
 
         console = stdout_console()
         for report in reports:
-            table = Table(
+            table = plain_table(
                 "check", "result", "detail", title=f"{report.domain} ({report.distribution})"
             )
             for check in report.checks:
                 style = {"ok": "green", "FAIL": "bold red", "skip": "yellow", "warn": "yellow"}[
                     check.status
                 ]
-                table.add_row(check.name, f"[{style}]{check.status}[/{style}]", check.detail)
+                table.add_row(plain(check.name), Text(check.status, style), plain(check.detail))
             console.print(table)
         failed = [r.domain for r in reports if not r.ok]
         if failed:
-            console.print(f"[bold red]doctor: problems in {', '.join(failed)}[/bold red]")
+            console.print(Text(f"doctor: problems in {', '.join(failed)}", "bold red"))
         elif reports:
             console.print(f"doctor: {len(reports)} report(s) OK")
         else:

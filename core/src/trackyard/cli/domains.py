@@ -20,18 +20,21 @@ def domains(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -
     if as_json:
         typer.echo(json.dumps([dataclasses.asdict(i) for i in infos], indent=2))
         return
-    from rich.table import Table
+    from trackyard.cli._render import console, plain, plain_table
 
-    from trackyard.cli._render import console
-
-    table = Table("domain", "distribution", "version", "entry point", "status", "error")
+    table = plain_table("domain", "distribution", "version", "entry point", "status", "error")
     for info in infos:
         table.add_row(
-            info.name,
-            info.distribution,
-            info.version,
-            info.entry_point,
-            info.status,
-            info.error or "",
+            *(
+                plain(v)
+                for v in (
+                    info.name,
+                    info.distribution,
+                    info.version,
+                    info.entry_point,
+                    info.status,
+                    info.error or "",
+                )
+            )
         )
     console().print(table)

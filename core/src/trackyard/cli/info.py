@@ -50,39 +50,92 @@ def describe_domain(name: str) -> dict[str, Any]:
     }
 
 
+def _settings_rows(data: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(setting, value, where it came from) for every setting and domain option."""
+    rows = [
+        (key, str(data["settings"][key]), data["sources"].get(key, ""))
+        for key in ("workspace", "db_path", "run_dir", "cache_epoch")
+    ]
+    for key, value in (data["settings"]["options"] or {}).items():
+        rows.append((key, json.dumps(value), data["sources"].get(key, "default")))
+    return rows
+
+
+def _heading(data: dict[str, Any]) -> str:
+    return (
+        f"{data['domain']} from {data['distribution']} {data['version']} "
+        f"({data['entry_point']}): {data['tracker_class']}"
+    )
+
+
+def plain_text(data: dict[str, Any]) -> str:
+    """``info`` as plain lines, no wider than what they hold (for pipes, files, pagers): the
+    verbs' signatures with their docstrings indented below, the wiring, the settings."""
+    lines = [_heading(data)]
+    if data["doc"]:
+        lines += ["", data["doc"]]
+    lines += ["", "verbs:"]
+    for verb in data["verbs"]:
+        lines.append(f"  {verb['signature']}")
+        lines += [f"      {line}".rstrip() for line in (verb["doc"] or "").splitlines()]
+    lines += ["", "default wiring (merged):"]
+    lines += [f"  {key}: {json.dumps(value)}" for key, value in data["wiring"].items()]
+    lines += ["", "settings:"]
+    lines += [f"  {key}: {value}  ({source})" for key, value, source in _settings_rows(data)]
+    return "\n".join(lines)
+
+
+def _print_tables(data: dict[str, Any]) -> None:
+    from rich.text import Text
+
+    from trackyard.cli._render import console as stdout_console
+    from trackyard.cli._render import plain, plain_table
+
+    console = stdout_console()
+    heading = _heading(data)
+    console.print(Text.assemble((data["domain"], "bold"), heading[len(data["domain"]) :]))
+    if data["doc"]:
+        console.print(plain(data["doc"]))
+    verbs = plain_table("verb", "signature", "doc", title="verbs")
+    for verb in data["verbs"]:
+        verbs.add_row(plain(verb["name"]), plain(verb["signature"]), plain(verb["doc"]))
+    console.print(verbs)
+    wiring = plain_table("field", "value", title="default wiring (merged)")
+    for key, value in data["wiring"].items():
+        wiring.add_row(plain(key), plain(json.dumps(value)))
+    console.print(wiring)
+    table = plain_table("setting", "value", "source", title="settings")
+    for row in _settings_rows(data):
+        table.add_row(*(plain(cell) for cell in row))
+    console.print(table)
+
+
+FORMATS = ("plain", "table", "json")
+
+
 @app.command("info")
 def info(
     name: str = typer.Argument(..., help="The domain to describe."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    output: str | None = typer.Option(
+        None,
+        "--format",
+        help="plain, table or json (default: table on a terminal, plain when piped).",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (as --format json)."),
 ) -> None:
     """Show a domain's verbs (signatures and docstrings), merged default wiring, and settings
     with the source of each value. Imports the domain's plugin."""
+    import sys
+
+    if output is not None and output not in FORMATS:
+        raise typer.BadParameter(
+            f"{output!r} is not one of {', '.join(FORMATS)}", param_hint="--format"
+        )
+    chosen = "json" if as_json else output or ("table" if sys.stdout.isatty() else "plain")
     data = describe_domain(name)
-    if as_json:
+    if chosen == "json":
         typer.echo(json.dumps(data, indent=2))
-        return
-    from rich.table import Table
-
-    from trackyard.cli._render import console as stdout_console
-
-    console = stdout_console()
-    console.print(
-        f"[bold]{name}[/bold] from {data['distribution']} {data['version']} "
-        f"({data['entry_point']}): {data['tracker_class']}"
-    )
-    if data["doc"]:
-        console.print(data["doc"])
-    verbs = Table("verb", "signature", "doc", title="verbs")
-    for verb in data["verbs"]:
-        verbs.add_row(verb["name"], verb["signature"], verb["doc"])
-    console.print(verbs)
-    wiring = Table("field", "value", title="default wiring (merged)")
-    for key, value in data["wiring"].items():
-        wiring.add_row(key, json.dumps(value))
-    console.print(wiring)
-    table = Table("setting", "value", "source", title="settings")
-    for key in ("workspace", "db_path", "run_dir", "cache_epoch"):
-        table.add_row(key, str(data["settings"][key]), data["sources"].get(key, ""))
-    for key, value in (data["settings"]["options"] or {}).items():
-        table.add_row(key, json.dumps(value), data["sources"].get(key, "default"))
-    console.print(table)
+    elif chosen == "plain":
+        typer.echo(plain_text(data))
+    else:
+        _print_tables(data)

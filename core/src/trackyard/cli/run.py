@@ -88,5 +88,7 @@ def run(
             hint = command_line_hint(error, kwargs)
             if hint is None:
                 raise
-            raise ConfigValidationError(f"{error}; {hint}") from error
+            # The command line's way only: the author's advice (inputs=, a pathlib.Path, the
+            # wiring) is for code a CLI user does not write.
+            raise ConfigValidationError(f"{error.problem or error}; {hint}") from error
     print_result(result, as_json=as_json)

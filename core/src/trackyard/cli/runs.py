@@ -67,7 +67,13 @@ def runs(
     """List the runs recorded for DOMAIN, or with --top METRIC the best runs by that metric.
 
     Ranking puts runs without the metric (or with NaN) last in both orders; cache hits are not
-    ranked twice. Reads only the store: works without the domain's plugin installed.
+    ranked twice. A metric no run recorded, or a domain with no runs that no installed plugin
+    provides, exits with status 1 naming the recorded ones. Reads only the store: works
+    without the domain's plugin installed.
+
+    Counting: a cache hit of run() is a row of its own (cache_hit, naming the run it
+    reused); an item of run_many (sweep, calibrate) found by the batch's cache pre-check adds
+    no row: the batch's result counts it as cached.
     """
     from trackyard.cli._render import print_result
 
@@ -96,4 +102,26 @@ def runs(
             result = list(ranked_runs(store, domain, top, 5 if k is None else k, order))
     else:
         result = list(recorded_runs(store, domain, k))
+    if not result:
+        check_domain_known(store, domain)
     print_result(result, as_json=as_json)
+
+
+def check_domain_known(store: Store, domain: str) -> None:
+    """``QueryValidationError`` when ``store`` holds no run of ``domain`` and no installed
+    plugin provides it (a typo), naming the domains with runs and the closest one."""
+    import difflib
+
+    from trackyard import available_domains
+    from trackyard._queries import domains_with_runs
+    from trackyard.errors import QueryValidationError
+
+    with_runs = domains_with_runs(store)
+    if domain in with_runs or domain in {d.name for d in available_domains()}:
+        return
+    close = difflib.get_close_matches(domain, with_runs, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise QueryValidationError(
+        f"no run of domain {domain!r} is recorded in {store.db_path} and no installed plugin "
+        f"provides it; domains with runs: {', '.join(with_runs) or 'none'}.{hint}"
+    )

@@ -45,24 +45,25 @@ def _shown(difference: Difference, value: Any) -> str:
 
 def print_report(report: WhyReport, console: Console) -> None:
     """The report as text: its summary, a table of the differences, then each module diff."""
-    from rich.markup import escape
-    from rich.table import Table
+    from rich.text import Text
 
-    console.print(escape(report.summary))
+    from trackyard.cli._render import plain, plain_table
+
+    console.print(plain(report.summary))
     if report.differences:
-        table = Table("component", "key", "change", "old", "new", "path", title="differences")
+        table = plain_table("component", "key", "change", "old", "new", "path", title="differences")
         for d in report.differences:
             table.add_row(
-                *(escape(x) for x in (d.component, d.key, d.change)),
-                escape(_shown(d, d.old)),
-                escape(_shown(d, d.new)),
-                escape(d.path or ""),
+                *(plain(x) for x in (d.component, d.key, d.change)),
+                plain(_shown(d, d.old)),
+                plain(_shown(d, d.new)),
+                plain(d.path or ""),
             )
         console.print(table)
     for d in report.differences:
         if d.diff:
-            console.print(f"\n[bold]{escape(d.component)} {escape(d.key)}[/bold]")
-            console.print(escape(d.diff.rstrip("\n")), highlight=False)
+            console.print(Text(f"\n{d.component} {d.key}", "bold"))
+            console.print(plain(d.diff.rstrip("\n")), highlight=False)
 
 
 def _print(report: WhyReport, as_json: bool) -> None:

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from trackyard.registry import Registry
 from trackyard.testing import _checks
 from trackyard.testing._checks import ConformanceFailure, ConformanceModelError
+from trackyard.testing._light import check_light_import
 from trackyard.testing._sandbox import PluginSandbox, class_plugin, isolated_registry
 from trackyard.tracker import DomainTracker, RunOutcome
 
@@ -39,9 +40,13 @@ class DomainConformance:
     """Base class of a domain's conformance tests; pytest collects your ``Test*`` subclass.
 
     Set ``domain`` (the entry-point name) and ``verbs``: for each verb that records runs, the
-    keyword arguments of one small, fast call. ``options`` are passed to
+    keyword arguments of one small, fast call. Each such verb must return the runs it recorded:
+    a [`RunOutcome`][trackyard.RunOutcome], or a result holding them (a
+    [`ManyResult`][trackyard.ManyResult], a list or tuple, a dict's values, a dataclass field;
+    nested as deep as you like). ``options`` are passed to
     [`get_tracker`][trackyard.get_tracker]; override
-    [`make_registry`][trackyard.testing.DomainConformance.make_registry] to test against a
+    [`make_registry`][trackyard.testing.DomainConformance.make_registry] (it returns a
+    [`Registry`][trackyard.Registry], e.g. ``PluginSandbox().registry``) to test against a
     [`PluginSandbox`][trackyard.testing.PluginSandbox] registry:
 
     ```python
@@ -105,6 +110,13 @@ class DomainConformance:
         """Each verb's runs record metrics that read back and rank with top_k."""
         for tracker, verb, outcomes in self._each_verb(tmp_path):
             _checks.check_metrics(tracker, verb, outcomes)
+
+    def test_plugin_module_imports_light(self) -> None:
+        """Importing the domain's entry-point module (in a fresh interpreter) imports none of
+        consist, pandas, duckdb or sqlalchemy; a failure names the chain of imports."""
+        if not self.domain:
+            raise ConformanceFailure(f"{type(self).__name__} must set domain = '<name>'")
+        check_light_import(self.make_registry(), self.domain)
 
     def test_report_sections_render(self, tmp_path: Path) -> None:
         """After every verb ran, each plugin's

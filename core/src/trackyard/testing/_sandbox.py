@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from trackyard._discovery import DOMAIN_GROUP, PLUGIN_GROUP, DomainInfo, normalize
+from trackyard._discovery import DOMAIN_GROUP, PLUGIN_GROUP, Claim, DomainInfo, normalize
 from trackyard.hookspecs import hookimpl
 from trackyard.policy import Verdict
 from trackyard.registry import Registry
@@ -54,6 +54,17 @@ def class_plugin(name: str, cls: type[DomainTracker]) -> types.ModuleType:
 
     module.register_domains = register_domains  # type: ignore[attr-defined]
     return module
+
+
+def _workers(claim: Claim) -> Callable[..., Any]:
+    """Worker processes rebuild installed domains through the default registry; an in-process
+    one exists in this process only, so ``run_many`` refuses to send it to workers."""
+    from trackyard._workers import sandbox_refusal
+    from trackyard.registry import get_tracker
+
+    if isinstance(claim.entry_point, InProcessEntryPoint):
+        return sandbox_refusal(claim.name)
+    return get_tracker
 
 
 def _admit_in_process(ep: EntryPoint, verdict: Verdict) -> Verdict:
@@ -111,7 +122,9 @@ class PluginSandbox:
         """A fresh [`trackyard.Registry`][] over the plugins added so far."""
         if self._registry is None:
             reader = cast("Callable[[str], Iterable[EntryPoint]]", self._read)
-            self._registry = Registry(entry_points=reader, review=_admit_in_process)
+            self._registry = Registry(
+                entry_points=reader, review=_admit_in_process, workers=_workers
+            )
         return self._registry
 
     def get_tracker(self, name: str, **options: Any) -> DomainTracker:

@@ -19,6 +19,7 @@ from trackyard.report._data import (
     records_in,
     workspace_summary,
 )
+from trackyard.report._output import check_output
 from trackyard.report._render import DomainPart, Page, error_box, render_page, render_section
 from trackyard.settings import NoOptions, resolve_settings
 
@@ -154,19 +155,24 @@ def build_report(
     workspace: Any = None,
     output: Path | str = "report.html",
     registry: Registry | None = None,
+    force: bool = False,
 ) -> ReportResult:
     """Write the HTML report of ``workspace`` to ``output``; returns where and what it holds.
 
     ``domains``: which domains to show (default: every domain with runs in the store). A
     domain whose plugin is not installed shows its runs only; a plugin whose sections fail
     shows an error box. The file is self-contained (plotly inlined) and works offline.
+
+    ``output`` is refused (``ConfigValidationError``, before anything is read or written) when
+    it is inside the workspace's store files or run folder (symlinks resolved), is not a
+    regular file, or is an existing file that is not a trackyard report and ``force`` is false.
     """
     with reading_once():
-        return _build(domains, workspace, Path(output), registry)
+        return _build(domains, workspace, Path(output), registry, force)
 
 
 def _build(
-    domains: Sequence[str], workspace: Any, output: Path, registry: Registry | None
+    domains: Sequence[str], workspace: Any, output: Path, registry: Registry | None, force: bool
 ) -> ReportResult:
     from trackyard.registry import default_registry
 
@@ -174,6 +180,7 @@ def _build(
     reg = registry if registry is not None else default_registry()
     kwargs = {} if workspace is None else {"workspace": workspace}
     settings = resolve_settings("report", NoOptions, kwargs, environ=reg.environ)
+    path = check_output(output, settings, force=force)
     db_path = settings.db_path
     present = _queries.report_domains(db_path, lock_timeout()) if db_path.is_file() else {}
     wanted = list(dict.fromkeys(domains)) or sorted(present)
@@ -199,7 +206,6 @@ def _build(
         summary=_summary_html(summary, reg.plugin_set_fingerprint(), db_path, missing),
         parts=parts,
     )
-    path = Path(output).absolute()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_page(page), encoding="utf-8")
     return ReportResult(

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trackyard._report_elements import Chart, Link, Section, Series, Table
+from trackyard.report._output import GENERATOR
 
 __all__ = [
     "MAX_LINES",
@@ -292,7 +293,7 @@ def render_page(page: Page) -> str:
     )
     js = get_plotlyjs().replace("</script", "<\\/script")
     return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">{GENERATOR}'
         f"<title>{html.escape(page.title)}</title><style>{_CSS}</style></head><body>"
         f"<header><h1>{html.escape(page.title)}</h1><p>{html.escape(page.subtitle)}</p>"
         f"<nav>{nav}</nav></header><main>{page.summary}{parts}</main>"

@@ -4,11 +4,16 @@ previous report whole and names the file (issue 24, items 1, 2 and 14)."""
 
 from __future__ import annotations
 
+import resource
+import shlex
 import shutil
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from .._console import PLAIN_TERMINAL, TRACKYARD, user_env
 from .conftest import Workspace, cli
 
 
@@ -83,3 +88,68 @@ def test_report_refuses_what_is_not_a_regular_file(ws: Path) -> None:
         assert f"refusing to write the report to {target}: it is not a regular file" in (
             proc.stderr
         )
+
+
+def _limited(megabytes: int) -> Callable[[], None]:
+    def limit() -> None:  # in the child: writes past the limit fail with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (megabytes << 20, megabytes << 20))
+
+    return limit
+
+
+def _with_file_size_limit(
+    *args: str, cwd: Path, megabytes: int
+) -> subprocess.CompletedProcess[str]:
+    """``trackyard ARGS`` whose files may not grow past ``megabytes`` (RLIMIT_FSIZE)."""
+    return subprocess.run(
+        [str(TRACKYARD), *args], cwd=cwd, env=user_env(PLAIN_TERMINAL), capture_output=True,
+        text=True, timeout=300, check=False, preexec_fn=_limited(megabytes),
+    )  # fmt: skip
+
+
+def test_a_failed_report_write_keeps_the_old_report_and_names_the_file(ws: Path) -> None:
+    """When the new report cannot be written whole (a file size limit), the previous report is
+    left as it was, no temporary file is left beside it, and the error names the file."""
+    out = ws.parent / "out" / "report.html"
+    assert cli("report", "-w", str(ws), "-o", str(out), cwd=ws.parent).returncode == 0
+    before = out.read_bytes()
+    proc = _with_file_size_limit(
+        "report", "-w", str(ws), "-o", str(out), cwd=ws.parent, megabytes=1
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(f"Error: cannot write the report {out}: File too large")
+    assert "the previous file is unchanged" in proc.stderr
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in out.parent.iterdir()) == ["report.html"]
+
+
+def test_a_full_disk_keeps_the_old_report_and_names_the_file(ws: Path) -> None:
+    """On a full disk (a small tmpfs, filled after the first report) the second report fails
+    with a DiskFullError naming the file, and the first is left whole."""
+    if (
+        shutil.which("unshare") is None
+        or subprocess.run(["unshare", "-rm", "true"], capture_output=True, check=False).returncode
+    ):
+        pytest.skip("needs `unshare -rm` (a private mount namespace) to mount a small tmpfs")
+    disk = ws.parent / "disk"
+    disk.mkdir()
+    out = disk / "report.html"
+    report = shlex.join([str(TRACKYARD), "report", "-w", str(ws), "-o", str(out)])
+    script = f"""
+mount -t tmpfs -o size=8m tmpfs {disk} || exit 9
+{report} >/dev/null || exit 8
+sha256sum {out} > {ws.parent}/before
+head -c 2500000 /dev/zero > {disk}/filler 2>/dev/null
+{report} 2>{ws.parent}/stderr; echo $? > {ws.parent}/code
+sha256sum {out} > {ws.parent}/after
+ls -A {disk} > {ws.parent}/listing
+"""
+    done = subprocess.run(["unshare", "-rm", "sh", "-c", script], cwd=ws.parent,
+                          env=user_env(PLAIN_TERMINAL), capture_output=True, text=True,
+                          timeout=600, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    stderr = (ws.parent / "stderr").read_text()
+    assert (ws.parent / "code").read_text().strip() == "1", stderr
+    assert stderr.startswith(f"Error: cannot write the report {out}: the disk is full"), stderr
+    assert (ws.parent / "before").read_text() == (ws.parent / "after").read_text()
+    assert (ws.parent / "listing").read_text().split() == ["filler", "report.html"]

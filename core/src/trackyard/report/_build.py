@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from trackyard import _queries
 from trackyard._report_elements import Link, Section, Table
 from trackyard._store import lock_timeout
+from trackyard._userfile import write_text_atomically
 from trackyard.report._data import (
     RunRecord,
     WorkspaceSummary,
@@ -206,8 +207,7 @@ def _build(
         summary=_summary_html(summary, reg.plugin_set_fingerprint(), db_path, missing),
         parts=parts,
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_page(page), encoding="utf-8")
+    write_text_atomically(path, render_page(page), "the report")
     return ReportResult(
         path=path,
         domains=wanted,

@@ -227,7 +227,7 @@ def _chart_html(
     chart_id: str, title: str, figure: dict[str, Any], marks: int, notes: list[str]
 ) -> str:
     """The chart's placeholder, its Plotly spec as inline JSON, and its notes."""
-    spec = json.dumps(figure, default=str).replace("</", "<\\/")
+    spec = script_json(figure)
     out = [
         f'<div class="chart" id="{chart_id}" data-title="{html.escape(title)}" '
         f'data-marks="{marks}"></div>',
@@ -236,6 +236,14 @@ def _chart_html(
     ]
     out.extend(f'<p class="note">{html.escape(n)}</p>' for n in notes)
     return "<div>" + "".join(out) + "</div>"
+
+
+def script_json(value: Any) -> str:
+    """``value`` as JSON safe inside an inline ``<script>``: ``<``, ``>`` and ``&`` are written
+    as ``\\u003c``, ``\\u003e`` and ``\\u0026`` (JSON.parse reads them back), so no string can
+    end the script (``</script``) or hide the rest of the page (``<!--<script``)."""
+    text = json.dumps(value, default=str)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def error_box(title: str, message: str) -> str:

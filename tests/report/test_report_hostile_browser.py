@@ -13,12 +13,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import trackyard
-from trackyard.report import Chart, Section, Series, Table, build_report, render_section
+from trackyard.report import Chart, Link, Section, Series, Table, build_report, render_section
 from trackyard.testing import PluginSandbox
 
 from . import report_models
 from .conftest import OpenedReport
 from .hostile import HOSTILE
+
+REFUSED = [
+    "javascript:document.title='pwned'",
+    " JaVaScRiPt:document.title='pwned'",
+    "java\tscript:document.title='pwned'",
+    "\x01javascript:document.title='pwned'",
+    "data:text/html,<script>document.title='pwned'</script>",
+    "vbscript:msgbox",
+    "blob:file:///x",
+]
+ALLOWED = ["runs/outputs/run-1", "#domain-calibration", "file:///tmp", "https://example.org/a"]
 
 
 def _hostile_plugin() -> types.ModuleType:
@@ -28,7 +39,9 @@ def _hostile_plugin() -> types.ModuleType:
     def report_sections(domain: str, tracker: Any) -> list[Section]:
         rows = [[text, i] for i, text in enumerate(HOSTILE)]
         series = Series(HOSTILE[0], [1, 2], [1.0, 2.0], labels=HOSTILE[:2])
+        links = [[Link(f"link {i}", href)] for i, href in enumerate(REFUSED + ALLOWED)]
         return [
+            Section("Links", [Table("Links", ["link"], links)]),
             Section(
                 f"Hostile {HOSTILE[0]}",
                 [*HOSTILE, Table(HOSTILE[1], ["text", "i"], rows), Chart.xy(HOSTILE[0], series)],
@@ -139,3 +152,30 @@ def test_no_embedded_json_can_end_or_hide_its_script(
     assert scatter["data"][0]["name"] == name and scatter["data"][0]["text"] == [label]
     assert scatter["layout"]["title"]["text"] == title
     assert parallel["data"][0]["dimensions"][0]["label"] == dimension
+
+
+def test_links_to_javascript_or_data_are_text(hostile_report: OpenedReport) -> None:
+    """Only relative, `#`, `file:` and `http(s):` links are links; the others are shown as their
+    text, and clicking them runs nothing."""
+    page = hostile_report.page
+    cells = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.table[data-title="Links"] tbody td'))
+             .map(td => { const a = td.querySelector('a');
+                          return [td.textContent, a ? a.getAttribute('href') : null]; })"""
+    )
+    refused = [[f"link {i}", None] for i in range(len(REFUSED))]
+    allowed = [[f"link {len(REFUSED) + i}", href] for i, href in enumerate(ALLOWED)]
+    assert [c[1] for c in cells] == [c[1] for c in refused + allowed]
+    assert all(c[0].startswith(e[0]) for c, e in zip(cells, refused + allowed, strict=True))
+    for i in range(len(REFUSED)):
+        page.get_by_text(f"link {i}", exact=True).click()
+    assert page.title() == "trackyard report"
+    assert hostile_report.console_errors == []
+
+
+@pytest.mark.parametrize("href", REFUSED)
+def test_a_refused_link_is_rendered_as_text_with_a_note(href: str) -> None:
+    """The cell holds the link's text and says the target was not linked."""
+    html = render_section(Section("S", [Table("T", ["l"], [[Link("see", href)]])]), "p")
+    assert "<a " not in html and "see" in html
+    assert 'title="not linked: only relative, #, file: and http(s): targets are"' in html

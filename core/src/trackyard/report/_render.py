@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,8 +104,25 @@ class _Ids:
 _IDS = _Ids()
 
 
+LINK_SCHEMES = ("file", "http", "https")
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+_REFUSED_NOTE = "not linked: only relative, #, file: and http(s): targets are"
+
+
+def safe_href(href: str) -> bool:
+    """Whether a link may point at ``href``: relative, ``#...``, ``file:``, ``http(s):``.
+
+    Read as a browser does (tabs and newlines removed, leading controls and spaces ignored), so
+    `` JaVa\tScript:`` is the ``javascript:`` it runs as."""
+    cleaned = re.sub(r"[\t\n\r]", "", str(href)).lstrip("".join(map(chr, range(33))))
+    scheme = _SCHEME.match(cleaned)
+    return scheme is None or scheme.group(1).lower() in LINK_SCHEMES
+
+
 def _cell(value: Any) -> str:
     if isinstance(value, Link):
+        if not safe_href(value.href):
+            return f'<td><span title="{_REFUSED_NOTE}">{html.escape(value.text)}</span></td>'
         return f'<td><a href="{html.escape(value.href)}">{html.escape(value.text)}</a></td>'
     if value is None:
         return "<td></td>"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .._console import PLAIN_TERMINAL, TRACKYARD, user_env
+from .._console import PLAIN_TERMINAL, TRACKYARD, run_trackyard, user_env
 from .conftest import Workspace, cli
 
 
@@ -153,3 +153,25 @@ ls -A {disk} > {ws.parent}/listing
     assert stderr.startswith(f"Error: cannot write the report {out}: the disk is full"), stderr
     assert (ws.parent / "before").read_text() == (ws.parent / "after").read_text()
     assert (ws.parent / "listing").read_text().split() == ["filler", "report.html"]
+
+
+@pytest.mark.parametrize("how", ["TRACKYARD_PLUGINS", "deny"])
+def test_a_refused_plugin_shows_its_domains_runs_and_says_why(ws: Path, how: str) -> None:
+    """A domain with runs whose plugin the policy refuses (allow list, deny list) shows its
+    runs only, as docs/reports.md says, and the page says why its sections are missing."""
+    extra = {"TRACKYARD_PLUGINS": "simulation"} if how == "TRACKYARD_PLUGINS" else {}
+    if how == "deny":
+        (ws.parent / "pyproject.toml").write_text(
+            '[tool.trackyard.plugins]\ndeny = ["calibration"]\n', encoding="utf-8"
+        )
+    out = ws.parent / "refused.html"
+    proc = run_trackyard(
+        "report", "-w", str(ws), "-o", str(out), cwd=ws.parent, env=user_env(extra)
+    )
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text(encoding="utf-8")
+    assert 'data-domain="calibration"' in text and 'data-domain="simulation"' in text
+    assert "Domain calibration has runs but its plugin was refused" in text
+    assert "cannot be used" in text and "only its runs are shown" in text
+    assert 'data-refused="calibration"' in text  # and in the domain's own part
+    assert "Optimisation history" not in text  # the refused plugin was not asked

@@ -13,6 +13,7 @@ from trackyard import _queries
 from trackyard._report_elements import Link, Section, Table
 from trackyard._store import lock_timeout
 from trackyard._userfile import write_text_atomically
+from trackyard.errors import DomainConflictError, PluginPolicyError
 from trackyard.report._data import (
     RunRecord,
     WorkspaceSummary,
@@ -74,7 +75,11 @@ def runs_table(records: Sequence[RunRecord], title: str = "Runs", max_rows: int 
 
 
 def _summary_html(
-    summary: WorkspaceSummary, installed_set: str | None, db_path: Path, missing: Sequence[str]
+    summary: WorkspaceSummary,
+    installed_set: str | None,
+    db_path: Path,
+    missing: Sequence[str],
+    refused: dict[str, str],
 ) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(d)}</td><td class='num'>{n:,}</td></tr>"
@@ -93,8 +98,11 @@ def _summary_html(
         else ""
     )
     notes = "".join(
-        f'<p class="note">Domain {html.escape(d)!s} has runs but its plugin is not installed: '
-        "only its runs are shown.</p>"
+        f'<p class="note">Domain {html.escape(d)} has runs but its plugin was refused '
+        f"({html.escape(refused[d])}): only its runs are shown.</p>"
+        if d in refused
+        else f'<p class="note">Domain {html.escape(d)} has runs but its plugin is not '
+        "installed: only its runs are shown.</p>"
         for d in missing
     )
     return (
@@ -131,9 +139,18 @@ def plugin_parts(
 
 
 def _domain_part(
-    registry: Registry, domain: str, tracker: DomainTracker | None, records: list[RunRecord]
+    registry: Registry,
+    domain: str,
+    tracker: DomainTracker | None,
+    records: list[RunRecord],
+    refused: str | None = None,
 ) -> DomainPart:
     part = DomainPart(domain)
+    if refused is not None:
+        part.html.append(
+            f'<p class="note" data-refused="{html.escape(domain)}">The sections of this '
+            f"domain's plugins are missing: {html.escape(refused)}</p>"
+        )
     if tracker is not None:
         try:
             contributions = plugin_parts(registry, domain, tracker)
@@ -148,6 +165,29 @@ def _domain_part(
                 part.html.append(render_section(section, plugin))
     part.html.append(render_section(Section("All runs", [runs_table(records)]), "trackyard"))
     return part
+
+
+def _tracker(
+    reg: Registry,
+    domain: str,
+    installed: bool,
+    present: bool,
+    kwargs: dict[str, Any],
+    refused: dict[str, str],
+) -> DomainTracker | None:
+    """The domain's tracker; None when its plugin is not installed, or is refused by the
+    policy while the store holds its runs (``refused`` then says why)."""
+    if not installed:
+        if not present:
+            reg.choose(domain)  # raises the error that says why there is no such domain
+        return None
+    try:
+        return reg.get_tracker(domain, **kwargs)
+    except (PluginPolicyError, DomainConflictError) as exc:
+        if not present:
+            raise
+        refused[domain] = str(exc)
+        return None
 
 
 def build_report(
@@ -188,23 +228,18 @@ def _build(
     installed = {d.name for d in reg.available_domains()}
     records: dict[str, list[RunRecord]] = {}
     trackers: dict[str, DomainTracker | None] = {}
+    refused: dict[str, str] = {}
     for domain in wanted:
-        if domain in installed:
-            tracker = reg.get_tracker(domain, **kwargs)
-            trackers[domain] = tracker
-            records[domain] = records_in(tracker.settings, domain)
-        else:
-            if domain not in present:
-                reg.choose(domain)  # raises the error that says why there is no such domain
-            trackers[domain] = None
-            records[domain] = records_in(settings, domain)
+        tracker = _tracker(reg, domain, domain in installed, domain in present, kwargs, refused)
+        trackers[domain] = tracker
+        records[domain] = records_in(tracker.settings if tracker else settings, domain)
     missing = [d for d in wanted if trackers[d] is None]
     summary = workspace_summary(records)
-    parts = [_domain_part(reg, d, trackers[d], records[d]) for d in wanted]
+    parts = [_domain_part(reg, d, trackers[d], records[d], refused.get(d)) for d in wanted]
     page = Page(
         title="trackyard report",
         subtitle=f"Workspace {settings.workspace} — {time.strftime('%Y-%m-%d %H:%M:%S')}",
-        summary=_summary_html(summary, reg.plugin_set_fingerprint(), db_path, missing),
+        summary=_summary_html(summary, reg.plugin_set_fingerprint(), db_path, missing, refused),
         parts=parts,
     )
     write_text_atomically(path, render_page(page), "the report")

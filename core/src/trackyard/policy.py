@@ -90,6 +90,22 @@ def _user_trusted(user: UserConfig) -> list[Path]:
     return out
 
 
+def _env_trusted(environ: Mapping[str, str]) -> list[Path]:
+    """``TRACKYARD_TRUSTED_PATHS``: absolute (or ``~``) folders only, as in the config file."""
+    out = []
+    for entry in environ.get(TRUSTED_ENV, "").split(os.pathsep):
+        if not entry.strip():
+            continue
+        path = Path(entry).expanduser()
+        if not path.is_absolute():
+            raise ConfigValidationError(
+                f"environment {TRUSTED_ENV} entry {entry!r} is relative; write an absolute "
+                "folder (or one starting with ~), so that it never means the current folder"
+            )
+        out.append(_real(path))
+    return out
+
+
 def _real(path: Path) -> Path:
     try:
         return path.resolve()
@@ -176,11 +192,7 @@ class Policy:
         if STRICT_ENV in environ:
             strict = _truthy(environ[STRICT_ENV])
             sources["strict"] = f"environment {STRICT_ENV}"
-        trusted += [
-            _real(Path(p).expanduser())
-            for p in environ.get(TRUSTED_ENV, "").split(os.pathsep)
-            if p.strip()
-        ]
+        trusted += _env_trusted(environ)
         return cls(allow, deny, strict, tuple(dict.fromkeys(trusted)), sources, user.path)
 
     # --- the checks -----------------------------------------------------------------------------

@@ -129,10 +129,17 @@ class UserConfig:
 
 
 def user_config_path(environ: Mapping[str, str]) -> Path:
-    """``$TRACKYARD_CONFIG``, else ``$XDG_CONFIG_HOME/trackyard/config.toml`` (default
-    ``~/.config/trackyard/config.toml``)."""
+    """``$TRACKYARD_CONFIG`` (absolute or ``~``: a relative one is refused), else
+    ``$XDG_CONFIG_HOME/trackyard/config.toml`` (default ``~/.config/trackyard/config.toml``)."""
     if environ.get(USER_CONFIG_ENV):
-        return Path(environ[USER_CONFIG_ENV]).expanduser().absolute()
+        path = Path(environ[USER_CONFIG_ENV]).expanduser()
+        if not path.is_absolute():
+            raise ConfigValidationError(
+                f"environment {USER_CONFIG_ENV} {environ[USER_CONFIG_ENV]!r} is relative; write "
+                "an absolute path (or one starting with ~), so that it never means a file in "
+                "the current folder"
+            )
+        return path
     base = Path(environ.get("XDG_CONFIG_HOME") or "~/.config").expanduser()
     if not base.is_absolute():  # the XDG rule: a relative value is ignored (never the cwd)
         base = Path("~/.config").expanduser()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from .._console import run_trackyard, user_env
 from .conftest import write_dist
 
 
@@ -71,3 +72,31 @@ def test_a_relative_config_file_from_the_environment_is_refused(
         "relative; write an absolute path (or one starting with ~), so that it never means a "
         "file in the current folder"
     )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("TRACKYARD_STRICT", "enabled"),
+        ("TRACKYARD_STRICT", "2"),
+        ("TRACKYARD_DISABLE_PLUGIN_AUTOLOAD", "maybe"),
+        ("TRACKYARD_DISABLE_PLUGIN_AUTOLOAD", "Y"),
+    ],
+)
+def test_garbage_flag_values_are_refused(tmp_path: Path, variable: str, value: str) -> None:
+    """A flag variable holding anything but a documented spelling fails the command, naming
+    the variable, the value and the accepted values (it was silently "off")."""
+    proc = run_trackyard("domains", cwd=tmp_path, env=user_env({variable: value}))
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines()[0] == (
+        f"Error: environment {variable} must be one of 1, 0, true, false, yes, no, on, off "
+        f"(or empty), got {value!r}"
+    )
+
+
+@pytest.mark.parametrize("value", ["1", "0", "TRUE", "no", " on ", ""])
+def test_documented_flag_spellings_are_accepted(tmp_path: Path, value: str) -> None:
+    """The documented spellings (any case, surrounding spaces) are read as they say."""
+    for variable in ("TRACKYARD_STRICT", "TRACKYARD_DISABLE_PLUGIN_AUTOLOAD"):
+        proc = run_trackyard("domains", cwd=tmp_path, env=user_env({variable: value}))
+        assert proc.returncode == 0, proc.stderr

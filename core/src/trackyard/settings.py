@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from trackyard._layout import DB_FILE, DEFAULT_WORKSPACE, RUNS_DIR
+from trackyard._settings_schema import check_project_table, found, unknown_key
 from trackyard.errors import ConfigValidationError
 
 CORE_KEYS = (
@@ -29,7 +30,6 @@ CORE_KEYS = (
     "on_environment_change",
 )
 ENVIRONMENT_CHOICES = ("serve", "warn", "rerun")
-_TABLE_KEYS = (*CORE_KEYS, "providers", "domains", "plugins")
 ENV_VARS = {
     "workspace": "TRACKYARD_WORKSPACE",
     "db_path": "TRACKYARD_DB_PATH",
@@ -99,13 +99,10 @@ def _find_project_config(start: Path) -> ProjectConfig:
         if table is None:
             continue
         if not isinstance(table, dict):
-            raise ConfigValidationError(f"{candidate}: [tool.trackyard] must be a table")
-        unknown = sorted(set(table) - set(_TABLE_KEYS))
-        if unknown:
             raise ConfigValidationError(
-                f"{candidate}: unknown key(s) {', '.join(unknown)} in [tool.trackyard]; "
-                f"valid keys: {', '.join(_TABLE_KEYS)}"
+                f"{candidate} [tool.trackyard]: expected a table, found {found(table)}"
             )
+        check_project_table(candidate, table)
         return ProjectConfig(candidate, table)
     return ProjectConfig(None, {})
 
@@ -162,10 +159,7 @@ def user_config(environ: Mapping[str, str] | None = None) -> UserConfig:
         raise ConfigValidationError(f"{path}: [plugins] must be a table")
     unknown = sorted(set(table) - set(USER_CONFIG_KEYS))
     if unknown:
-        raise ConfigValidationError(
-            f"{path}: unknown key(s) {', '.join(unknown)} in [plugins]; valid keys: "
-            + ", ".join(USER_CONFIG_KEYS)
-        )
+        raise unknown_key(f"{path} [plugins]", unknown[0], USER_CONFIG_KEYS)
     return UserConfig(path, table)
 
 
@@ -181,8 +175,13 @@ def option_fields(options_cls: type) -> dict[str, dataclasses.Field[Any]]:
 
 def _coerce(domain: str, name: str, value: Any, annotation: Any, source: str) -> Any:
     """Check a value against a simple annotation; convert str to Path and int to float."""
-    if annotation is Path and isinstance(value, (str, os.PathLike)):
-        return Path(value)
+    if annotation is Path:
+        if isinstance(value, (str, os.PathLike)):
+            return Path(value)
+        raise ConfigValidationError(
+            f"option {name!r} of domain {domain!r} must be a path (a string), got "
+            f"{found(value)} (from {source})"
+        )
     if annotation is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if annotation in (int, float, str, bool) and not (

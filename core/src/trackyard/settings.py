@@ -371,23 +371,25 @@ def store_location(
 ) -> Path:
     """The store (``db_path``) a tracker of ``domain`` would use, resolved like
     :func:`resolve_settings` from the core keys alone, so that reading recorded runs needs
-    neither the domain's plugin nor its options (``--workspace`` plays the keyword)."""
+    neither the domain's plugin nor its options (``--workspace`` plays the keyword).
+
+    Refuses what :func:`resolve_settings` and a tracker refuse (a bad value from any layer, a
+    workspace that is a file, a DB path that is a folder, a project ``trusted_paths``), so that
+    every command that reads the store refuses the same settings as ``trackyard run``."""
+    from trackyard._store import check_locations
+    from trackyard.policy import Policy
+
     project = project if project is not None else project_config()
     environ = os.environ if environ is None else environ
-    domains_table = project.table.get("domains", {})
-    domain_table = domains_table.get(domain, {}) if isinstance(domains_table, dict) else {}
-    base_dir = project.path.parent if project.path else None
-    layers: list[tuple[Mapping[str, Any], Path | None]] = [
-        (project.table, base_dir),
-        (domain_table if isinstance(domain_table, dict) else {}, base_dir),
-        *[({key: environ[var]}, None) for key, var in ENV_VARS.items() if environ.get(var)],
-        ({"workspace": workspace} if workspace is not None else {}, None),
+    kwargs = {"workspace": workspace} if workspace is not None else {}
+    layers: list[_Layer] = [
+        (source, {k: v for k, v in layer.items() if k in CORE_KEYS}, base)
+        for source, layer, base in _layers(domain, kwargs, project, environ)
     ]
-    values: dict[str, Any] = {}
-    for layer, base in layers:
-        for key in ("workspace", "db_path"):
-            value = layer.get(key)
-            if isinstance(value, (str, os.PathLike)):
-                values[key] = _relative_to(base, value)
-    ws = Path(values.get("workspace") or DEFAULT_WORKSPACE).absolute()
-    return Path(values.get("db_path") or ws / DB_FILE).absolute()
+    values, sources = _merge(layers, set())
+    ws, db_path, run_dir = _locations(values, sources)
+    _cache_epoch(values, sources)
+    _run_policies(values, sources)
+    check_locations(Settings(domain=domain, workspace=ws, db_path=db_path, run_dir=run_dir))
+    Policy.resolve(project, environ)  # refuses a project trusted_paths, bad flags
+    return db_path

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from trackyard import _queries
 from trackyard._report_elements import Link, Section, Table
-from trackyard._store import lock_timeout
+from trackyard._store import check_locations, lock_timeout
 from trackyard._userfile import write_text_atomically
 from trackyard.errors import DomainConflictError, PluginPolicyError
 from trackyard.report._data import (
@@ -221,6 +221,7 @@ def _build(
     reg = registry if registry is not None else default_registry()
     kwargs = {} if workspace is None else {"workspace": workspace}
     settings = resolve_settings("report", NoOptions, kwargs, environ=reg.environ)
+    check_locations(settings)  # refused as `trackyard run` refuses them
     path = check_output(output, settings, force=force)
     db_path = settings.db_path
     present = _queries.report_domains(db_path, lock_timeout()) if db_path.is_file() else {}

@@ -13,17 +13,47 @@ WORKSPACE_HELP = "Workspace folder (default: settings resolution, ./.trackyard).
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    """A TOML file's values, or a ``ConfigValidationError`` naming the file."""
+    """A TOML file's values, or a ``ConfigValidationError`` naming the file. Only a regular
+    file of at most 1 MB is read, checked before reading (a device or FIFO never is)."""
     import tomllib
 
     from trackyard.errors import ConfigValidationError
 
+    data = _config_bytes(path)
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigValidationError(f"cannot read --config file {path}: {exc}") from None
+
+
+def _config_bytes(path: Path) -> bytes:
+    """The bytes of a regular file of at most ``CONFIG_MAX_BYTES`` (opened without blocking,
+    so that a FIFO is refused instead of waited on)."""
+    import os
+    import stat
+
+    from trackyard._validate import CONFIG_MAX_BYTES
+    from trackyard.errors import ConfigValidationError
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         raise ConfigValidationError(f"--config file {path} does not exist") from None
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigValidationError(f"cannot read --config file {path}: {exc}") from None
+    except OSError as exc:
+        raise ConfigValidationError(f"cannot read --config file {path}: {exc.strerror}") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise ConfigValidationError(f"--config file {path} is not a regular file; pass a TOML file")
+    with os.fdopen(fd, "rb") as f:
+        size = info.st_size
+        data = b"" if size > CONFIG_MAX_BYTES else f.read(CONFIG_MAX_BYTES + 1)
+    if size > CONFIG_MAX_BYTES or len(data) > CONFIG_MAX_BYTES:
+        raise ConfigValidationError(
+            f"--config file {path} is {max(size, len(data)):,} bytes, over the "
+            f"{CONFIG_MAX_BYTES:,}-byte limit of a config file; make it smaller"
+        )
+    return data
 
 
 def build_tracker(domain: str, workspace: Path | None) -> Any:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trackyard._depth import check_key_depth, check_text_depth
 from trackyard._discovery import suggest
 from trackyard.errors import ConfigValidationError
 from trackyard.tracker import DomainTracker
@@ -308,6 +309,9 @@ def build_arguments(
             raise ConfigValidationError(
                 f"--set {item!r}: expected key=value, e.g. --set run_name=baseline"
             )
+        shown = key if len(key) <= 40 else key[:37] + "..."
+        check_key_depth(key, f"--set {shown}")
+        check_text_depth(raw, f"--set {shown}")
         name, dot, subkey = key.partition(".")
         _parameter(verb, name, domain)
         annotation = verb.hints.get(name, inspect.Parameter.empty)

@@ -17,11 +17,14 @@ def read_toml(path: Path) -> dict[str, Any]:
     file of at most 1 MB is read, checked before reading (a device or FIFO never is)."""
     import tomllib
 
+    from trackyard._depth import check_text_depth
     from trackyard.errors import ConfigValidationError
 
     data = _config_bytes(path)
     try:
-        return tomllib.loads(data.decode("utf-8"))
+        text = data.decode("utf-8")
+        check_text_depth(text, f"--config file {path}")
+        return tomllib.loads(text)
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigValidationError(f"cannot read --config file {path}: {exc}") from None
 

@@ -369,16 +369,20 @@ def store_location(
     project: ProjectConfig | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Path:
-    """The store (``db_path``) a tracker of ``domain`` would use, resolved like
+    """The store (``db_path``) a tracker of ``domain`` would use (see :func:`store_settings`)."""
+    return store_settings(domain, workspace, project, environ).db_path
+
+
+def store_settings(
+    domain: str,
+    workspace: Path | None = None,
+    project: ProjectConfig | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """The core settings a tracker of ``domain`` would use, resolved like
     :func:`resolve_settings` from the core keys alone, so that reading recorded runs needs
-    neither the domain's plugin nor its options (``--workspace`` plays the keyword).
-
-    Refuses what :func:`resolve_settings` and a tracker refuse (a bad value from any layer, a
-    workspace that is a file, a DB path that is a folder, a project ``trusted_paths``), so that
-    every command that reads the store refuses the same settings as ``trackyard run``."""
-    from trackyard._store import check_locations
-    from trackyard.policy import Policy
-
+    neither the domain's plugin nor its options (``--workspace`` plays the keyword). A bad
+    value in any layer is refused as :func:`resolve_settings` refuses it."""
     project = project if project is not None else project_config()
     environ = os.environ if environ is None else environ
     kwargs = {"workspace": workspace} if workspace is not None else {}
@@ -388,8 +392,6 @@ def store_location(
     ]
     values, sources = _merge(layers, set())
     ws, db_path, run_dir = _locations(values, sources)
-    _cache_epoch(values, sources)
-    _run_policies(values, sources)
-    check_locations(Settings(domain=domain, workspace=ws, db_path=db_path, run_dir=run_dir))
-    Policy.resolve(project, environ)  # refuses a project trusted_paths, bad flags
-    return db_path
+    epoch = _cache_epoch(values, sources)
+    strict, choice = _run_policies(values, sources)
+    return Settings(domain, ws, db_path, run_dir, epoch, NoOptions(), sources, strict, choice)

@@ -289,7 +289,25 @@ def _locations(values: Mapping[str, Any], sources: dict[str, str]) -> tuple[Path
     sources.setdefault("db_path", "default")
     run_dir = Path(values.get("run_dir") or workspace / RUNS_DIR).absolute()
     sources.setdefault("run_dir", "default")
+    for key, path in (("workspace", workspace), ("db_path", db_path), ("run_dir", run_dir)):
+        _check_path_characters(key, path, sources[key])
     return workspace, db_path, run_dir
+
+
+def _check_path_characters(key: str, path: Path, source: str) -> None:
+    """Refuse at once a path no store can live at: a NUL (no file system takes it) or a
+    backslash (DuckDB reads it as a folder separator, and the failure looked like a lock)."""
+    text = str(path)
+    if "\0" in text:
+        raise ConfigValidationError(
+            f"{key} {text!r} holds a NUL character, which no file name may hold; fix the "
+            f"path (from {source})"
+        )
+    if "\\" in text:
+        raise ConfigValidationError(
+            f"{key} {text} holds a backslash, which the store (DuckDB) reads as a folder "
+            f"separator; use a path without backslashes (from {source})"
+        )
 
 
 def _cache_epoch(values: Mapping[str, Any], sources: dict[str, str]) -> int:

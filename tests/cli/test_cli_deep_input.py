@@ -34,6 +34,7 @@ def test_deep_set_values_are_refused_while_parsing(
     assert first.startswith(f"Error: {where}"), first
     assert "is nested deeper than 64 levels (a config may be 32 deep); flatten it" in first
     assert "RecursionError" not in proc.stderr
+    assert not (tmp_path / "ws").exists()
 
 
 @pytest.mark.parametrize(

@@ -130,13 +130,16 @@ def declared_verbs(
 
 
 def get_verb(tracker: DomainTracker, name: str) -> Verb:
-    verbs = tracker_verbs(tracker)
+    return pick_verb(tracker.domain_name, tracker_verbs(tracker), name)
+
+
+def pick_verb(domain: str, verbs: Mapping[str, Verb], name: str) -> Verb:
+    """``verbs[name]``, or the error naming the domain's verbs and the closest one."""
     if name not in verbs:
         close = suggest(name, verbs)
         hint = f" Did you mean {close!r}?" if close else ""
         raise ConfigValidationError(
-            f"domain {tracker.domain_name!r} has no verb {name!r} "
-            f"(verbs: {', '.join(verbs) or 'none'}).{hint}"
+            f"domain {domain!r} has no verb {name!r} (verbs: {', '.join(verbs) or 'none'}).{hint}"
         )
     return verbs[name]
 

@@ -59,6 +59,34 @@ def _config_bytes(path: Path) -> bytes:
     return data
 
 
+def check_call(
+    domain: str,
+    verb: str,
+    workspace: Path | None,
+    file_values: dict[str, Any],
+    settings: list[str],
+) -> None:
+    """Refuse a bad call before the tracker (and so the workspace) is built: the domain, its
+    settings and locations, the verb, its parameters, and the run name and config that
+    ``DomainTracker.run`` would refuse."""
+    from collections.abc import Mapping
+
+    from trackyard._store import check_locations
+    from trackyard._validate import check_config, check_run_name
+    from trackyard.cli._verbs import build_arguments, declared_verbs, pick_verb
+    from trackyard.registry import default_registry
+
+    options = {"workspace": workspace} if workspace is not None else {}
+    cls, resolved, _wiring, registered = default_registry().describe(domain, **options)
+    check_locations(resolved)
+    chosen = pick_verb(domain, declared_verbs(cls, registered), verb)
+    kwargs = build_arguments(chosen, domain, file_values, settings)
+    if isinstance(kwargs.get("run_name"), str):
+        check_run_name(kwargs["run_name"])
+    if isinstance(kwargs.get("config"), Mapping):
+        check_config(dict(kwargs["config"]))
+
+
 def build_tracker(domain: str, workspace: Path | None) -> Any:
     from trackyard import get_tracker
 
@@ -111,6 +139,7 @@ def run(
     from trackyard.errors import ConfigValidationError
 
     file_values = read_toml(config) if config is not None else {}
+    check_call(domain, verb, workspace, file_values, settings or [])  # before anything is written
     tracker = build_tracker(domain, workspace)
     chosen = get_verb(tracker, verb)
     kwargs = build_arguments(chosen, domain, file_values, settings or [])

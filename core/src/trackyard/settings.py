@@ -91,6 +91,11 @@ def _find_project_config(start: Path) -> ProjectConfig:
 
         try:
             data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ConfigValidationError(
+                f"cannot read {candidate}: {exc}; save it as UTF-8, fix it or run from another "
+                "folder"
+            ) from exc
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigValidationError(
                 f"cannot read {candidate}: {exc}; fix the file or run from another folder"
@@ -152,8 +157,10 @@ def user_config(environ: Mapping[str, str] | None = None) -> UserConfig:
 
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigValidationError(f"cannot read {path}: {exc}; fix the file") from exc
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigValidationError(
+            f"cannot read {path}: {exc}; fix the file (UTF-8 TOML)"
+        ) from exc
     table = data.get("plugins", {})
     if not isinstance(table, dict):
         raise ConfigValidationError(f"{path}: [plugins] must be a table")

@@ -25,7 +25,11 @@ def read_toml(path: Path) -> dict[str, Any]:
         text = data.decode("utf-8")
         check_text_depth(text, f"--config file {path}")
         return tomllib.loads(text)
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise ConfigValidationError(
+            f"cannot read --config file {path}: {exc}; save it as UTF-8"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
         raise ConfigValidationError(f"cannot read --config file {path}: {exc}") from None
 
 

@@ -49,3 +49,27 @@ def test_a_workspace_where_no_file_can_be_made_is_named(tmp_path: Path) -> None:
     first = proc.stderr.splitlines()[0]
     assert first.startswith("Error: cannot create the store in workspace /proc: "), first
     assert first.endswith("; choose a workspace you can write to (TRACKYARD_WORKSPACE or -w)")
+
+
+def test_a_lock_export_that_cannot_be_written_keeps_the_old_lock(tmp_path: Path) -> None:
+    """`plugins export -o` past the file size limit (RLIMIT_FSIZE) names the file and leaves
+    the previous lock whole (it is written beside and renamed)."""
+    import resource
+    import subprocess
+
+    from .._console import TRACKYARD
+
+    lock = tmp_path / "plugins.lock.toml"
+    lock.write_text("# the previous lock\n")
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))
+
+    proc = subprocess.run(
+        [str(TRACKYARD), "plugins", "export", "-o", str(lock)], cwd=tmp_path, env=user_env(),
+        capture_output=True, text=True, timeout=120, check=False, preexec_fn=limit,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(f"Error: cannot write the plugin lock {lock}: File too large")
+    assert lock.read_text() == "# the previous lock\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [lock.name]

@@ -85,11 +85,13 @@ def test_unknown_option_in_pyproject_names_the_file(workdir: Path) -> None:
 
 
 def test_unknown_top_level_key_in_pyproject(workdir: Path) -> None:
-    """An unknown key directly under [tool.trackyard] is refused with the valid keys."""
+    """An unknown key directly under [tool.trackyard] is refused with the closest key and the
+    valid keys."""
     (workdir / "pyproject.toml").write_text("[tool.trackyard]\nworkspcae = 'x'\n")
     with pytest.raises(
         ConfigValidationError,
-        match=r"unknown key\(s\) workspcae in \[tool.trackyard\]; valid keys: workspace",
+        match=r"\[tool.trackyard\] unknown key 'workspcae'; did you mean 'workspace'\? valid "
+        r"keys: workspace,",
     ):
         Registry().get_tracker("calibration")
 

@@ -30,3 +30,14 @@ def simulation_model(config: dict[str, Any], previous: Any = None) -> dict[str, 
         start = float(frame["population"].iloc[0])
     population = start * (1 + float(config.get("rate", 0.1)))
     return {"results": pd.DataFrame({"population": [population]}), "population": population}
+
+
+def hostile_model(config: dict[str, Any], config_dir: Path) -> dict[str, Any]:
+    """Any numeric config, its sum as the metric; a ``fail`` value is raised as the error."""
+    if "fail" in config:
+        raise ValueError(str(config["fail"]))
+    frame = pd.DataFrame({"x": [1.0]})
+    metrics = Path(consist.output_path("metrics", "json"))
+    metrics.write_text("{}", encoding="utf-8")
+    error = sum(float(v) for v in config.values() if isinstance(v, int | float))
+    return {"persons": frame, "trips": frame, "metrics": metrics, "mode_share_error": error}

@@ -36,7 +36,10 @@ purpose:
     │   └── StoreCorruptError                        the DuckDB file is truncated or damaged;
     │                                                trackyard doctor --fix rebuilds it
     ├── DiskFullError            (also OSError)      the disk holding the run folder or store
-    │                                                filled up during a run; names the folder
+    │                                                filled up during a run (or while writing a
+    │                                                file for the user); names the folder/file
+    ├── FileWriteError           (also OSError)      a file written for the user (report, lock,
+    │                                                scaffold) could not be written; names it
     ├── BundleError                                  a run bundle is damaged, truncated, not a
     │                                                bundle, or clashes with the workspace;
     │                                                nothing was imported
@@ -67,6 +70,7 @@ __all__ = [
     "DomainConflictError",
     "ExecutorError",
     "EnvironmentChangedWarning",
+    "FileWriteError",
     "InstallError",
     "InstallRejectedError",
     "OutputLocationError",
@@ -281,6 +285,19 @@ class DiskFullError(TrackyardError, OSError):
 
         super().__init__(message)
         self.errno, self.strerror, self.filename = errno.ENOSPC, message, path
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class FileWriteError(TrackyardError, OSError):
+    """A file trackyard writes for the user (the report, a plugin lock, a new plugin's files)
+    could not be written; ``filename`` names it and ``errno`` is the original error's. The file
+    is written to a temporary file beside it and renamed, so the previous file is unchanged."""
+
+    def __init__(self, code: int, message: str, path: object) -> None:
+        super().__init__(message)
+        self.errno, self.strerror, self.filename = code, message, path
 
     def __str__(self) -> str:
         return str(self.args[0])

@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
+from trackyard._userfile import write_text_atomically
 from trackyard.errors import InstallError, InstallRejectedError
 from trackyard.registry import DOMAIN_GROUP, PLUGIN_GROUP, normalize
 
@@ -491,7 +492,7 @@ def export_lock(path: str | os.PathLike[str] | None = None) -> Lock:
     plugins = tuple(sorted((d for d in snapshot.values() if d.is_plugin), key=lambda d: d.key))
     lock = Lock(core, plugins, _current_fingerprint())
     if path is not None:
-        Path(path).write_text(lock.to_toml(), encoding="utf-8")
+        write_text_atomically(path, lock.to_toml(), "the plugin lock")
     return lock
 
 

@@ -52,8 +52,23 @@ def _norm(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _truthy(raw: str | None) -> bool:
-    return (raw or "").strip().lower() in {"1", "true", "yes", "on"}
+FLAG_SPELLINGS = ("1", "0", "true", "false", "yes", "no", "on", "off")
+
+
+def env_flag(environ: Mapping[str, str], variable: str) -> bool | None:
+    """A boolean environment variable: None when unset or empty; one of
+    ``FLAG_SPELLINGS`` (any case, spaces around ignored); anything else is refused, so that
+    a typo never silently means "off"."""
+    raw = environ.get(variable)
+    text = (raw or "").strip().lower()
+    if not text:
+        return None
+    if text not in FLAG_SPELLINGS:
+        raise ConfigValidationError(
+            f"environment {variable} must be one of {', '.join(FLAG_SPELLINGS)} (or empty), "
+            f"got {raw!r}"
+        )
+    return text in {"1", "true", "yes", "on"}
 
 
 def _names(raw: object, where: str) -> frozenset[str]:
@@ -84,6 +99,22 @@ def _user_trusted(user: UserConfig) -> list[Path]:
         if not path.is_absolute():
             raise ConfigValidationError(
                 f"{user.label} trusted_paths entry {entry!r} is relative; write an absolute "
+                "folder (or one starting with ~), so that it never means the current folder"
+            )
+        out.append(_real(path))
+    return out
+
+
+def _env_trusted(environ: Mapping[str, str]) -> list[Path]:
+    """``TRACKYARD_TRUSTED_PATHS``: absolute (or ``~``) folders only, as in the config file."""
+    out = []
+    for entry in environ.get(TRUSTED_ENV, "").split(os.pathsep):
+        if not entry.strip():
+            continue
+        path = Path(entry).expanduser()
+        if not path.is_absolute():
+            raise ConfigValidationError(
+                f"environment {TRUSTED_ENV} entry {entry!r} is relative; write an absolute "
                 "folder (or one starting with ~), so that it never means the current folder"
             )
         out.append(_real(path))
@@ -166,21 +197,19 @@ class Policy:
             sources["strict"] = user.label
         trusted = _user_trusted(user)
 
+        no_autoload = env_flag(environ, NO_AUTOLOAD_ENV)
         named = frozenset(_norm(x) for x in environ.get(PLUGINS_ENV, "").split(",") if x.strip())
         if named:
             allow = named
             sources["allow"] = f"environment {PLUGINS_ENV}"
-        elif _truthy(environ.get(NO_AUTOLOAD_ENV)):
+        elif no_autoload:
             allow = frozenset()
             sources["allow"] = f"environment {NO_AUTOLOAD_ENV}=1 (name plugins in {PLUGINS_ENV})"
-        if STRICT_ENV in environ:
-            strict = _truthy(environ[STRICT_ENV])
+        env_strict = env_flag(environ, STRICT_ENV)
+        if env_strict is not None:
+            strict = env_strict
             sources["strict"] = f"environment {STRICT_ENV}"
-        trusted += [
-            _real(Path(p).expanduser())
-            for p in environ.get(TRUSTED_ENV, "").split(os.pathsep)
-            if p.strip()
-        ]
+        trusted += _env_trusted(environ)
         return cls(allow, deny, strict, tuple(dict.fromkeys(trusted)), sources, user.path)
 
     # --- the checks -----------------------------------------------------------------------------

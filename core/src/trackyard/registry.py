@@ -493,9 +493,7 @@ class Registry(Discovery):
         consist = hooks.call("build_tracker", domain=hooks.domain, settings=settings)
         if consist is None:
             # Opens consist: only when building.
-            from trackyard._consist.tracker import default_tracker
-
-            consist = default_tracker(settings)
+            consist = _open_store(settings)
         return loaded.cls(
             settings=settings,
             consist=consist,
@@ -580,6 +578,24 @@ def set_default_registry(registry: Registry | None) -> Registry | None:
     global _default
     previous, _default = _default, registry
     return previous
+
+
+def _open_store(settings: Settings) -> Any:
+    """consist's Tracker on ``settings``; a file the store needs that cannot be made (a
+    read-only or special folder such as ``/proc``) is an error naming the workspace and file."""
+    from trackyard._consist.tracker import default_tracker
+    from trackyard.errors import StoreUnavailableError, TrackyardError
+
+    try:
+        return default_tracker(settings)
+    except TrackyardError:
+        raise
+    except OSError as exc:
+        raise StoreUnavailableError(
+            f"cannot create the store in workspace {settings.workspace}: "
+            f"{exc.strerror or exc} ({exc.filename}); choose a workspace you can write to "
+            "(TRACKYARD_WORKSPACE or -w)"
+        ) from exc
 
 
 def available_domains() -> list[DomainInfo]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from trackyard._layout import DB_FILE, DEFAULT_WORKSPACE, RUNS_DIR
+from trackyard._settings_schema import check_project_table, found, unknown_key
 from trackyard.errors import ConfigValidationError
 
 CORE_KEYS = (
@@ -29,7 +30,6 @@ CORE_KEYS = (
     "on_environment_change",
 )
 ENVIRONMENT_CHOICES = ("serve", "warn", "rerun")
-_TABLE_KEYS = (*CORE_KEYS, "providers", "domains", "plugins")
 ENV_VARS = {
     "workspace": "TRACKYARD_WORKSPACE",
     "db_path": "TRACKYARD_DB_PATH",
@@ -93,6 +93,11 @@ def _find_project_config(start: Path) -> ProjectConfig:
 
         try:
             data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ConfigValidationError(
+                f"cannot read {candidate}: {exc}; save it as UTF-8, fix it or run from another "
+                "folder"
+            ) from exc
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigValidationError(
                 f"cannot read {candidate}: {exc}; fix the file or run from another folder"
@@ -101,13 +106,10 @@ def _find_project_config(start: Path) -> ProjectConfig:
         if table is None:
             continue
         if not isinstance(table, dict):
-            raise ConfigValidationError(f"{candidate}: [tool.trackyard] must be a table")
-        unknown = sorted(set(table) - set(_TABLE_KEYS))
-        if unknown:
             raise ConfigValidationError(
-                f"{candidate}: unknown key(s) {', '.join(unknown)} in [tool.trackyard]; "
-                f"valid keys: {', '.join(_TABLE_KEYS)}"
+                f"{candidate} [tool.trackyard]: expected a table, found {found(table)}"
             )
+        check_project_table(candidate, table)
         return ProjectConfig(candidate, table)
     return ProjectConfig(None, {})
 
@@ -131,10 +133,17 @@ class UserConfig:
 
 
 def user_config_path(environ: Mapping[str, str]) -> Path:
-    """``$TRACKYARD_CONFIG``, else ``$XDG_CONFIG_HOME/trackyard/config.toml`` (default
-    ``~/.config/trackyard/config.toml``)."""
+    """``$TRACKYARD_CONFIG`` (absolute or ``~``: a relative one is refused), else
+    ``$XDG_CONFIG_HOME/trackyard/config.toml`` (default ``~/.config/trackyard/config.toml``)."""
     if environ.get(USER_CONFIG_ENV):
-        return Path(environ[USER_CONFIG_ENV]).expanduser().absolute()
+        path = Path(environ[USER_CONFIG_ENV]).expanduser()
+        if not path.is_absolute():
+            raise ConfigValidationError(
+                f"environment {USER_CONFIG_ENV} {environ[USER_CONFIG_ENV]!r} is relative; write "
+                "an absolute path (or one starting with ~), so that it never means a file in "
+                "the current folder"
+            )
+        return path
     base = Path(environ.get("XDG_CONFIG_HOME") or "~/.config").expanduser()
     if not base.is_absolute():  # the XDG rule: a relative value is ignored (never the cwd)
         base = Path("~/.config").expanduser()
@@ -150,17 +159,16 @@ def user_config(environ: Mapping[str, str] | None = None) -> UserConfig:
 
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigValidationError(f"cannot read {path}: {exc}; fix the file") from exc
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigValidationError(
+            f"cannot read {path}: {exc}; fix the file (UTF-8 TOML)"
+        ) from exc
     table = data.get("plugins", {})
     if not isinstance(table, dict):
         raise ConfigValidationError(f"{path}: [plugins] must be a table")
     unknown = sorted(set(table) - set(USER_CONFIG_KEYS))
     if unknown:
-        raise ConfigValidationError(
-            f"{path}: unknown key(s) {', '.join(unknown)} in [plugins]; valid keys: "
-            + ", ".join(USER_CONFIG_KEYS)
-        )
+        raise unknown_key(f"{path} [plugins]", unknown[0], USER_CONFIG_KEYS)
     return UserConfig(path, table)
 
 
@@ -176,8 +184,13 @@ def option_fields(options_cls: type) -> dict[str, dataclasses.Field[Any]]:
 
 def _coerce(domain: str, name: str, value: Any, annotation: Any, source: str) -> Any:
     """Check a value against a simple annotation; convert str to Path and int to float."""
-    if annotation is Path and isinstance(value, (str, os.PathLike)):
-        return Path(value)
+    if annotation is Path:
+        if isinstance(value, (str, os.PathLike)):
+            return Path(value)
+        raise ConfigValidationError(
+            f"option {name!r} of domain {domain!r} must be a path (a string), got "
+            f"{found(value)} (from {source})"
+        )
     if annotation is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if annotation in (int, float, str, bool) and not (
@@ -285,7 +298,25 @@ def _locations(values: Mapping[str, Any], sources: dict[str, str]) -> tuple[Path
     sources.setdefault("db_path", "default")
     run_dir = Path(values.get("run_dir") or workspace / RUNS_DIR).absolute()
     sources.setdefault("run_dir", "default")
+    for key, path in (("workspace", workspace), ("db_path", db_path), ("run_dir", run_dir)):
+        _check_path_characters(key, path, sources[key])
     return workspace, db_path, run_dir
+
+
+def _check_path_characters(key: str, path: Path, source: str) -> None:
+    """Refuse at once a path no store can live at: a NUL (no file system takes it) or a
+    backslash (DuckDB reads it as a folder separator, and the failure looked like a lock)."""
+    text = str(path)
+    if "\0" in text:
+        raise ConfigValidationError(
+            f"{key} {text!r} holds a NUL character, which no file name may hold; fix the "
+            f"path (from {source})"
+        )
+    if "\\" in text:
+        raise ConfigValidationError(
+            f"{key} {text} holds a backslash, which the store (DuckDB) reads as a folder "
+            f"separator; use a path without backslashes (from {source})"
+        )
 
 
 def _cache_epoch(values: Mapping[str, Any], sources: dict[str, str]) -> int:
@@ -365,25 +396,29 @@ def store_location(
     project: ProjectConfig | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Path:
-    """The store (``db_path``) a tracker of ``domain`` would use, resolved like
+    """The store (``db_path``) a tracker of ``domain`` would use (see ``store_settings``)."""
+    return store_settings(domain, workspace, project, environ).db_path
+
+
+def store_settings(
+    domain: str,
+    workspace: Path | None = None,
+    project: ProjectConfig | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """The core settings a tracker of ``domain`` would use, resolved like
     ``resolve_settings`` from the core keys alone, so that reading recorded runs needs
-    neither the domain's plugin nor its options (``--workspace`` plays the keyword)."""
+    neither the domain's plugin nor its options (``--workspace`` plays the keyword). A bad
+    value in any layer is refused as ``resolve_settings`` refuses it."""
     project = project if project is not None else project_config()
     environ = os.environ if environ is None else environ
-    domains_table = project.table.get("domains", {})
-    domain_table = domains_table.get(domain, {}) if isinstance(domains_table, dict) else {}
-    base_dir = project.path.parent if project.path else None
-    layers: list[tuple[Mapping[str, Any], Path | None]] = [
-        (project.table, base_dir),
-        (domain_table if isinstance(domain_table, dict) else {}, base_dir),
-        *[({key: environ[var]}, None) for key, var in ENV_VARS.items() if environ.get(var)],
-        ({"workspace": workspace} if workspace is not None else {}, None),
+    kwargs = {"workspace": workspace} if workspace is not None else {}
+    layers: list[_Layer] = [
+        (source, {k: v for k, v in layer.items() if k in CORE_KEYS}, base)
+        for source, layer, base in _layers(domain, kwargs, project, environ)
     ]
-    values: dict[str, Any] = {}
-    for layer, base in layers:
-        for key in ("workspace", "db_path"):
-            value = layer.get(key)
-            if isinstance(value, (str, os.PathLike)):
-                values[key] = _relative_to(base, value)
-    ws = Path(values.get("workspace") or DEFAULT_WORKSPACE).absolute()
-    return Path(values.get("db_path") or ws / DB_FILE).absolute()
+    values, sources = _merge(layers, set())
+    ws, db_path, run_dir = _locations(values, sources)
+    epoch = _cache_epoch(values, sources)
+    strict, choice = _run_policies(values, sources)
+    return Settings(domain, ws, db_path, run_dir, epoch, NoOptions(), sources, strict, choice)

@@ -6,7 +6,6 @@ A test regenerates the text and compares it with the file, so the reference neve
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 HEADER = """# Command line
 
@@ -54,7 +53,9 @@ def render() -> str:
 def main(argv: list[str]) -> None:
     text = render()
     if argv:
-        Path(argv[0]).write_text(text, encoding="utf-8")
+        from trackyard._userfile import write_text_atomically
+
+        write_text_atomically(argv[0], text, "the CLI reference")
     else:
         sys.stdout.write(text)
 

@@ -7,6 +7,7 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
+from trackyard._userfile import write_text_atomically
 from trackyard.errors import ConfigValidationError
 
 DOMAIN_RE = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -150,10 +151,8 @@ def write_plugin(
     for template_name, relative in FILES.items():
         text = Template((templates / template_name).read_text(encoding="utf-8"))
         path = root / relative.format(**values)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text.substitute(values), encoding="utf-8")
-        written.append(path)
+        written.append(write_text_atomically(path, text.substitute(values), "the plugin file"))
     typed = root / "src" / values["package"] / "py.typed"
-    typed.write_text("", encoding="utf-8")
+    write_text_atomically(typed, "", "the plugin file")
     written.append(typed)
     return root, written

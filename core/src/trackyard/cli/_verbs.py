@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trackyard._depth import check_key_depth, check_text_depth
 from trackyard._discovery import suggest
 from trackyard.errors import ConfigValidationError
 from trackyard.tracker import DomainTracker
@@ -129,13 +130,16 @@ def declared_verbs(
 
 
 def get_verb(tracker: DomainTracker, name: str) -> Verb:
-    verbs = tracker_verbs(tracker)
+    return pick_verb(tracker.domain_name, tracker_verbs(tracker), name)
+
+
+def pick_verb(domain: str, verbs: Mapping[str, Verb], name: str) -> Verb:
+    """``verbs[name]``, or the error naming the domain's verbs and the closest one."""
     if name not in verbs:
         close = suggest(name, verbs)
         hint = f" Did you mean {close!r}?" if close else ""
         raise ConfigValidationError(
-            f"domain {tracker.domain_name!r} has no verb {name!r} "
-            f"(verbs: {', '.join(verbs) or 'none'}).{hint}"
+            f"domain {domain!r} has no verb {name!r} (verbs: {', '.join(verbs) or 'none'}).{hint}"
         )
     return verbs[name]
 
@@ -308,6 +312,9 @@ def build_arguments(
             raise ConfigValidationError(
                 f"--set {item!r}: expected key=value, e.g. --set run_name=baseline"
             )
+        shown = key if len(key) <= 40 else key[:37] + "..."
+        check_key_depth(key, f"--set {shown}")
+        check_text_depth(raw, f"--set {shown}")
         name, dot, subkey = key.partition(".")
         _parameter(verb, name, domain)
         annotation = verb.hints.get(name, inspect.Parameter.empty)

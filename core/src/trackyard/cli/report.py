@@ -23,6 +23,12 @@ def report(
     output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path(
         "report.html"
     ),
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Replace --output even when it is not a report trackyard wrote."
+        ),
+    ] = False,
     open_it: Annotated[
         bool, typer.Option("--open", help="Open the report in the default browser.")
     ] = False,
@@ -31,7 +37,7 @@ def report(
     its plugins contribute (charts drawn by plotly, inlined: the file works offline)."""
     from trackyard.report import build_report
 
-    result = build_report(domains or (), workspace=workspace, output=output)
+    result = build_report(domains or (), workspace=workspace, output=output, force=force)
     typer.echo(
         f"Report of {result.runs} runs ({', '.join(result.domains) or 'no domains'}) "
         f"written to {result.path}"

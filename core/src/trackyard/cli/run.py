@@ -13,17 +13,82 @@ WORKSPACE_HELP = "Workspace folder (default: settings resolution, ./.trackyard).
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    """A TOML file's values, or a ``ConfigValidationError`` naming the file."""
+    """A TOML file's values, or a ``ConfigValidationError`` naming the file. Only a regular
+    file of at most 1 MB is read, checked before reading (a device or FIFO never is)."""
     import tomllib
 
+    from trackyard._depth import check_text_depth
+    from trackyard.errors import ConfigValidationError
+
+    data = _config_bytes(path)
+    try:
+        text = data.decode("utf-8")
+        check_text_depth(text, f"--config file {path}")
+        return tomllib.loads(text)
+    except UnicodeDecodeError as exc:
+        raise ConfigValidationError(
+            f"cannot read --config file {path}: {exc}; save it as UTF-8"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigValidationError(f"cannot read --config file {path}: {exc}") from None
+
+
+def _config_bytes(path: Path) -> bytes:
+    """The bytes of a regular file of at most ``CONFIG_MAX_BYTES`` (opened without blocking,
+    so that a FIFO is refused instead of waited on)."""
+    import os
+    import stat
+
+    from trackyard._validate import CONFIG_MAX_BYTES
     from trackyard.errors import ConfigValidationError
 
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         raise ConfigValidationError(f"--config file {path} does not exist") from None
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigValidationError(f"cannot read --config file {path}: {exc}") from None
+    except OSError as exc:
+        raise ConfigValidationError(f"cannot read --config file {path}: {exc.strerror}") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise ConfigValidationError(f"--config file {path} is not a regular file; pass a TOML file")
+    with os.fdopen(fd, "rb") as f:
+        size = info.st_size
+        data = b"" if size > CONFIG_MAX_BYTES else f.read(CONFIG_MAX_BYTES + 1)
+    if size > CONFIG_MAX_BYTES or len(data) > CONFIG_MAX_BYTES:
+        raise ConfigValidationError(
+            f"--config file {path} is {max(size, len(data)):,} bytes, over the "
+            f"{CONFIG_MAX_BYTES:,}-byte limit of a config file; make it smaller"
+        )
+    return data
+
+
+def check_call(
+    domain: str,
+    verb: str,
+    workspace: Path | None,
+    file_values: dict[str, Any],
+    settings: list[str],
+) -> None:
+    """Refuse a bad call before the tracker (and so the workspace) is built: the domain, its
+    settings and locations, the verb, its parameters, and the run name and config that
+    ``DomainTracker.run`` would refuse."""
+    from collections.abc import Mapping
+
+    from trackyard._store import check_locations
+    from trackyard._validate import check_config, check_run_name
+    from trackyard.cli._verbs import build_arguments, declared_verbs, pick_verb
+    from trackyard.registry import default_registry
+
+    options = {"workspace": workspace} if workspace is not None else {}
+    cls, resolved, _wiring, registered = default_registry().describe(domain, **options)
+    check_locations(resolved)
+    chosen = pick_verb(domain, declared_verbs(cls, registered), verb)
+    kwargs = build_arguments(chosen, domain, file_values, settings)
+    if isinstance(kwargs.get("run_name"), str):
+        check_run_name(kwargs["run_name"])
+    if isinstance(kwargs.get("config"), Mapping):
+        check_config(dict(kwargs["config"]))
 
 
 def build_tracker(domain: str, workspace: Path | None) -> Any:
@@ -78,6 +143,7 @@ def run(
     from trackyard.errors import ConfigValidationError
 
     file_values = read_toml(config) if config is not None else {}
+    check_call(domain, verb, workspace, file_values, settings or [])  # before anything is written
     tracker = build_tracker(domain, workspace)
     chosen = get_verb(tracker, verb)
     kwargs = build_arguments(chosen, domain, file_values, settings or [])

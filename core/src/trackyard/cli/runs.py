@@ -30,6 +30,23 @@ class RecordedRun:
     cache_source: str | None = None
 
 
+def checked_store_location(domain: str, workspace: Path | None) -> Path:
+    """The store ``runs``/``why``/``diff`` read, refusing what ``trackyard run`` refuses: bad
+    settings in any layer, a workspace that is a file, a DB path that is a folder, a project
+    ``trusted_paths`` or a bad policy flag."""
+    import os
+
+    from trackyard._store import check_locations
+    from trackyard.policy import Policy
+    from trackyard.settings import project_config, store_settings
+
+    project = project_config()
+    settings = store_settings(domain, workspace, project, os.environ)
+    check_locations(settings)
+    Policy.resolve(project, os.environ)
+    return settings.db_path
+
+
 def recorded_runs(store: Store, domain: str, limit: int | None) -> list[RecordedRun]:
     """The runs of ``domain`` recorded in ``store``, oldest first (the last ``limit``); none
     when the store does not exist yet."""
@@ -83,11 +100,10 @@ def runs(
         raise QueryValidationError(f"--k must be a positive integer, got {k}")
     from trackyard._layout import RUNS_DIR
     from trackyard._store import Store, lock_timeout
-    from trackyard.settings import store_location
 
     # Only the store is read (DuckDB): neither consist nor the domain's plugin is needed, so
     # runs stay listable after the plugin that made them is uninstalled.
-    db_path = store_location(domain, workspace)
+    db_path = checked_store_location(domain, workspace)
     store = Store(db_path, db_path.parent / RUNS_DIR, lock_timeout())
     result: list[Any]
     if top is not None:

@@ -26,9 +26,9 @@ def workspace_store(workspace: Path | None) -> tuple[Store, Path]:
     holding its kept sources. Only the store is read: no plugin, no consist."""
     from trackyard._layout import RUNS_DIR
     from trackyard._store import Store, lock_timeout
-    from trackyard.settings import store_location
+    from trackyard.cli.runs import checked_store_location
 
-    db_path = store_location("", workspace)
+    db_path = checked_store_location("", workspace)
     folder = workspace.absolute() if workspace is not None else db_path.parent
     return Store(db_path, db_path.parent / RUNS_DIR, lock_timeout()), folder
 

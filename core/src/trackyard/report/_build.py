@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from trackyard import _queries
 from trackyard._report_elements import Link, Section, Table
-from trackyard._store import lock_timeout
+from trackyard._store import check_locations, lock_timeout
+from trackyard._userfile import write_text_atomically
+from trackyard.errors import DomainConflictError, PluginPolicyError
 from trackyard.report._data import (
     RunRecord,
     WorkspaceSummary,
@@ -19,6 +21,7 @@ from trackyard.report._data import (
     records_in,
     workspace_summary,
 )
+from trackyard.report._output import check_output
 from trackyard.report._render import DomainPart, Page, error_box, render_page, render_section
 from trackyard.settings import NoOptions, resolve_settings
 
@@ -72,7 +75,11 @@ def runs_table(records: Sequence[RunRecord], title: str = "Runs", max_rows: int 
 
 
 def _summary_html(
-    summary: WorkspaceSummary, installed_set: str | None, db_path: Path, missing: Sequence[str]
+    summary: WorkspaceSummary,
+    installed_set: str | None,
+    db_path: Path,
+    missing: Sequence[str],
+    refused: dict[str, str],
 ) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(d)}</td><td class='num'>{n:,}</td></tr>"
@@ -91,8 +98,11 @@ def _summary_html(
         else ""
     )
     notes = "".join(
-        f'<p class="note">Domain {html.escape(d)!s} has runs but its plugin is not installed: '
-        "only its runs are shown.</p>"
+        f'<p class="note">Domain {html.escape(d)} has runs but its plugin was refused '
+        f"({html.escape(refused[d])}): only its runs are shown.</p>"
+        if d in refused
+        else f'<p class="note">Domain {html.escape(d)} has runs but its plugin is not '
+        "installed: only its runs are shown.</p>"
         for d in missing
     )
     return (
@@ -129,9 +139,18 @@ def plugin_parts(
 
 
 def _domain_part(
-    registry: Registry, domain: str, tracker: DomainTracker | None, records: list[RunRecord]
+    registry: Registry,
+    domain: str,
+    tracker: DomainTracker | None,
+    records: list[RunRecord],
+    refused: str | None = None,
 ) -> DomainPart:
     part = DomainPart(domain)
+    if refused is not None:
+        part.html.append(
+            f'<p class="note" data-refused="{html.escape(domain)}">The sections of this '
+            f"domain's plugins are missing: {html.escape(refused)}</p>"
+        )
     if tracker is not None:
         try:
             contributions = plugin_parts(registry, domain, tracker)
@@ -148,25 +167,53 @@ def _domain_part(
     return part
 
 
+def _tracker(
+    reg: Registry,
+    domain: str,
+    installed: bool,
+    present: bool,
+    kwargs: dict[str, Any],
+    refused: dict[str, str],
+) -> DomainTracker | None:
+    """The domain's tracker; None when its plugin is not installed, or is refused by the
+    policy while the store holds its runs (``refused`` then says why)."""
+    if not installed:
+        if not present:
+            reg.choose(domain)  # raises the error that says why there is no such domain
+        return None
+    try:
+        return reg.get_tracker(domain, **kwargs)
+    except (PluginPolicyError, DomainConflictError) as exc:
+        if not present:
+            raise
+        refused[domain] = str(exc)
+        return None
+
+
 def build_report(
     domains: Sequence[str] = (),
     *,
     workspace: Any = None,
     output: Path | str = "report.html",
     registry: Registry | None = None,
+    force: bool = False,
 ) -> ReportResult:
     """Write the HTML report of ``workspace`` to ``output``; returns where and what it holds.
 
     ``domains``: which domains to show (default: every domain with runs in the store). A
     domain whose plugin is not installed shows its runs only; a plugin whose sections fail
     shows an error box. The file is self-contained (plotly inlined) and works offline.
+
+    ``output`` is refused (``ConfigValidationError``, before anything is read or written) when
+    it is inside the workspace's store files or run folder (symlinks resolved), is not a
+    regular file, or is an existing file that is not a trackyard report and ``force`` is false.
     """
     with reading_once():
-        return _build(domains, workspace, Path(output), registry)
+        return _build(domains, workspace, Path(output), registry, force)
 
 
 def _build(
-    domains: Sequence[str], workspace: Any, output: Path, registry: Registry | None
+    domains: Sequence[str], workspace: Any, output: Path, registry: Registry | None, force: bool
 ) -> ReportResult:
     from trackyard.registry import default_registry
 
@@ -174,34 +221,29 @@ def _build(
     reg = registry if registry is not None else default_registry()
     kwargs = {} if workspace is None else {"workspace": workspace}
     settings = resolve_settings("report", NoOptions, kwargs, environ=reg.environ)
+    check_locations(settings)  # refused as `trackyard run` refuses them
+    path = check_output(output, settings, force=force)
     db_path = settings.db_path
     present = _queries.report_domains(db_path, lock_timeout()) if db_path.is_file() else {}
     wanted = list(dict.fromkeys(domains)) or sorted(present)
     installed = {d.name for d in reg.available_domains()}
     records: dict[str, list[RunRecord]] = {}
     trackers: dict[str, DomainTracker | None] = {}
+    refused: dict[str, str] = {}
     for domain in wanted:
-        if domain in installed:
-            tracker = reg.get_tracker(domain, **kwargs)
-            trackers[domain] = tracker
-            records[domain] = records_in(tracker.settings, domain)
-        else:
-            if domain not in present:
-                reg.choose(domain)  # raises the error that says why there is no such domain
-            trackers[domain] = None
-            records[domain] = records_in(settings, domain)
+        tracker = _tracker(reg, domain, domain in installed, domain in present, kwargs, refused)
+        trackers[domain] = tracker
+        records[domain] = records_in(tracker.settings if tracker else settings, domain)
     missing = [d for d in wanted if trackers[d] is None]
     summary = workspace_summary(records)
-    parts = [_domain_part(reg, d, trackers[d], records[d]) for d in wanted]
+    parts = [_domain_part(reg, d, trackers[d], records[d], refused.get(d)) for d in wanted]
     page = Page(
         title="trackyard report",
         subtitle=f"Workspace {settings.workspace} — {time.strftime('%Y-%m-%d %H:%M:%S')}",
-        summary=_summary_html(summary, reg.plugin_set_fingerprint(), db_path, missing),
+        summary=_summary_html(summary, reg.plugin_set_fingerprint(), db_path, missing, refused),
         parts=parts,
     )
-    path = Path(output).absolute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_page(page), encoding="utf-8")
+    write_text_atomically(path, render_page(page), "the report")
     return ReportResult(
         path=path,
         domains=wanted,

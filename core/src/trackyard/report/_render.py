@@ -11,11 +11,13 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from trackyard._report_elements import Chart, Link, Section, Series, Table
+from trackyard.report._output import GENERATOR
 
 __all__ = [
     "MAX_LINES",
@@ -23,7 +25,7 @@ __all__ = [
     "DomainPart",
     "Page",
     "error_box",
-    "inline_json",
+    "script_json",
     "render_page",
     "render_section",
 ]
@@ -103,8 +105,25 @@ class _Ids:
 _IDS = _Ids()
 
 
+LINK_SCHEMES = ("file", "http", "https")
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+_REFUSED_NOTE = "not linked: only relative, #, file: and http(s): targets are"
+
+
+def safe_href(href: str) -> bool:
+    """Whether a link may point at ``href``: relative, ``#...``, ``file:``, ``http(s):``.
+
+    Read as a browser does (tabs and newlines removed, leading controls and spaces ignored), so
+    `` JaVa\tScript:`` is the ``javascript:`` it runs as."""
+    cleaned = re.sub(r"[\t\n\r]", "", str(href)).lstrip("".join(map(chr, range(33))))
+    scheme = _SCHEME.match(cleaned)
+    return scheme is None or scheme.group(1).lower() in LINK_SCHEMES
+
+
 def _cell(value: Any) -> str:
     if isinstance(value, Link):
+        if not safe_href(value.href):
+            return f'<td><span title="{_REFUSED_NOTE}">{html.escape(value.text)}</span></td>'
         return f'<td><a href="{html.escape(value.href)}">{html.escape(value.text)}</a></td>'
     if value is None:
         return "<td></td>"
@@ -227,7 +246,7 @@ def _chart_html(
     chart_id: str, title: str, figure: dict[str, Any], marks: int, notes: list[str]
 ) -> str:
     """The chart's placeholder, its Plotly spec as inline JSON, and its notes."""
-    spec = inline_json(figure)
+    spec = script_json(figure)
     out = [
         f'<div class="chart" id="{chart_id}" data-title="{html.escape(title)}" '
         f'data-marks="{marks}"></div>',
@@ -238,9 +257,10 @@ def _chart_html(
     return "<div>" + "".join(out) + "</div>"
 
 
-def inline_json(value: Any) -> str:
-    """``value`` as JSON safe inside a ``<script>`` element: every ``<``, ``>`` and ``&`` is a
-    ``\\u`` escape, so no text in it can close the element or open a comment."""
+def script_json(value: Any) -> str:
+    """``value`` as JSON safe inside an inline ``<script>``: ``<``, ``>`` and ``&`` are written
+    as ``\\u003c``, ``\\u003e`` and ``\\u0026`` (JSON.parse reads them back), so no string can
+    end the script (``</script``) or hide the rest of the page (``<!--<script``)."""
     text = json.dumps(value, default=str)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
@@ -300,7 +320,7 @@ def render_page(page: Page) -> str:
     )
     js = get_plotlyjs().replace("</script", "<\\/script")
     return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">{GENERATOR}'
         f"<title>{html.escape(page.title)}</title><style>{_CSS}</style></head><body>"
         f"<header><h1>{html.escape(page.title)}</h1><p>{html.escape(page.subtitle)}</p>"
         f"<nav>{nav}</nav></header><main>{page.summary}{parts}</main>"

@@ -26,7 +26,7 @@ def overview(reader: Reader) -> str:
     summary = workspace_summary(records)
     running = _running(reader)
     body = _summary_html(
-        summary, reader.registry.plugin_set_fingerprint(), reader.store.db_path, []
+        summary, reader.registry.plugin_set_fingerprint(), reader.store.db_path, [], {}
     )
     rows = [
         [Link(d, domain_href(d)), n, running.get(d, 0), _failed(records[d])]

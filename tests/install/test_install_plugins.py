@@ -184,3 +184,41 @@ def test_lock_round_trip_restores_the_editable_plugin_set(venv: Venv) -> None:
     assert again.returncode == 0
     assert again.stdout == lock_path.read_text()
     assert venv.domains()["goodyard"] == [("yard-good-plugin", "available")]
+
+
+def test_reinstalling_a_changed_folder_says_so_and_validates(venv: Venv, tmp_path: Path) -> None:
+    """`trackyard install ./plugin` again after its code changed (same version): pip
+    reinstalls it, and trackyard says so, validates it and says cached runs re-run, instead
+    of "Nothing new was installed"; unchanged code says nothing changed; switching to an
+    editable install is named."""
+    import shutil
+
+    venv.ensure("yard-good-plugin", None)
+    folder = tmp_path / "good"
+    shutil.copytree(FIXTURES / "good", folder)
+    first = venv.run("install", str(folder))
+    assert first.returncode == 0, first.stderr
+    plugin = folder / "src" / "yard_good" / "plugin.py"
+    plugin.write_text(plugin.read_text() + "\n# a changed line: the model's code changed\n")
+
+    changed = venv.run("install", str(folder))
+    assert changed.returncode == 0, changed.stderr
+    assert "Nothing new was installed" not in changed.stdout
+    assert (
+        "Reinstalled yard-good-plugin 0.1.0 from its folder: code changed (validated); runs "
+        "cached with the old code re-run on their next call"
+    ) in changed.stdout
+
+    same = venv.run("install", str(folder))
+    assert same.returncode == 0, same.stderr
+    assert (
+        "Reinstalled yard-good-plugin 0.1.0 from its folder: code unchanged; nothing else "
+        "changed, cached results stay valid"
+    ) in same.stdout
+
+    editable = venv.run("install", "-e", str(folder))
+    assert editable.returncode == 0, editable.stderr
+    assert (
+        "Reinstalled yard-good-plugin 0.1.0 from its folder: regular -> editable install"
+    ) in editable.stdout
+    venv.ensure("yard-good-plugin", None)

@@ -69,6 +69,9 @@ class Dist:
     url: str | None = None
     editable: bool = False
     entry_points: tuple[tuple[str, str, str], ...] = ()
+    # A digest of the files pip installed (their RECORD lines: path, sha256, size), so that a
+    # reinstall of the same version with other code is seen; "" when there is no RECORD.
+    code: str = ""
 
     @property
     def key(self) -> str:
@@ -110,6 +113,9 @@ class InstallReport:
     problems: list[Problem] = field(default_factory=list)
     rolled_back: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Distributions installed again at the same version, and what changed ("code changed",
+    # "editable -> regular install", or "code unchanged").
+    reinstalled: list[tuple[Dist, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -192,8 +198,27 @@ def _snapshot() -> dict[str, Dist]:
         eps = tuple(
             sorted((ep.group, ep.name, ep.value) for ep in dist.entry_points if ep.group in _GROUPS)
         )
-        out[normalize(name)] = Dist(name, dist.version, url, editable, eps)
+        out[normalize(name)] = Dist(name, dist.version, url, editable, eps, _code_digest(dist))
     return out
+
+
+_NOT_CODE = ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json")
+
+
+def _code_digest(dist: Any) -> str:
+    """A digest of ``dist``'s installed files as its RECORD lists them (bytecode and pip's own
+    bookkeeping left out): equal exactly when pip installed the same files."""
+    import hashlib
+
+    record = dist.read_text("RECORD") or ""
+    lines = sorted(
+        line
+        for line in record.splitlines()
+        if line
+        and not line.split(",", 1)[0].endswith(".pyc")
+        and line.split(",", 1)[0].rsplit("/", 1)[-1] not in _NOT_CODE
+    )
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest() if lines else ""
 
 
 def _current_fingerprint() -> str:
@@ -234,13 +259,14 @@ def _probe_main() -> None:  # pragma: no cover - runs in a subprocess
 def _changed(before: dict[str, Dist], after: dict[str, Dist]) -> list[Dist]:
     """Distributions in ``after`` that are new, or whose version or source differ."""
     return sorted(
-        (
-            d
-            for k, d in after.items()
-            if k not in before or (before[k].version, before[k].url) != (d.version, d.url)
-        ),
+        (d for k, d in after.items() if k not in before or _identity(before[k]) != _identity(d)),
         key=lambda d: d.key,
     )
+
+
+def _identity(d: Dist) -> tuple[str, str | None, bool, str]:
+    """What makes an installed distribution another one: version, source, editable, code."""
+    return (d.version, d.url, d.editable, d.code)
 
 
 def _validate(names: list[str], snapshot: dict[str, Dist]) -> tuple[list[list[str]], list[str]]:
@@ -318,6 +344,7 @@ def _dists(raw: dict[str, Any]) -> dict[str, Dist]:
             v["url"],
             v["editable"],
             tuple((g, n, val) for g, n, val in v["entry_points"]),
+            v.get("code", ""),
         )
         for k, v in raw.items()
     }
@@ -534,11 +561,47 @@ def install(
     answer = _probe(before=before, validate=check)
     after = _dists(answer["snapshot"])
     report = _install_report(answer, after)
+    report.reinstalled = _reinstalled(resolved, before, after)
     if report.problems:
         _roll_back_and_raise(report, before, after, progress)
     if lock is not None:
         _note_lock_differences(report, lock, after, answer["fingerprint"])
     return report
+
+
+def _reinstalled(
+    specs: Sequence[str], before: dict[str, Dist], after: dict[str, Dist]
+) -> list[tuple[Dist, str]]:
+    """The distributions of local project folders among ``specs`` that were installed
+    before at the same version, and what changed: their code, editable or not, or nothing."""
+    out = []
+    for name in _project_names(specs):
+        old, new = before.get(name), after.get(name)
+        if old is None or new is None or old.version != new.version:
+            continue
+        if old.editable != new.editable:
+            kinds = ("editable", "regular") if old.editable else ("regular", "editable")
+            out.append((new, f"{kinds[0]} -> {kinds[1]} install"))
+        elif old.code != new.code:
+            out.append((new, "code changed"))
+        else:
+            out.append((new, "code unchanged"))
+    return out
+
+
+def _project_names(specs: Sequence[str]) -> list[str]:
+    """The normalised ``[project] name`` of each local project folder among ``specs``."""
+    import tomllib
+
+    names = []
+    for spec in specs:
+        folder = Path(split_extras(spec)[0])
+        try:
+            project = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))
+            names.append(normalize(str(project["project"]["name"])))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return names
 
 
 def _refuse_replacing(specs: Sequence[str]) -> None:

@@ -10,10 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from trackyard.cli._app import app
+
+if TYPE_CHECKING:
+    from trackyard.installer import Dist
 
 plugins_app = typer.Typer(
     name="plugins",
@@ -70,17 +74,33 @@ def install_command(
             progress=update,
             replace=replace,
         )
-    if not report.installed:
+    again = {dist.key: what for dist, what in report.reinstalled}
+    if not report.installed and not again:
         typer.echo("Nothing new was installed (everything requested is already installed).")
     for dist in report.installed:
-        domains = ", ".join(dist.domains) or "no domains"
-        typer.echo(f"Installed {dist.name} {dist.version} ({domains})")
+        if dist.key not in again:
+            domains = ", ".join(dist.domains) or "no domains"
+            typer.echo(f"Installed {dist.name} {dist.version} ({domains})")
+    for dist, what in report.reinstalled:
+        typer.echo(_reinstalled_line(dist, what, check))
     if report.domains_added:
         added = ", ".join(sorted({d for d, _ in report.domains_added}))
         checked = "validated" if check else "not validated (--no-check)"
         typer.echo(f"Domains added: {added} [{checked}]")
     for note in report.notes:
         typer.echo(f"Note: {note}", err=True)
+
+
+def _reinstalled_line(dist: Dist, what: str, check: bool) -> str:
+    """What a reinstall from a local folder did, and what it means for cached results."""
+    head = f"Reinstalled {dist.name} {dist.version} from its folder: {what}"
+    if what == "code unchanged":
+        return f"{head}; nothing else changed, cached results stay valid"
+    checked = "validated" if check else "not validated (--no-check)"
+    return (
+        f"{head} ({checked}); runs cached with the old code re-run on their next call "
+        "(a model's code is part of its cache key)"
+    )
 
 
 @app.command("uninstall")

@@ -61,8 +61,10 @@ def test_docs_document_no_hook_that_does_not_exist() -> None:
 
 
 def test_the_api_reference_lists_every_hook() -> None:
-    """docs/reference.md renders every hookspec (its members list names them all)."""
+    """docs/reference.md renders every hookspec (its members list names them all, beside the
+    module's constants, such as ``REFUSED_MARKERS``)."""
     text = (DOC.parent / "reference.md").read_text(encoding="utf-8")
     listed = re.search(r"::: trackyard\.hookspecs\n.*?members: \[(.*?)\]", text, re.S)
     assert listed is not None
-    assert sorted(m.strip() for m in listed.group(1).split(",")) == sorted(_specs())
+    members = [m.strip() for m in listed.group(1).split(",")]
+    assert sorted(m for m in members if not m.isupper()) == sorted(_specs())

@@ -80,6 +80,12 @@ def run_demo(workspace: Path | None = None, console: Any = None) -> int:
             markup=False,
         )
         report_path = cal.settings.workspace / "report.html"
+    _report_and_serve(out, workspace, report_path)
+    return 0
+
+
+def _report_and_serve(out: Any, workspace: Path | None, report_path: Path) -> None:
+    """Write the workspace's report, print its path, and point at the live view."""
     from trackyard.report import build_report
 
     report = build_report(["calibration"], workspace=workspace, output=report_path)
@@ -91,4 +97,3 @@ def run_demo(workspace: Path | None = None, console: Any = None) -> int:
         soft_wrap=True,
         markup=False,
     )
-    return 0

@@ -204,7 +204,9 @@ def build_report(
     domain whose plugin is not installed shows its runs only; a plugin whose sections fail
     shows an error box. The file is self-contained (plotly inlined) and works offline.
 
-    ``output`` is refused (``ConfigValidationError``, before anything is read or written) when
+    ``output`` is refused
+    ([`ConfigValidationError`][trackyard.errors.ConfigValidationError], before anything is
+    read or written) when
     it is inside the workspace's store files or run folder (symlinks resolved), is not a
     regular file, or is an existing file that is not a trackyard report and ``force`` is false.
     """

@@ -120,7 +120,9 @@ def test_a_byte_flipped_in_transit_fails_the_run_with_a_transfer_error(
     assert (run.status, run.meta["trackyard"]["run_name"]) == ("failed", "sweep_flip")
     assert run.meta["error"] == message
     assert not (workspace / file).exists()
-    assert not list((workspace / "runs").rglob(f"*{run_id}*"))
+    snapshot = workspace / "runs" / "consist_runs" / f"{run_id}.json"
+    assert json.loads(snapshot.read_text())["run"]["status"] == "failed"  # the row is protected
+    assert [p for p in (workspace / "runs").rglob(f"*{run_id}*") if p != snapshot] == []
     assert result.outcomes["fine"].output("persons").read_text() == _expected(0.4)["persons"]
     assert _doctor(workspace).returncode == 0
 

@@ -467,8 +467,17 @@ class _Pool:
             return Finished(done.name, None, unmerged_message(landed.shard, self._runner, error))
         shutil.rmtree(landed.shard.parent, ignore_errors=True)
         if landed.error is not None:
+            self._protect(done)
             return Finished(done.name, None, landed.error)
         return Finished(done.name, landed.outcome, done.error)
+
+    def _protect(self, done: _shards.Done) -> None:
+        """A refused run's files were not kept, its snapshot with them: write its snapshot
+        from the row just merged, so that the failed run is not a row without one."""
+        from trackyard._consist.snapshot import recreate
+
+        if done.outcome is not None:
+            recreate(Store.of(self._runner.settings), [done.outcome.run_id], [])
 
     def _reader(self, done: _shards.Done) -> Callable[[Any, int, int], bytes]:
         """Reads a piece of a large file a task left on its Dask worker."""

@@ -75,6 +75,7 @@ def check_call(
     ``DomainTracker.run`` would refuse."""
     from collections.abc import Mapping
 
+    from trackyard._provenance import plain_config
     from trackyard._store import check_locations
     from trackyard._validate import check_config, check_run_name
     from trackyard.cli._verbs import build_arguments, declared_verbs, pick_verb
@@ -88,7 +89,7 @@ def check_call(
     if isinstance(kwargs.get("run_name"), str):
         check_run_name(kwargs["run_name"])
     if isinstance(kwargs.get("config"), Mapping):
-        check_config(dict(kwargs["config"]))
+        check_config(plain_config(dict(kwargs["config"])))  # a Path (--set K=@PATH) is a file
 
 
 def build_tracker(domain: str, workspace: Path | None) -> Any:

@@ -85,10 +85,15 @@ def test_runs_made_within_one_second_list_in_the_order_they_were_made(
 
 
 def test_runs_without_a_store_lists_nothing_and_still_checks_the_metric(cli: Cli) -> None:
-    """No store yet: an empty listing, and a bad metric name is still refused with its message."""
-    empty = cli("runs", "ghost", "--json")
+    """No store yet: an installed domain lists nothing, a name no plugin provides is refused
+    (a typo, issue 22), and a bad metric name is still refused with its message."""
+    empty = cli("runs", "calibration", "--json")
     assert empty.returncode == 0, empty.stderr
     assert json.loads(empty.stdout) == []
+    unknown = cli("runs", "ghost", "--json")
+    assert unknown.returncode == 1
+    assert unknown.stderr.startswith("Error: no run of domain 'ghost' is recorded in ")
+    assert "and no installed plugin provides it; domains with runs: none." in unknown.stderr
     bad = cli("runs", "ghost", "--top", "bad name")
     assert bad.returncode == 1
     assert bad.stderr.strip() == (

@@ -3,8 +3,6 @@ in-process third-party plugins), and a headless Chromium driven by Playwright.""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import types
 from collections.abc import Iterator
@@ -27,22 +25,6 @@ def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return run_trackyard(*args, cwd=cwd, env=user_env({"COLUMNS": "200"}))
 
 
-CHROMIUM = os.environ.get("TRACKYARD_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-INSTALL_HINT = (
-    "the report browser tests need Chromium and Playwright: apt-get install -y chromium "
-    "(or set TRACKYARD_CHROMIUM to a Chromium binary) and pip install playwright "
-    "(requirements-dev.txt); .ci/run installs both"
-)
 ARTIFACTS = Path(__file__).with_name("artifacts")
 
 SPACE = {"a": [0.1, 0.5], "b": [0.2, 0.8], "c": [0.3, 0.9]}
@@ -120,29 +102,6 @@ def report_workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
         workspace=root, output=root.parent / "report.html", registry=sandbox.registry
     )
     return Workspace(root, sandbox, result.path, calibrated, years)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Headless Chromium; skipped with how to install it when missing, failing under CI=true."""
-    in_ci = os.environ.get("CI", "").lower() == "true"
-    missing = None
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing = "playwright is not installed"
-    if missing is None and not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
-        missing = f"no Chromium at {CHROMIUM}"
-    if missing is not None:
-        if in_ci:
-            pytest.fail(f"{missing}; {INSTALL_HINT}")
-        pytest.skip(f"{missing}; {INSTALL_HINT}")
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @dataclass

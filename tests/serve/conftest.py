@@ -18,7 +18,6 @@ import duckdb
 import pytest
 
 from .._console import TRACKYARD, user_env
-from ..report.conftest import browser  # noqa: F401  (the shared headless Chromium)
 
 WRITER = Path(__file__).with_name("writer.py")
 HOSTILE_NAME = "<script>alert('name')</script>"

@@ -187,7 +187,11 @@ def _worker_template(task: Task, folder: Path) -> Path:
 def start_worker(driver_pid: int, environ: Mapping[str, str]) -> None:
     """A pool worker's initializer: take the driver's environment as it was when the sweep
     started (the fork server froze the one it had when it started, maybe sweeps ago, while
-    ``fork`` and ``spawn`` would pass the current one), then watch the driver."""
+    ``fork`` and ``spawn`` would pass the current one), then watch the driver. Ctrl-C gets
+    Python's default handler back (the fork server started with it ignored)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     os.environ.clear()
     os.environ.update(environ)
     watch_driver(driver_pid)

@@ -282,13 +282,25 @@ class _Serial:
 def _start_forkserver() -> Any:
     """The forkserver context, its server started now: it imports its preload (~1 s) in the
     background while the driver recovers old shards, runs the cache pre-check and makes the
-    template shard (~0.5 s, once per workspace), so workers start from a warm server."""
+    template shard (~0.5 s, once per workspace), so workers start from a warm server.
+
+    The server starts with Ctrl-C ignored (it inherits that): a Ctrl-C while it imports its
+    preload would print the import's traceback; the driver handles Ctrl-C, and its workers
+    get the default handler back (``_shards.start_worker``)."""
     import multiprocessing
+    import signal
+    import threading
     from multiprocessing import forkserver
 
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["trackyard", "consist"])
-    forkserver.ensure_running()
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        forkserver.ensure_running()
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     return context
 
 

@@ -1,0 +1,57 @@
+"""Fixtures shared by every test folder: the one headless Chromium of the session.
+
+The report tests (tests/report) and the live view's tests (tests/serve) drive the same browser:
+Playwright's sync API runs one event loop per process, so a second ``sync_playwright()`` while
+the first is alive fails ("using Playwright Sync API inside the asyncio loop"). Defined once
+here, the session's browser is shared.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = os.environ.get("TRACKYARD_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+INSTALL_HINT = (
+    "the report browser tests need Chromium and Playwright: apt-get install -y chromium "
+    "(or set TRACKYARD_CHROMIUM to a Chromium binary) and pip install playwright "
+    "(requirements-dev.txt); .ci/run installs both"
+)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Chromium; skipped with how to install it when missing, failing under CI=true."""
+    in_ci = os.environ.get("CI", "").lower() == "true"
+    missing = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing = "playwright is not installed"
+    if missing is None and not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
+        missing = f"no Chromium at {CHROMIUM}"
+    if missing is not None:
+        if in_ci:
+            pytest.fail(f"{missing}; {INSTALL_HINT}")
+        pytest.skip(f"{missing}; {INSTALL_HINT}")
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()

@@ -23,6 +23,7 @@ from trackyard._consist.schema import (
     ReportRun,
     RunRow,
 )
+from trackyard._discovery import suggest
 from trackyard._layout import metric_path
 from trackyard._store import Store, read_only_query
 from trackyard._validate import check_query
@@ -76,15 +77,14 @@ def ranked_runs(
 def check_metric_recorded(store: Store, domain: str, metric: str) -> None:
     """``QueryValidationError`` when no run of ``domain`` recorded ``metric`` (a typo), naming
     the metrics its runs recorded and the closest one."""
-    import difflib
 
     from trackyard.errors import QueryValidationError
 
     recorded = _metrics_index.domain_metrics(store.db_path, domain, timeout=store.timeout)
     if metric in recorded:
         return
-    close = difflib.get_close_matches(metric, recorded, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    close = suggest(metric, recorded)
+    hint = f" Did you mean {close!r}?" if close else ""
     raise QueryValidationError(
         f"no run of domain {domain!r} has metric {metric!r}; metrics recorded: "
         f"{', '.join(recorded) or 'none'}.{hint}"

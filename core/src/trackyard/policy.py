@@ -93,32 +93,24 @@ def _user_trusted(user: UserConfig) -> list[Path]:
     raw = user.table.get("trusted_paths", [])
     if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
         raise ConfigValidationError(f"{user.label} trusted_paths must be a list of folders")
-    out = []
-    for entry in raw:
-        path = Path(entry).expanduser()
-        if not path.is_absolute():
-            raise ConfigValidationError(
-                f"{user.label} trusted_paths entry {entry!r} is relative; write an absolute "
-                "folder (or one starting with ~), so that it never means the current folder"
-            )
-        out.append(_real(path))
-    return out
+    return [_trusted_folder(entry, f"{user.label} trusted_paths") for entry in raw]
 
 
 def _env_trusted(environ: Mapping[str, str]) -> list[Path]:
     """``TRACKYARD_TRUSTED_PATHS``: absolute (or ``~``) folders only, as in the config file."""
-    out = []
-    for entry in environ.get(TRUSTED_ENV, "").split(os.pathsep):
-        if not entry.strip():
-            continue
-        path = Path(entry).expanduser()
-        if not path.is_absolute():
-            raise ConfigValidationError(
-                f"environment {TRUSTED_ENV} entry {entry!r} is relative; write an absolute "
-                "folder (or one starting with ~), so that it never means the current folder"
-            )
-        out.append(_real(path))
-    return out
+    entries = [e for e in environ.get(TRUSTED_ENV, "").split(os.pathsep) if e.strip()]
+    return [_trusted_folder(entry, f"environment {TRUSTED_ENV}") for entry in entries]
+
+
+def _trusted_folder(entry: str, source: str) -> Path:
+    """A trusted folder as written in ``source``: absolute (or ``~``), never the current one."""
+    path = Path(entry).expanduser()
+    if not path.is_absolute():
+        raise ConfigValidationError(
+            f"{source} entry {entry!r} is relative; write an absolute "
+            "folder (or one starting with ~), so that it never means the current folder"
+        )
+    return _real(path)
 
 
 def _real(path: Path) -> Path:

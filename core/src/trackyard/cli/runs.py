@@ -126,17 +126,17 @@ def runs(
 def check_domain_known(store: Store, domain: str) -> None:
     """``QueryValidationError`` when ``store`` holds no run of ``domain`` and no installed
     plugin provides it (a typo), naming the domains with runs and the closest one."""
-    import difflib
 
     from trackyard import available_domains
+    from trackyard._discovery import suggest
     from trackyard._queries import domains_with_runs
     from trackyard.errors import QueryValidationError
 
     with_runs = domains_with_runs(store)
     if domain in with_runs or domain in {d.name for d in available_domains()}:
         return
-    close = difflib.get_close_matches(domain, with_runs, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    close = suggest(domain, with_runs)
+    hint = f" Did you mean {close!r}?" if close else ""
     raise QueryValidationError(
         f"no run of domain {domain!r} is recorded in {store.db_path} and no installed plugin "
         f"provides it; domains with runs: {', '.join(with_runs) or 'none'}.{hint}"

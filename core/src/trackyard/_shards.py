@@ -111,7 +111,7 @@ def execute(task: Task) -> Done:
     tracker, shard = _task_tracker(task)
     fn = resolve_callable(task.fn)
     try:
-        with batch(tracker.consist), in_parallel_worker(task.executor):
+        with _interruptible(), batch(tracker.consist), in_parallel_worker(task.executor):
             # The task's shard is this worker's alone; other runs of the sweep run beside it.
             outcome = tracker.run(fn, name=task.name, config=task.config, inputs=task.inputs)
     except Exception as exc:
@@ -184,17 +184,43 @@ def _worker_template(task: Task, folder: Path) -> Path:
     return template
 
 
+_POOL_WORKER = False  # set in a process pool's worker by ``start_worker``
+
+
 def start_worker(driver_pid: int, environ: Mapping[str, str]) -> None:
     """A pool worker's initializer: take the driver's environment as it was when the sweep
     started (the fork server froze the one it had when it started, maybe sweeps ago, while
-    ``fork`` and ``spawn`` would pass the current one), then watch the driver. Ctrl-C gets
-    Python's default handler back (the fork server started with it ignored)."""
+    ``fork`` and ``spawn`` would pass the current one), then watch the driver.
+
+    Ctrl-C is ignored while the worker waits for a task (a terminal's Ctrl-C reaches the
+    whole process group: an idle worker interrupted in the pool's queue prints a traceback
+    and may die holding the queue's lock); a task takes Python's default handler for its
+    length (``_interruptible``), so the run it interrupts is recorded failed (interrupted).
+    The driver handles the Ctrl-C and shuts the pool down."""
     import signal
 
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    global _POOL_WORKER
+    _POOL_WORKER = True
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.clear()
     os.environ.update(environ)
     watch_driver(driver_pid)
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """In a process pool's worker, let Ctrl-C interrupt the task for the block's length;
+    elsewhere (a Dask worker's thread, the driver) leave the handler alone."""
+    import signal
+
+    if not _POOL_WORKER or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def watch_driver(driver_pid: int, interval: float = 0.5) -> None:

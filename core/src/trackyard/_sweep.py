@@ -286,7 +286,7 @@ def _start_forkserver() -> Any:
 
     The server starts with Ctrl-C ignored (it inherits that): a Ctrl-C while it imports its
     preload would print the import's traceback; the driver handles Ctrl-C, and its workers
-    get the default handler back (``_shards.start_worker``)."""
+    take the default handler for the length of each task (``_shards.start_worker``)."""
     import multiprocessing
     import signal
     import threading

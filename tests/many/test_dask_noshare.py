@@ -172,6 +172,94 @@ def test_inputs_travel_once_per_content_and_large_outputs_in_pieces(
         assert not list(noshare.folder.glob("local-w*/**/trackyard/*/large-*"))  # cleaned up
 
 
+def _folders(root: Path) -> tuple[Path, Path, Path]:
+    """A model configuration folder, a targets file and a zones folder (with a subfolder),
+    all where the workers cannot see them."""
+    config_dir, zones = root / "model-config", root / "zones"
+    (zones / "north").mkdir(parents=True)
+    config_dir.mkdir()
+    (config_dir / "modes.csv").write_text("mode,asc\ncar,0.1\n", encoding="utf-8")
+    (config_dir / "vot.csv").write_text("vot\n12\n", encoding="utf-8")
+    targets = root / "targets.json"
+    targets.write_text('{"car": 0.5}', encoding="utf-8")
+    (zones / "zones.csv").write_text("zone\n1\n", encoding="utf-8")
+    (zones / "north" / "extra.csv").write_text("zone\n7\n", encoding="utf-8")
+    return config_dir, targets, zones
+
+
+def test_identity_inputs_and_folders_travel_and_a_change_in_them_runs_again(
+    noshare: Cluster, models: None
+) -> None:
+    """The domain's identity inputs (a configuration folder and a targets file, options of the
+    tracker) and a folder given in the config reach workers that cannot see them: the runs
+    read exactly the driver's files; the same sweep again is all hits; a file edited inside
+    the configuration folder makes every run run again, reading the new content."""
+    config_dir, targets, zones = _folders(noshare.hidden / "identity")
+    workspace = noshare.hidden / "identity" / "ws"
+    cal = trackyard.get_tracker(
+        "calibration", workspace=workspace, model="noshare_models_helper:reads_folders",
+        config_dir=config_dir, targets=targets,
+    )  # fmt: skip
+    items = [(f"z{i}", {"coeff": 0.2 + i / 10, "zones": zones}) for i in range(3)]
+    import noshare_models_helper as helper
+
+    expected = [
+        "modes.csv=mode,asc\ncar,0.1\n", "vot.csv=vot\n12\n", 'targets={"car": 0.5}',
+        "north/extra.csv=zone\n7\n", "zones.csv=zone\n1\n",
+    ]  # fmt: skip
+    with noshare.client(2) as client:
+        seen = client.run(os.path.exists, str(config_dir))
+        assert list(seen.values()) == [False, False]  # the workers do not see the folders
+        result = cal.run_many(helper.reads_folders, items, executor=client)
+        assert (result.ran, result.failed) == (3, 0), result.summary()
+        for name, config in items:
+            text = result.outcomes[name].output("trips").read_text()
+            assert text == f"trips {config['coeff']}\n" + "\n".join(expected)
+        again = cal.run_many(helper.reads_folders, items, executor=client)
+        assert (again.ran, again.cached) == (0, 3), again.summary()
+
+        (config_dir / "vot.csv").write_text("vot\n15\n", encoding="utf-8")
+        edited = cal.run_many(helper.reads_folders, items, executor=client)
+        assert (edited.ran, edited.cached, edited.failed) == (3, 0, 0), edited.summary()
+        text = edited.outcomes["z0"].output("trips").read_text()
+        assert "vot.csv=vot\n15\n" in text and "vot.csv=vot\n12\n" not in text
+
+        # A folder given in the config is keyed by its path too: the workers replace the copy
+        # they put at the driver's path, so the edit runs again and is then a hit.
+        (zones / "north" / "extra.csv").write_text("zone\n8\n", encoding="utf-8")
+        moved = cal.run_many(helper.reads_folders, items, executor=client)
+        assert (moved.ran, moved.failed) == (3, 0), moved.summary()
+        assert "north/extra.csv=zone\n8\n" in moved.outcomes["z1"].output("trips").read_text()
+        hits = cal.run_many(helper.reads_folders, items, executor=client)
+        assert (hits.ran, hits.cached) == (0, 3), hits.summary()
+
+
+def test_a_workers_own_file_at_the_drivers_path_is_left_alone(
+    noshare: Cluster, models: None
+) -> None:
+    """A worker machine that has its own, different file where the driver's input is: the file
+    is not overwritten, and the run still reads the driver's content (from the worker's copy)."""
+    table = noshare.hidden / "own" / "table.csv"
+    table.parent.mkdir(parents=True)
+    table.write_text("zone,people\n3,30\n", encoding="utf-8")
+    cal = trackyard.get_tracker(
+        "calibration", workspace=noshare.hidden / "own" / "ws",
+        model="noshare_models_helper:reads_table",
+    )  # fmt: skip
+    import noshare_models_helper as helper
+
+    with noshare.client(2) as client:
+        client.run(helper.own_file, str(table), "the worker's own\n")
+        result = cal.run_many(helper.reads_table, [("a", {"coeff": 0.2, "table": table})],
+                              executor=client)  # fmt: skip
+        assert (result.ran, result.failed) == (1, 0), result.summary()
+        assert result.outcomes["a"].output("trips").read_text() == "trips 0.2\n" + (
+            "zone,people\n3,30\n"
+        )
+        kept = client.run(helper.read_text, str(table))
+        assert list(kept.values()) == ["the worker's own\n"] * 2
+
+
 def test_a_worker_without_the_models_module_says_how_to_provide_it(
     noshare: Cluster, models: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,22 +1,29 @@
-"""Input files for Dask workers without the workspace, shipped once per content.
+"""Input files and folders for Dask workers without the workspace, shipped once per content.
 
-A config ``Path`` or a named input (``inputs=``) is a file on the driver. When some worker of
-the cluster cannot see the driver's workspace, the driver reads each such file once per
-SHA-256, scatters its bytes to the cluster once, and gives each task a map from the driver's
-path to the content's ``InputFile``; the worker writes each content
-once under its scratch folder and runs the task on that copy (``_remote.localise``). When every
-worker sees the workspace, nothing is shipped.
+A task may need files and folders of the driver's machine: config ``Path``s and named inputs
+(``inputs=``), at any depth of lists and dicts; the tracker's options that are paths (a
+domain's configuration folder, a targets file: the plugin builds its identity inputs from
+them); and the driver's wiring's identity inputs and code dependencies. When some worker of
+the cluster cannot see the driver's workspace, the driver reads each once per content
+(a file's SHA-256, a folder's ``_tree.tree_digest``), scatters its bytes to the cluster once
+(a folder as one archive), and gives each task a map from the driver's path to the content's
+``InputFile``; the worker puts each content on its side (``_placing``). When every worker
+sees the workspace, nothing is shipped.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from trackyard import _remote, _shards
 from trackyard._layout import DRIVER_FILE, TEMPLATE_DB
+from trackyard._placing import InputFile
+from trackyard._tree import file_digest, pack_tree, tree_digest
+
+# Options every tracker has whose paths are the worker's own, never shipped.
+OWN_OPTIONS = ("workspace", "run_dir")
 
 
 def all_see(client: Any, sweep: Path) -> bool:
@@ -26,14 +33,18 @@ def all_see(client: Any, sweep: Path) -> bool:
 
 
 class Shipper:
-    """Scatters each input content once; gives each task its files' content map."""
+    """Scatters each input content once; gives each task its files' content map.
 
-    def __init__(self, client: Any, sweep: Path) -> None:
+    ``wired``: paths every run reads whatever its config (the driver's identity inputs and
+    code dependencies)."""
+
+    def __init__(self, client: Any, sweep: Path, wired: Iterable[Path] = ()) -> None:
         self._client = client
         self._shipping = not all_see(client, sweep)
         self._futures: dict[str, Any] = {}
-        self._by_path: dict[str, _remote.InputFile] = {}
+        self._by_path: dict[str, InputFile] = {}
         self._template: Any = None
+        self._wired = tuple(wired)
         if self._shipping:  # the driver's empty store: workers copy it instead of making one
             self._template = client.scatter(_remote.Template.of(sweep.parent / TEMPLATE_DB))
 
@@ -41,24 +52,39 @@ class Shipper:
         """The arguments of ``_remote.execute`` for ``task``."""
         if not self._shipping:
             return (task,)
-        files = {str(p): self._ship(p) for p in _paths(task)}
+        files = {str(p): self._ship(p) for p in {*_paths(task), *self._wired}}
         blobs = {f.sha256: self._futures[f.sha256] for f in files.values()}
         return (task, files, blobs, self._template)
 
-    def _ship(self, path: Path) -> _remote.InputFile:
+    def _ship(self, path: Path) -> InputFile:
         known = self._by_path.get(str(path))
         if known is not None:
             return known
-        data = path.read_bytes()
-        file = _remote.InputFile(path.name, hashlib.sha256(data).hexdigest())
-        if file.sha256 not in self._futures:
-            self._futures[file.sha256] = self._client.scatter(data, hash=False)
+        if path.is_dir():
+            file = InputFile(path.name, tree_digest(path), "dir")
+            if file.sha256 not in self._futures:
+                self._futures[file.sha256] = self._client.scatter(pack_tree(path), hash=False)
+        else:
+            file = InputFile(path.name, file_digest(path))
+            if file.sha256 not in self._futures:
+                self._futures[file.sha256] = self._client.scatter(path.read_bytes(), hash=False)
         self._by_path[str(path)] = file
         return file
 
 
 def _paths(task: _shards.Task) -> Iterator[Path]:
-    values: list[Any] = [*task.config.values(), *(task.inputs or {}).values()]
-    for value in values:
-        if isinstance(value, Path) and value.is_file():
+    options = {k: v for k, v in task.options.items() if k not in OWN_OPTIONS}
+    yield from _existing([task.config, task.inputs or {}, options])
+
+
+def _existing(value: Any) -> Iterator[Path]:
+    """Every path to an existing file or folder in ``value``, at any depth."""
+    if isinstance(value, Path):
+        if value.is_file() or value.is_dir():
             yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _existing(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _existing(item)

@@ -39,7 +39,9 @@ from trackyard._consist.session import batch
 from trackyard._consist.tracker import consist_version
 from trackyard._layout import DRIVER_FILE, RUNS_DIR, TEMPLATE_DB, WAL_SUFFIX
 from trackyard._model import in_parallel_worker, resolve_callable
+from trackyard._placing import InputFile, localise
 from trackyard._store import schema_marker
+from trackyard._tree import file_digest
 
 SCRATCH_ENV = "TRACKYARD_WORKER_SCRATCH"
 INLINE_BYTES = 4 * 1024 * 1024  # a file up to this size travels inside the task's result,
@@ -103,7 +105,8 @@ def execute(
     template: Template | None = None,
 ) -> _shards.Done:
     """A Dask task: on the shared sweep folder when this worker sees it, else here
-    (``files``: each driver input path's content; ``inputs``: those contents' bytes;
+    (``files``: each driver input path's content, files and folders; ``inputs``: those
+    contents' bytes (a folder's as a ``_tree`` archive);
     ``template``: the driver's empty store, copied instead of making one)."""
     if sees_sweep(task):
         return _shards.execute(task)
@@ -164,6 +167,10 @@ def execute_here(
         return _shards.Done(task.name, "", None, missing)
     _shards.check_plugin_set(task.fingerprint)
     root = scratch_root()
+    here = localise(
+        {"config": task.config, "inputs": task.inputs, "options": task.options}, files, inputs, root
+    )
+    task = dataclasses.replace(task, options=here["options"])
     folder = root / Path(task.sweep_dir).name / f"{task.name}-{uuid.uuid4().hex[:8]}"
     workspace = folder / WORKSPACE
     (workspace / RUNS_DIR).mkdir(parents=True)
@@ -173,12 +180,11 @@ def execute_here(
     shutil.copyfile(schema_marker(template), schema_marker(shard))
     options = {**task.options, "workspace": workspace, "run_dir": workspace / RUNS_DIR}
     tracker = task.build(task.domain, db_path=shard, **options)
-    config, named = localise(task, files, inputs, root)
     outcome, error = None, None
     try:
         with batch(tracker.consist), in_parallel_worker(task.executor):
             fn = resolve_callable(task.fn)
-            ran = tracker.run(fn, name=task.name, config=config, inputs=named)
+            ran = tracker.run(fn, name=task.name, config=here["config"], inputs=here["inputs"])
         outcome = dataclasses.replace(ran, result=None)
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
@@ -208,67 +214,6 @@ def _template(task: _shards.Task, root: Path, shipped: Template | None) -> Path:
     os.replace(schema_marker(temporary), schema_marker(template))
     os.replace(temporary, template)
     return template
-
-
-def localise(
-    task: _shards.Task, files: Mapping[str, InputFile], inputs: Mapping[str, bytes], root: Path
-) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The task's config and inputs, each driver file present on this worker (see
-    ``_input_here``)."""
-
-    def swap(value: Any) -> Any:
-        file = files.get(str(value)) if isinstance(value, Path) else None
-        if file is None or file.sha256 not in inputs:
-            return value
-        return _input_here(value, _input_copy(root, file, inputs[file.sha256]), file.sha256)
-
-    config = {k: swap(v) for k, v in task.config.items()}
-    named = {k: swap(v) for k, v in task.inputs.items()} if task.inputs else None
-    return config, named
-
-
-def _input_here(path: Path, copy: Path, sha256: str) -> Path:
-    """The driver's path itself when it holds (or can be given) this content here: a path is
-    part of the cache key, so the run keys as it would on the driver. Else the scratch copy
-    (the run is right, but keyed on the copy's path: the driver will not find it in cache)."""
-    try:
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_name(f".{uuid.uuid4().hex[:8]}-{path.name}")
-            shutil.copyfile(copy, temporary)
-            os.replace(temporary, path)
-        if path.is_file() and _sha256(path) == sha256:
-            return path
-    except OSError:
-        pass
-    return copy
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for piece in iter(lambda: handle.read(CHUNK_BYTES), b""):
-            digest.update(piece)
-    return digest.hexdigest()
-
-
-@dataclass(frozen=True)
-class InputFile:
-    """A driver file a task needs, by content: the worker finds its copy by ``sha256``."""
-
-    name: str
-    sha256: str
-
-
-def _input_copy(root: Path, file: InputFile, data: bytes) -> Path:
-    """``<scratch>/inputs/<sha>/<name>``: this worker's copy of a driver file, written once."""
-    path = root / "inputs" / file.sha256 / file.name
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{uuid.uuid4().hex[:8]}-{file.name}")
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
-    return path
 
 
 def pack(folder: Path, workspace: Path, shard: Path) -> Shipment:
@@ -305,7 +250,7 @@ def _blob(path: Path, workspace: Path, *, inline: bool) -> Blob:
     if inline and size <= INLINE_BYTES:
         data = path.read_bytes()
         return Blob(relative, hashlib.sha256(data).hexdigest(), size, data)
-    return Blob(relative, _sha256(path), size)
+    return Blob(relative, file_digest(path), size)
 
 
 def _worker_address() -> str:

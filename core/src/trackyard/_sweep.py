@@ -539,7 +539,9 @@ class _Pool:
         client = self._executor
         wanted = _remote.hold_sweep(client, self._sweep)  # asked by workers without the folder
         try:
-            shipped = _inputs.Shipper(client, self._sweep)
+            wiring = self._runner.wiring
+            wired = [path for _, path in wiring.identity_inputs] + list(wiring.code_dependencies)
+            shipped = _inputs.Shipper(client, self._sweep, wired)
             futures = {
                 client.submit(_remote.execute, *shipped.task(t), pure=False): n
                 for n, t in tasks.items()

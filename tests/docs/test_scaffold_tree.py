@@ -22,7 +22,7 @@ NOTES = {
     "src/trackyard_traffic/plugin.py": "the hooks trackyard calls (kept light)",
     "src/trackyard_traffic/py.typed": "",
     "src/trackyard_traffic/start.txt": "a small input file for run_from's example",
-    "src/trackyard_traffic/tracker.py": "TrafficTracker and its verbs run_once, run_from",
+    "src/trackyard_traffic/tracker.py": "TrafficTracker and its verbs run_once, run_from, sweep",
     "tests/test_traffic_conformance.py": "DomainConformance for 'traffic', and model tests",
 }
 

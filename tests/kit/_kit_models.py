@@ -62,3 +62,21 @@ class SilentTracker(GoodTracker):
 
     def go(self, *, name: str, config: dict[str, Any]) -> RunOutcome:
         return self.run(quiet_model, name=name, config=config)
+
+
+class SweepingTracker(GoodTracker):
+    """Conforms, with a many-run verb: ``sweep`` runs the good model once per named config."""
+
+    def sweep(self, *, configs: dict[str, dict[str, Any]]) -> Any:
+        """Run the good model once per config; failures are recorded and the others go on."""
+        return self.run_many(good_model, list(configs.items()), progress=False)
+
+
+class HidingSweepTracker(GoodTracker):
+    """A sweep that drops its failed items and re-raises nothing: the user never learns why."""
+
+    def sweep(self, *, configs: dict[str, dict[str, Any]]) -> Any:
+        result = self.run_many(good_model, list(configs.items()), progress=False)
+        if result.failures:
+            raise ValueError("the sweep did not work")
+        return result

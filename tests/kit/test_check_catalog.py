@@ -51,7 +51,7 @@ def test_doctor_prints_a_row_for_every_check_of_the_list(tmp_path: Path) -> None
     (report,) = json.loads(result.stdout)
     rows = {c["name"]: c["status"] for c in report["checks"]}
     for check in CHECKS:
-        verbs = ("run_once", "run_from") if check.per_verb else ("run_once", "run_from", "")
+        verbs = ("run_once", "run_from", "sweep") + (() if check.per_verb else ("",))
         shown = {check.doctor_row.format(verb=v) for v in verbs} & set(rows)
         assert shown, f"doctor printed no row for {check.key!r}: {sorted(rows)}"
         assert {rows[row] for row in shown} == {"ok"}, (check.key, rows)

@@ -8,11 +8,15 @@ from trackyard.testing import DomainConformance
 
 
 class TestCalibrationConformance(DomainConformance):
-    """calibration: evaluate records persons/trips/metrics and mode_share_error."""
+    """calibration: evaluate and sweep record persons/trips/metrics and mode_share_error."""
 
     domain = "calibration"
     verbs: ClassVar[dict[str, dict[str, Any]]] = {
-        "evaluate": {"run_name": "conformance", "config": {"population": 2000, "seed": 7}}
+        "evaluate": {"run_name": "conformance", "config": {"population": 2000, "seed": 7}},
+        "sweep": {
+            "configs_by_label": {"a": {"population": 2000}, "b": {"population": 3000}},
+            "progress": False,
+        },
     }
 
 

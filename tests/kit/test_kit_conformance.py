@@ -10,7 +10,13 @@ from typing import Any, ClassVar
 import pytest
 
 from trackyard import DomainTracker, Registry
-from trackyard.testing import ConformanceFailure, DomainConformance, PluginSandbox, _checks
+from trackyard.testing import (
+    ConformanceFailure,
+    DomainConformance,
+    PluginSandbox,
+    _checks,
+    _many_error,
+)
 
 _spec = importlib.util.spec_from_file_location(
     "trackyard_kit_models", Path(__file__).with_name("_kit_models.py")
@@ -63,6 +69,51 @@ def test_a_swallowed_model_error_is_reported(tmp_path: Path) -> None:
     tracker = _tracker(models.SwallowingTracker, tmp_path)
     with pytest.raises(ConformanceFailure, match=r"kitdomain\.go swallowed the model's error"):
         _checks.check_model_error(tracker, "go", ARGS)
+
+
+SWEEP = {"configs": {"a": {"x": 1}, "b": {"x": 2}}}
+
+
+class TestSandboxedSweepingTracker(DomainConformance):
+    """The whole suite passes for a plugin with a many-run verb (its model-error check runs)."""
+
+    domain = "kitdomain"
+    verbs: ClassVar[dict[str, dict[str, Any]]] = {"go": ARGS, "sweep": SWEEP}
+
+    def make_registry(self) -> Registry:
+        return _sandbox(models.SweepingTracker)
+
+
+def test_a_model_error_in_a_sweep_is_each_items_failure(tmp_path: Path) -> None:
+    """The many-run check runs the sweep's own items with a failing model (none served from
+    the cache of the earlier good runs): each is a failure carrying the model's error."""
+    tracker = _tracker(models.SweepingTracker, tmp_path)
+    first = tracker.sweep(**SWEEP)  # type: ignore[attr-defined]
+    assert (first.ran, first.failed) == (2, 0)
+    tried: list[str] = []
+    assert _many_error.check_many_model_error(tracker, {"go": ARGS, "sweep": SWEEP}, tried) == (
+        "sweep"
+    )
+    assert tried == ["go", "sweep"]  # go runs one model: not a many-run verb
+    assert tracker.sweep(**SWEEP).cached == 2  # type: ignore[attr-defined]  # the check is gone
+
+
+def test_a_sweep_hiding_its_items_errors_is_reported(tmp_path: Path) -> None:
+    """A many-run verb that raises its own error without the items' errors fails the check,
+    naming the verb and what to do."""
+    tracker = _tracker(models.HidingSweepTracker, tmp_path)
+    with pytest.raises(
+        ConformanceFailure,
+        match=r"kitdomain\.sweep: after its runs failed with the model's error, the verb raised "
+        r"ValueError: the sweep did not work; a many-run verb records",
+    ):
+        _many_error.check_many_model_error(tracker, {"sweep": SWEEP})
+
+
+def test_a_domain_without_a_many_run_verb_skips_the_check(tmp_path: Path) -> None:
+    """No verb calls run_many: the check says so (None), and the verbs ran normally."""
+    tracker = _tracker(models.GoodTracker, tmp_path)
+    assert _many_error.check_many_model_error(tracker, {"go": ARGS}) is None
 
 
 def test_a_run_without_metrics_is_reported(tmp_path: Path) -> None:

@@ -255,15 +255,16 @@ def _verb_steps() -> dict[str, Any]:
 def _check_model_error(
     report: DomainReport, registry: Any, tracker: Any, recorded: Recorded
 ) -> None:
-    """A model error fails the run. The check wants a verb that returns one run and so lets the
-    model's error through; many-run verbs (sweeps, searches) record failures and go on."""
+    """A model error fails the run, checked on the first verb that returns one run (it lets
+    the model's error through); many-run verbs have their own check."""
     from trackyard.testing import _checks
 
-    if not recorded:
-        report.checks.append(Check("runs recorded", "skip", "no verb recorded a run"))
-        return
     singles = [r for r in recorded if r[2]]
-    verb_name, kwargs, _ = (singles or recorded)[0]
+    if not singles:
+        why = "no verb returns one run" if recorded else "no verb recorded a run"
+        report.checks.append(Check(_row("model_error", "(one-run)"), "skip", why))
+        return
+    verb_name, kwargs, _ = singles[0]
     _attempt(
         report,
         _row("model_error", verb_name),
@@ -274,6 +275,27 @@ def _check_model_error(
     )
 
 
+def _check_many_model_error(
+    report: DomainReport, registry: Any, tracker: Any, recorded: Recorded
+) -> None:
+    """A model error in a many-run verb (a sweep, a search) is a failed item: checked on the
+    first verb that records several runs and calls ``run_many`` (``_many_error``)."""
+    from trackyard.testing import _many_error
+
+    many = {verb: kwargs for verb, kwargs, single in recorded if not single}
+    tried: list[str] = []
+    try:
+        checked = _many_error.check_many_model_error(tracker, many, tried) if many else None
+    except Exception as exc:
+        report.checks.append(Check(_row("many_model_error", tried[-1]), "FAIL", _fail(exc)))
+        return
+    if checked is None:
+        why = "no verb calls self.run_many" if many else "no verb records several runs"
+        report.checks.append(Check(_row("many_model_error", "(many-run)"), "skip", why))
+    else:
+        report.checks.append(Check(_row("many_model_error", checked), "ok"))
+
+
 # The doctor step of every check in the catalog (``builds`` is the build above); a check the
 # catalog adds without a step here fails tests/kit/test_check_catalog.py.
 _DOMAIN_STEPS: dict[str, Any] = {
@@ -281,6 +303,7 @@ _DOMAIN_STEPS: dict[str, Any] = {
     "light_import": _check_light_import,
     "report_sections": _check_report_sections,
     "model_error": _check_model_error,
+    "many_model_error": _check_many_model_error,
 }
 _VERB_STEPS: dict[str, Any] = _verb_steps()
 

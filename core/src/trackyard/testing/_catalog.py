@@ -58,4 +58,9 @@ CHECKS: tuple[ConformanceCheck, ...] = (
         "test_model_error_surfaces_and_fails_the_run",
         "verb {verb}: model error fails the run",
     ),
+    ConformanceCheck(
+        "many_model_error",
+        "test_model_error_in_a_many_run_verb_is_recorded_failed",
+        "verb {verb}: model error is a failed item, the others go on",
+    ),
 )

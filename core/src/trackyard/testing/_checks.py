@@ -265,15 +265,14 @@ def check_metrics(tracker: DomainTracker, verb: str, outcomes: list[RunOutcome])
 
 def model_error_target(
     tracker: DomainTracker, verbs: Mapping[str, Mapping[str, Any]]
-) -> tuple[str, Mapping[str, Any]]:
+) -> tuple[str, Mapping[str, Any]] | None:
     """The verb the model-error check uses (the rule doctor applies too): the first verb that
-    returns ONE run, since many-run verbs (sweeps, searches) record a model's error as a failure
-    and go on; else the first verb."""
+    returns ONE run; None when no verb does (many-run verbs, which record a model's error as
+    a failed item and go on, have their own check: ``_many_error``)."""
     for verb, kwargs in verbs.items():
         if isinstance(getattr(tracker, verb)(**dict(kwargs)), RunOutcome):
             return verb, kwargs
-    verb = next(iter(verbs))
-    return verb, verbs[verb]
+    return None
 
 
 def check_model_error(tracker: DomainTracker, verb: str, kwargs: Mapping[str, Any]) -> None:

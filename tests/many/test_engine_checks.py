@@ -3,7 +3,10 @@ workers whose plugin set differs from the driver's."""
 
 from __future__ import annotations
 
-import shutil
+import json
+import os
+import subprocess
+import sys
 import sysconfig
 from pathlib import Path
 from typing import Any
@@ -85,28 +88,54 @@ def test_repeated_config_runs_once_and_the_repeat_is_a_cache_hit(models_on_path:
     assert result.outcomes["two"].cache_source == result.outcomes["one"].run_id
 
 
+LATE_DRIVER = """
+import json, sys, sysconfig
+from pathlib import Path
+import trackyard
+sys.path.insert(0, sys.argv[2])
+import many_models_helper
+# The driver reads its plugin set here, once.
+tracker = trackyard.get_tracker("calibration", workspace=sys.argv[1], model=sys.argv[3])
+site = Path(sysconfig.get_paths()["purelib"])
+info = site / "late_plugin_for_test-1.0.dist-info"
+info.mkdir()
+(info / "METADATA").write_text("Metadata-Version: 2.1\\nName: late-plugin-for-test\\nVersion: 1.0\\n")
+(info / "entry_points.txt").write_text("[trackyard.domains]\\nlate = late_plugin_for_test\\n")
+(info / "RECORD").write_text(f"late_plugin_for_test.py,,\\n{info.name}/METADATA,,\\n")
+(site / "late_plugin_for_test.py").write_text("")
+result = tracker.run_many(many_models_helper.model, [("a", {"coeff": 0.1})],
+                          executor="processes", max_workers=1)
+print(json.dumps({"failed": result.failed, "failures": result.failures}))
+"""
+
+
+def _throwaway_venv(root: Path) -> Path:
+    """A venv of its own (this one's packages through a ``.pth``): a plugin installed into it
+    reaches no other test's processes."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
+    site = root / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+    ours = sysconfig.get_paths()["purelib"]
+    (site / "_trackyard_dev.pth").write_text(f"import site; site.addsitedir({ours!r})\n")
+    return root / "bin" / "python"
+
+
 def test_worker_with_other_plugin_set_fails_its_tasks(models_on_path: Path) -> None:
-    """A plugin installed after the driver started makes every worker task fail clearly."""
-    tracker = _tracker(models_on_path / "w")
-    # A plugin appears in this interpreter's site-packages (a trusted, pip-like install) after
-    # the driver read its plugin set; workers start fresh and see it.
-    site = Path(sysconfig.get_paths()["purelib"])
-    info = site / "late_plugin_for_test-1.0.dist-info"
-    module = site / "late_plugin_for_test.py"
-    try:
-        info.mkdir()
-        (info / "METADATA").write_text(
-            "Metadata-Version: 2.1\nName: late-plugin-for-test\nVersion: 1.0\n"
-        )
-        (info / "entry_points.txt").write_text("[trackyard.domains]\nlate = late_plugin_for_test\n")
-        (info / "RECORD").write_text(f"late_plugin_for_test.py,,\n{info.name}/METADATA,,\n")
-        module.write_text("")
-        result = tracker.run_many(
-            _model(), [("a", {"coeff": 0.1})], executor="processes", max_workers=1
-        )
-    finally:
-        shutil.rmtree(info, ignore_errors=True)
-        module.unlink(missing_ok=True)
-    assert result.failed == 1
-    assert "PluginSetMismatchError" in result.failures["a"]
-    assert "different trackyard plugin set than the driver" in result.failures["a"]
+    """A plugin installed after the driver started makes every worker task fail clearly: the
+    driver (in a venv of its own) reads its plugin set, then a plugin appears in its
+    site-packages (a trusted, pip-like install); workers start fresh and see it."""
+    python = _throwaway_venv(models_on_path / "venv")
+    helpers = str(Path(__file__).parent)
+    done = subprocess.run(
+        [str(python), "-c", LATE_DRIVER, str(models_on_path / "w"), helpers, MODEL],
+        capture_output=True, text=True, timeout=300, check=False,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("TRACKYARD_")},
+            # This project's packages, reached through the .pth: trusted as the user would.
+            "TRACKYARD_TRUSTED_PATHS": sysconfig.get_paths()["purelib"],
+        },
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["failed"] == 1
+    assert "PluginSetMismatchError" in result["failures"]["a"]
+    assert "different trackyard plugin set than the driver" in result["failures"]["a"]

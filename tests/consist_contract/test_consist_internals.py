@@ -472,9 +472,9 @@ def test_tables_and_columns(consist_tracker: Any, tmp_path: Path) -> None:
     with connect(db_path) as con:
         con.execute(f"CREATE TABLE {schema.RUN_INDEX_TABLE} (run_id VARCHAR, created_at TIMESTAMP)")
         con.execute(schema.INDEX_COUNTS_SQL).fetchall()
-        con.execute(schema.NEW_RUNS_SQL.format(since="")).fetchall()
+        con.execute(schema.NEW_RUNS_SQL.format(new=schema.NEW_RUNS_ANY)).fetchall()
         assert con.execute("SELECT count(*) FROM trackyard_new_runs").fetchone() == (1,)
-        con.execute(schema.NEW_RUNS_SQL.format(since=schema.NEW_RUNS_SINCE)).fetchall()
+        con.execute(schema.NEW_RUNS_SQL.format(new=schema.NEW_RUNS_SINCE)).fetchall()
         con.execute(schema.MARK_INTERRUPTED_SQL)
 
 

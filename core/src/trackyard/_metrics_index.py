@@ -36,11 +36,11 @@ from typing import Any
 
 from trackyard._consist.schema import (
     INDEX_COUNTS_SQL,
+    NEW_RUNS_ANY,
     NEW_RUNS_SINCE,
     NEW_RUNS_SQL,
     RUN_INDEX_TABLE,
 )
-from trackyard._layout import METRICS_PATH
 from trackyard._store import connect, transaction, with_lock_retry
 from trackyard.errors import StoreUnavailableError
 
@@ -75,9 +75,9 @@ SELECT id, domain, name, status, executed, created_at FROM trackyard_new_runs
 _INSERT_METRICS_SQL = f"""
 INSERT INTO {METRIC_TABLE}
 SELECT n.id, n.domain, n.name, n.status, n.executed, n.created_at, k.key,
-       TRY_CAST(json_extract(n.meta, '{METRICS_PATH}."' || k.key || '"') AS DOUBLE)
-FROM trackyard_new_runs n, unnest(json_keys(n.meta, '{METRICS_PATH}')) AS k(key)
-WHERE json_type(n.meta, '{METRICS_PATH}') = 'OBJECT'
+       TRY_CAST(json_extract(n.metrics, '$."' || k.key || '"') AS DOUBLE)
+FROM trackyard_new_runs n, unnest(json_keys(n.metrics)) AS k(key)
+WHERE json_type(n.metrics) = 'OBJECT'
   AND regexp_full_match(k.key, '[A-Za-z_][A-Za-z0-9_]{{0,63}}')
 """
 
@@ -109,7 +109,7 @@ def _is_current(con: Any) -> bool:
 
 
 def _index_new(con: Any, since: bool) -> int:
-    con.execute(NEW_RUNS_SQL.format(since=NEW_RUNS_SINCE if since else ""))
+    con.execute(NEW_RUNS_SQL.format(new=NEW_RUNS_SINCE if since else NEW_RUNS_ANY))
     con.execute(_INSERT_RUNS_SQL)
     con.execute(_INSERT_METRICS_SQL)
     added = int(con.execute("SELECT count(*) FROM trackyard_new_runs").fetchone()[0])

@@ -492,5 +492,7 @@ def _place(
         for done in written:
             done.unlink(missing_ok=True)
         raise
-    _metrics_index.rebuild(store.db_path, timeout=store.timeout)
+    # Only the imported runs are indexed (they are new ids): re-indexing a big workspace's
+    # every run for a small bundle would cost seconds per million runs.
+    _metrics_index.catch_up(store.db_path, timeout=store.timeout)
     return len(places)

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -20,12 +21,13 @@ from typing import Any
 import pytest
 
 from .._console import TRACKYARD, user_env
-from .conftest import start_server, stop_server
+from .conftest import Served, start_server, stop_server
 
 HERE = Path(__file__).parent
 DOCS_IMG = HERE.parents[1] / "docs" / "img"
 PYPROJECT = '[tool.trackyard.domains.calibration]\nmodel = "serve_models:gated"\n'
 TABLE = '.table[data-title="Sweeps and calibrations in flight"]'
+HOSTILE = "<img src=x onerror=alert('sweep')><script>alert('sweep')</script>"
 COLUMNS = [
     "domain", "sweep", "progress", "from cache", "running now", "executor", "started",
     "last change", "driver", "state",
@@ -158,7 +160,9 @@ def test_overview_follows_a_serial_sweep_until_it_ends(page: Any, flight: Flight
     assert sweep["pid"] == fl.proc.pid and sweep["executor"] == "serial"
     assert sweep["age"] >= 0
     DOCS_IMG.mkdir(exist_ok=True)
-    page.locator(TABLE).screenshot(path=str(DOCS_IMG / "serve-inflight.png"))
+    # The page, cut to the table (the table's node is replaced at every update).
+    box = page.locator(TABLE).bounding_box()
+    page.screenshot(path=str(DOCS_IMG / "serve-inflight.png"), clip=box)
     page.evaluate("window.__stillHere = 'yes'")
 
     (fl.ctl / "hold-3").unlink()
@@ -209,3 +213,42 @@ def test_overview_shows_a_killed_drivers_sweep_as_ended(page: Any, flight: Fligh
     assert sweep["state"] == "ended (driver gone)"
     assert sweep["in_flight"] is False
     assert page.errors == []
+
+
+def test_a_hostile_record_renders_as_text(browser: Any, served: Served) -> None:
+    """A sweep record whose texts are scripts (a record another tool wrote) is shown as text
+    on the overview and in the API: no dialog, no injected element; a pid that is not one is
+    a driver gone."""
+    record = {
+        "id": "hostile", "domain": HOSTILE, "label": HOSTILE, "model": HOSTILE,
+        "executor": HOSTILE, "total": 3, "done": 1, "failed": 1, "running": 1,
+        "started_at": HOSTILE, "updated_at": HOSTILE, "host": socket.gethostname(),
+        "pid": HOSTILE,
+    }  # fmt: skip
+    folder = served.workspace / "inflight"
+    folder.mkdir(exist_ok=True)
+    path = folder / "hostile.json"
+    path.write_text(json.dumps(record))
+    page = browser.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    try:
+        page.goto(served.base + "/")
+        page.wait_for_selector(TABLE)
+        [row] = _rows(page)
+        assert row["sweep"] == row["domain"] == row["executor"] == HOSTILE
+        assert row["driver"] == f"{socket.gethostname()} pid {HOSTILE}"
+        assert row["progress"] == "1 done / 1 failed / 1 remaining"
+        assert row["state"] == "ended (driver gone)"
+        assert row["started"] == ""  # not a time: not shown as one
+        assert page.evaluate("document.querySelectorAll('main img, main script').length") == 0
+        [sweep] = served.json("/api/sweeps")["sweeps"]
+        assert (sweep["label"], sweep["state"], sweep["age"]) == (
+            HOSTILE,
+            "ended (driver gone)",
+            None,
+        )
+    finally:
+        path.unlink()
+        page.close()
+    assert dialogs == []

@@ -20,7 +20,7 @@ import pytest
 import trackyard
 from trackyard import _inflight
 
-from .._console import TRACKYARD, user_env
+from .._console import TRACKYARD, run_trackyard, user_env
 
 HERE = Path(__file__).parent
 PYPROJECT = '[tool.trackyard.domains.calibration]\nmodel = "many_models_helper:{model}"\n'
@@ -252,3 +252,40 @@ def test_a_record_whose_pid_was_reused_is_ended(tmp_path: Path) -> None:
         pytest.skip("no /proc: a reused pid cannot be told apart here")
     [state] = _inflight.read_all(tmp_path)
     assert state.state == "ended (driver gone)"
+
+
+def test_doctor_reports_a_killed_drivers_sweep_and_fix_removes_it(
+    held: tuple[Path, Path, Path],
+) -> None:
+    """`trackyard doctor` warns about the record a killed driver left (not a failure) and says
+    how to remove it; `doctor --fix` removes it and says so."""
+    project, ws, ctl = held
+    proc = _start_sweep(project, ws, ctl, 3, "serial")
+    try:
+        record = _first_record(ws)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    elsewhere = project / "elsewhere"  # not the project: doctor checks the default model
+    elsewhere.mkdir()
+
+    def sweeps_check(*extra: str) -> tuple[str, str]:
+        done = run_trackyard("doctor", "simulation", "--workspace", str(ws), "--json", *extra,
+                             cwd=elsewhere)  # fmt: skip
+        [report] = [r for r in json.loads(done.stdout) if r["domain"] == "workspace"]
+        checks = {c["name"]: (c["status"], c["detail"]) for c in report["checks"]}
+        if extra:
+            assert f"removed the record of sweep {record['id']}" in checks["reconcile"][1]
+        return checks["sweeps in flight"]
+
+    status, detail = sweeps_check()
+    assert status == "warn"
+    assert detail == (
+        f"1 left by a driver that is gone (killed): {record['id']} (calibration sweep: 1 done / "
+        "0 failed / 2 remaining); `trackyard doctor --fix` removes their records"
+    )
+    assert sweeps_check("--fix") == ("ok", "none")
+    assert _records(ws) == []

@@ -42,3 +42,34 @@ def env_model(config: dict[str, Any]) -> dict[str, Any]:
 
     scale = float(os.environ["MANY_SCALE"])
     return model({**config, "coeff": float(config["coeff"]) * scale})
+
+
+def peek(config: dict[str, Any]) -> dict[str, Any]:
+    """``model``, first waiting (up to 20 s) until the workspace's one sweep record
+    (``config["inflight"]``, ``"untracked:<folder>"``) counts ``config["seen"]`` configs
+    finished and one running, then appending that record to ``config["log"]`` as one JSON line."""
+    folder = Path(config["inflight"].removeprefix("untracked:"))
+    deadline = time.monotonic() + 20
+    record: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        records = [json.loads(p.read_text()) for p in folder.glob("[!.]*.json")]
+        record = records[0] if len(records) == 1 else {"records": records}
+        finished = record.get("done", -1) + record.get("failed", 0)
+        if finished >= int(config["seen"]) and record.get("running", 0) >= 1:
+            break
+        time.sleep(0.05)
+    with open(config["log"].removeprefix("untracked:"), "a", encoding="utf-8") as handle:
+        handle.write(json.dumps({**record, "item": config["label"]}) + "\n")
+    return model({k: v for k, v in config.items() if k in ("coeff", "label")})
+
+
+def gated(config: dict[str, Any]) -> dict[str, Any]:
+    """Write ``config["ctl"]/started-<x>`` (this process's pid), wait while
+    ``config["ctl"]/hold-<x>`` exists, then finish like ``model``."""
+    import os
+
+    ctl = Path(config["ctl"].removeprefix("untracked:"))  # the test's control folder
+    Path(ctl, f"started-{config['x']}").write_text(str(os.getpid()))
+    while Path(ctl, f"hold-{config['x']}").exists():
+        time.sleep(0.05)
+    return model({"coeff": 0.1 + 0.1 * int(config["x"]), "label": f"c{config['x']}"})

@@ -15,6 +15,8 @@ Workspace (defaults; ``db_path`` and ``run_dir`` can be moved by settings):
         template.duckdb                 an initialised empty store workers copy (TEMPLATE_DB)
         <sweep>/driver.pid              "<host> <pid>" of the sweep's driver (DRIVER_FILE)
         <sweep>/<worker>/<run>-<id>.duckdb   one shard per task (".done" beside it: ended)
+      inflight/<id>.json                one record per sweep in flight (INFLIGHT_DIR, _inflight):
+                                        its domain, label, total, done / failed counts, driver
 ```
 
 Run metadata (``run.meta``, JSON) written by trackyard:
@@ -41,6 +43,7 @@ DRIVER_FILE = "driver.pid"
 SCHEMA_MARKER_SUFFIX = ".trackyard-schema"
 WAL_SUFFIX = ".wal"
 DONE_SUFFIX = ".done"  # beside a shard whose task has ended
+INFLIGHT_DIR = "inflight"  # <workspace>/inflight/<id>.json: sweeps in flight (_inflight)
 
 # Top-level keys of run.meta.
 STAMP = "trackyard"

@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from trackyard import _inputs, _remote, _shards
+from trackyard import _inflight, _inputs, _remote, _shards
 from trackyard._consist.merge import Merger
 from trackyard._consist.session import batch
 from trackyard._model import function_reference
@@ -68,10 +68,17 @@ class ProgressBar:
     ``progress``: ``True`` draws it, ``False`` does not, ``None`` draws it only when stderr is a
     terminal. Pass one bar as ``run_many(..., progress=bar)`` to several batches to count them
     all on one bar (the caller closes it; use it as a context manager).
+
+    From the first ``run_many`` counting on it until it closes, the bar also keeps the
+    workspace's record of the sweep in flight (``<workspace>/inflight/``, read by
+    ``trackyard serve``): one record per bar, its total the bar's ``total``.
     """
 
     def __init__(self, total: int, progress: bool | None = None, label: str = "sweep") -> None:
         self.counts = {"cached": 0, "running": 0, "done": 0, "failed": 0}
+        self.total, self.label = total, label
+        self._record: _inflight.Recorder | None = None  # the sweep's record (``_track``)
+        self._closed = False
         self.shown = bool(sys.stderr.isatty() if progress is None else progress)
         self._bar: Any = None
         if self.shown and total:
@@ -104,11 +111,34 @@ class ProgressBar:
             c = self.counts
             completed = c["cached"] + c["done"] + c["failed"]
             self._bar.update(self._task, completed=completed, description=self._text())
+        if self._record is not None:
+            c = self.counts
+            done = c["done"] + c["cached"]  # the record's done: every config finished well
+            self._record.update({**c, "done": done})
+
+    def _track(self, runner: Runner, fn: Callable[..., Any], executor: Any) -> None:
+        """Keep the workspace's record of this sweep in flight (``_inflight``) from now until
+        the bar closes: one record per bar, however many ``run_many`` calls count on it."""
+        if self._record is not None or self._closed:
+            return
+        self._record = _inflight.Recorder.start(
+            runner.workspace,
+            domain=runner.domain_name,
+            label=self.label,
+            model=f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', '?')}",
+            executor=executor if isinstance(executor, str) else "dask",
+            total=self.total,
+        )
+        self.count()
 
     def close(self) -> None:
+        self._closed = True
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
+        if self._record is not None:
+            self._record.close()
+            self._record = None
 
     def __enter__(self) -> ProgressBar:
         return self
@@ -134,23 +164,39 @@ def run_many(
     """Run ``fn`` once per item; see ``DomainTracker.run_many``."""
     checked = check_items(items)
     submit = _submitter(runner, fn, executor, max_workers)
-    _recover(runner, parallel=executor != "serial")
+    # The bar, and with it the sweep's record in the workspace, from before the recovery and
+    # the cache pre-check (both can take a while) until the batch ends, however it ends.
+    bar = progress if isinstance(progress, ProgressBar) else ProgressBar(len(checked), progress)
+    try:
+        bar._track(runner, fn, executor)
+        result = _run_checked(runner, fn, checked, submit, bar)
+    finally:
+        if bar is not progress:
+            bar.close()
+    return _in_order(result, checked)
+
+
+def _run_checked(
+    runner: Runner,
+    fn: Callable[..., Any],
+    checked: list[Item],
+    submit: _Serial | _Pool,
+    bar: ProgressBar,
+) -> ManyResult:
+    """Recover old shards, find the recorded configs, run the rest; counted on ``bar``."""
+    serial = isinstance(submit, _Serial)
+    _recover(runner, parallel=not serial)
     # A serial batch keeps one store connection for the whole batch (released at its end); a
     # parallel one does not (the driver merges shards into the store on its own connection).
-    with batch(runner.consist) if executor == "serial" else contextlib.nullcontext():
+    with batch(runner.consist) if serial else contextlib.nullcontext():
         keys = cache_keys(runner, fn, checked)
         hits = precheck(runner, fn, checked, keys)
         first, repeats = _dedupe([i for i in checked if i.name not in hits], keys)
         result = ManyResult(outcomes=dict(hits), cached=len(hits))
-        bar = progress if isinstance(progress, ProgressBar) else ProgressBar(len(checked), progress)
-        try:
-            bar.count(cached=len(hits))
-            _collect(submit(first), result, bar, len(first), submit.slots)
-            _collect(_Serial(runner, fn)(repeats), result, bar, len(repeats), 1)
-        finally:
-            if bar is not progress:
-                bar.close()
-    return _in_order(result, checked)
+        bar.count(cached=len(hits))
+        _collect(submit(first), result, bar, len(first), submit.slots)
+        _collect(_Serial(runner, fn)(repeats), result, bar, len(repeats), 1)
+    return result
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ are the record of truth: a DB row lost to a lock, a DB deleted or damaged, or a 
 
 * ``audit`` compares snapshots with DB rows and reports every difference (read-only);
 * ``reconcile`` marks stale ``running`` runs (their process is gone) as ``failed`` +
-  interrupted, in the snapshot and the DB, and restores missing rows and statuses; runs still
+  interrupted, in the snapshot and the DB, restores missing rows and statuses, and removes
+  the records of sweeps in flight whose driver is gone (``_inflight``); runs still
   running in a live process (a sweep's worker, a Dask worker whose client is gone) are left
   alone until they end; it is idempotent and reports what it changed;
 * ``rebuild`` recreates the DB from the snapshots; a damaged one is moved aside under a
@@ -29,7 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from trackyard import _metrics_index, _queries, _shards
+from trackyard import _inflight, _metrics_index, _queries, _shards
 from trackyard._consist import restore as _restore
 from trackyard._consist import snapshot as _snapshot
 from trackyard._consist.merge import Merger
@@ -111,6 +112,8 @@ class ReconcileReport:
     lost: tuple[str, ...] = ()
     runs_before: int | None = None  # runs in the store before (None: it could not be read)
     runs_after: int | None = None
+    # Records of sweeps in flight whose driver is gone (killed): removed (their ids).
+    sweeps_ended: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -120,6 +123,7 @@ class ReconcileReport:
             or self.statuses_fixed
             or self.moved_aside
             or self.snapshots_recreated
+            or self.sweeps_ended
         )
 
     @property
@@ -142,6 +146,9 @@ class ReconcileReport:
             f"  - re-created the snapshot of {r} from its DB row" for r in self.snapshots_recreated
         ]
         lines += [f"  - left alone, still running in its process: {r}" for r in self.in_flight]
+        lines += [
+            f"  - removed the record of sweep {s}: its driver is gone" for s in self.sweeps_ended
+        ]
         lines += [f"  ! {e}" for e in self.errors]
         if self.lost:
             lines.append(
@@ -325,6 +332,7 @@ def _reconcile(
         f"shard {p} could not be merged ({why}); it is kept"
         for p, why in _merge_stale_shards(ws, store)
     ]
+    ended = tuple(str(s.record.get("id", s.path.stem)) for s in _inflight.remove_ended(ws))
     db_rows = _queries.run_statuses(store.db_path, store.timeout)
     scan = _scan(store.run_dir, db_rows)
     restored: list[str] = []
@@ -348,6 +356,7 @@ def _reconcile(
         lost=tuple(sorted(held - set(after) - set(scan.in_flight))),
         runs_before=before,
         runs_after=len(after),
+        sweeps_ended=ended,
     )
 
 

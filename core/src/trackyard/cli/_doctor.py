@@ -356,7 +356,34 @@ def check_workspace(workspace: Path | None, fix: bool) -> DomainReport | None:
     report.checks.append(_outputs_check(ws, where, fix))
     report.checks.append(_undeclared_check(where["db_path"]))
     report.checks.append(_plugin_set_check(ws, where))
+    report.checks.append(_sweeps_check(ws))
     return report
+
+
+def _sweeps_check(ws: Path) -> Check:
+    """The workspace's sweeps in flight (their records), and those a killed driver left."""
+    from trackyard import _inflight
+
+    found = _inflight.read_all(ws)
+    if not found:
+        return Check("sweeps in flight", "ok", "none")
+
+    def text(sweep: _inflight.SweepState) -> str:
+        r = sweep.record
+        return (
+            f"{r.get('id')} ({r.get('domain')} {r.get('label')}: {sweep.count('done')} done / "
+            f"{sweep.count('failed')} failed / {sweep.remaining} remaining)"
+        )
+
+    flying = [text(s) for s in found if s.in_flight]
+    gone = [text(s) for s in found if not s.in_flight]
+    parts = [f"{len(flying)} in flight: {', '.join(flying)}"] if flying else []
+    if gone:
+        parts.append(
+            f"{len(gone)} left by a driver that is gone (killed): {', '.join(gone)}; "
+            "`trackyard doctor --fix` removes their records"
+        )
+    return Check("sweeps in flight", "warn" if gone else "ok", "; ".join(parts))
 
 
 def _workspace_store(workspace: Path | None) -> tuple[Path, dict[str, Path]] | None:

@@ -1,7 +1,7 @@
 """The JSON API behind the pages (``docs/serve.md``): domains, runs page by page, one run, and
 the top runs by a metric with ``top_k``'s validation. Bad parameters answer 422 with a message
 naming the parameter; unknown domains and runs answer 404; a store locked past the budget with
-nothing read before answers 503."""
+nothing read before answers 503. Sweeps in flight come from their records, never the store."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse
 
 from trackyard import _queries
 from trackyard.errors import QueryValidationError
-from trackyard.serve import _runs
+from trackyard.serve import _flight, _runs
 from trackyard.serve._state import Busy, Fresh, Reader
 
 MAX_LIMIT = 1000
@@ -106,6 +106,12 @@ class Api:
         if fresh.value is None:
             return _error(404, f"no run {run_id[:80]!r} in this workspace")
         return _answer(fresh, _runs.run_json(fresh.value))
+
+    def sweeps(self, request: Request) -> JSONResponse:
+        """``GET /api/sweeps``: every sweep and calibration in flight (and those whose driver
+        is gone), oldest first, with done / failed / remaining; read now, never the store."""
+        found = [_flight.sweep_json(s) for s in self.reader.inflight()]
+        return JSONResponse({"sweeps": found, "stale": None, "age": 0.0})
 
     def top(self, request: Request) -> JSONResponse:
         """``GET /api/top?domain=D&metric=M&k=K&order=asc``: as ``DomainTracker.top_k``."""

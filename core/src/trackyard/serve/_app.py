@@ -7,6 +7,7 @@ by ``_pages``, ``_runs`` and ``_api`` from what ``_state.Reader`` reads.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
 from collections.abc import AsyncIterator
 from importlib import resources
@@ -22,9 +23,9 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Respon
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from trackyard.serve import _api, _pages, _runs
+from trackyard.serve import _api, _flight, _pages, _runs
 from trackyard.serve._files import output_file
-from trackyard.serve._html import busy_page, esc, not_found_page, page, stale_note
+from trackyard.serve._html import busy_note, busy_page, esc, not_found_page, page, stale_note
 from trackyard.serve._state import Busy, Fresh, Reader
 
 if TYPE_CHECKING:
@@ -112,13 +113,34 @@ class Views:
         kind = _TYPES[name.rsplit(".", 1)[1]]
         return Response(body, media_type=kind, headers={"Cache-Control": "max-age=3600"})
 
-    def overview(self, request: Request) -> Response:
+    def _overview(self) -> tuple[str, str]:
+        """The overview's live part and its version: the store's part (read once per store
+        signature) and the sweeps in flight (read now: a killed driver shows at once)."""
         try:
             fresh = self.reader.read("overview", lambda: _pages.overview(self.reader))
+            stored, version = stale_note(fresh) + fresh.value, fresh.version
         except Busy as exc:
-            return HTMLResponse(busy_page(str(exc), []))
-        body = stale_note(fresh) + fresh.value + _pages.compare_form()
-        return HTMLResponse(page("trackyard workspace", body, self._domains()))
+            stored, version = busy_note(str(exc), "The page catches up once it is free."), "busy"
+        flying = _flight.section_html(self.reader)
+        digest = hashlib.blake2b(flying.encode("utf-8"), digest_size=8).hexdigest()
+        return stored + flying, f"{version}#{digest}"
+
+    def overview(self, request: Request) -> Response:
+        body, version = self._overview()
+        live = (
+            f'<div id="live" data-src="/live-overview" data-version="{esc(version)}" '
+            f'data-refresh="{self.refresh:g}">{body}</div>'
+        )
+        return HTMLResponse(
+            page("trackyard workspace", live + _pages.compare_form(), self._domains())
+        )
+
+    def live_overview(self, request: Request) -> Response:
+        """The overview's live part when it differs from version ``v``."""
+        body, version = self._overview()
+        if request.query_params.get("v") == version:
+            return JSONResponse({"changed": False})
+        return JSONResponse({"changed": True, "version": version, "html": body})
 
     def _page_number(self, request: Request) -> int | None:
         raw = request.query_params.get("page", "0")
@@ -238,7 +260,7 @@ def create_app(
     """The live view of ``workspace`` as an ASGI application (``uvicorn`` serves it).
 
     ``budget``: seconds a request waits for a locked store before answering the last data
-    read; ``refresh``: seconds between a domain page's checks for new runs; ``local_only``:
+    read; ``refresh``: seconds between a page's checks for changes; ``local_only``:
     answer only requests addressed to this machine's loopback names (DNS rebinding).
     """
     from trackyard.registry import default_registry
@@ -250,6 +272,7 @@ def create_app(
         Route("/", views.overview),
         Route("/domains/{domain}", views.domain),
         Route("/live/{domain}", views.live),
+        Route("/live-overview", views.live_overview),
         Route("/runs/{run_id}", views.run),
         Route("/runs/{run_id}/outputs/{key}", views.download),
         Route("/compare", views.compare),
@@ -258,6 +281,7 @@ def create_app(
         Route("/api/runs", api.runs),
         Route("/api/runs/{run_id}", api.run),
         Route("/api/top", api.top),
+        Route("/api/sweeps", api.sweeps),
     ]
 
     @contextlib.asynccontextmanager

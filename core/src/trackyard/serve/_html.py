@@ -60,13 +60,17 @@ def page(title: str, body: str, domains: Sequence[str], *, scripts: bool = True)
     )
 
 
+def busy_note(message: str, then: str = "This page reloads in a few seconds.") -> str:
+    """The note of a store locked past the budget before anything was read from it."""
+    return (
+        '<p class="stale" data-stale="1">The store is busy and nothing has been read from it '
+        f"yet ({esc(message)}). {esc(then)}</p>"
+    )
+
+
 def busy_page(message: str, domains: Sequence[str]) -> str:
     """The page shown when the store was locked past the budget before anything was read."""
-    body = (
-        '<p class="stale" data-stale="1">The store is busy and nothing has been read from it '
-        f"yet ({esc(message)}). This page reloads in a few seconds.</p>"
-        '<div id="reload" data-after="3"></div>'
-    )
+    body = busy_note(message) + '<div id="reload" data-after="3"></div>'
     return page("store busy", body, domains)
 
 

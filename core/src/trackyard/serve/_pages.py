@@ -7,7 +7,6 @@ Built from the report's blocks (``Section``, ``Table``, ``Chart`` rendered by
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from trackyard._report_elements import Link, Section, Table
 from trackyard.report._build import _summary_html, plugin_parts
@@ -20,7 +19,8 @@ PAGE_ROWS = 200
 
 
 def overview(reader: Reader) -> str:
-    """The workspace summary (as the report's), runs in flight and sweeps with open shards."""
+    """The workspace summary (as the report's) and each domain's runs running now (from the
+    store; the sweeps in flight are ``_flight``'s, read on every request)."""
     present = reader.domains()
     records = {d: reader.records(d) for d in present}
     summary = workspace_summary(records)
@@ -33,19 +33,7 @@ def overview(reader: Reader) -> str:
         for d, n in present.items()
     ]
     flight = Table("Domains", ["domain", "runs", "running now", "failed"], rows)
-    sweeps = reader.sweeps()
-    items: list[Any] = [flight]
-    if sweeps:
-        items.append(
-            Table(
-                "Sweeps in flight",
-                ["sweep", "tasks running", "tasks ended, not merged yet"],
-                [[s.name, s.running, s.ended] for s in sweeps],
-            )
-        )
-    else:
-        items.append("No many-run sweep in flight.")
-    return body + render_section(Section("In flight", items), "trackyard")
+    return body + render_section(Section("In flight", [flight]), "trackyard")
 
 
 def _running(reader: Reader) -> dict[str, int]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from trackyard import _queries
+from trackyard._inflight import SweepState, read_all
 from trackyard._layout import DONE_SUFFIX, SHARDS_DIR, SNAPSHOT_DIR, TEMPLATE_DB, WAL_SUFFIX
 from trackyard._store import Store
 from trackyard.errors import StoreUnavailableError
@@ -173,6 +174,11 @@ class Reader:
                 self.records(domain)
         except Exception:  # warming is best effort: the pages report their own errors
             pass
+
+    def inflight(self) -> list[SweepState]:
+        """The records of the workspace's sweeps in flight (and of those whose driver is gone),
+        read now: a few small files, never the store."""
+        return read_all(self.settings.workspace)
 
     def sweeps(self) -> list[Sweep]:
         """Many-run sweeps whose shards are still in the workspace."""

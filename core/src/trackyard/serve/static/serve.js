@@ -1,6 +1,7 @@
-// trackyard serve: draws the charts of a page, and keeps a domain page current without a
-// reload. New HTML from /live/<domain> replaces the page's sections; each chart already drawn
-// is kept and given its new data with Plotly.react (plotly diffs it), never drawn again.
+// trackyard serve: draws the charts of a page, and keeps a domain page (and the overview, its
+// sweeps in flight) current without a reload. New HTML from /live/<domain> (or the live part's
+// data-src, /live-overview) replaces the page's sections; each chart already drawn is kept and
+// given its new data with Plotly.react (plotly diffs it), never drawn again.
 (function () {
   'use strict';
   var config = {displaylogo: false, responsive: true, modeBarButtonsToRemove: ['sendDataToCloud']};
@@ -66,8 +67,9 @@
     function tick() {
       if (busy) { return; }
       busy = true;
-      var url = '/live/' + encodeURIComponent(live.dataset.domain) + '?page=' +
-        encodeURIComponent(live.dataset.page || '0') + '&v=' + encodeURIComponent(live.dataset.version);
+      var url = (live.dataset.src ? live.dataset.src + '?' :
+        '/live/' + encodeURIComponent(live.dataset.domain) + '?page=' +
+        encodeURIComponent(live.dataset.page || '0') + '&') + 'v=' + encodeURIComponent(live.dataset.version);
       fetch(url, {cache: 'no-store'}).then(function (r) { return r.json(); }).then(function (body) {
         if (body.changed) {
           live.dataset.version = body.version;

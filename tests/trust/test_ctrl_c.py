@@ -91,3 +91,42 @@ def test_ctrl_c_at_any_moment_ends_in_a_documented_state(tmp_path: Path, executo
                 assert again.status == "completed"
                 was = before.get(name)
                 assert again.cache_hit == (was == "completed"), (name, was, again.cache_hit)
+
+
+POOL_CLOSE = """
+import sqlalchemy, sys
+import trackyard
+trackyard.get_tracker("calibration", workspace=sys.argv[1])  # trackyard's consist set-up
+class Connection:  # a DB-API connection whose close is interrupted (Ctrl-C) or fails
+    def close(self):
+        raise KeyboardInterrupt if sys.argv[2] == "ctrl-c" else RuntimeError("disk gone")
+    def rollback(self):
+        pass
+pool = sqlalchemy.pool.QueuePool(Connection)
+pool.connect().close()  # one idle connection in the pool
+try:
+    pool.dispose()
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+"""
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "error"])
+def test_ctrl_c_while_the_store_pool_closes_a_connection_prints_no_traceback(
+    tmp_path: Path, how: str
+) -> None:
+    """SQLAlchemy (under consist) logs a traceback when closing a pooled connection raises,
+    then re-raises a Ctrl-C: with no logging configured, trackyard keeps that traceback off
+    the terminal (the CLI prints its one "Interrupted" line), while a real error closing a
+    connection is still shown."""
+    done = subprocess.run(
+        [sys.executable, "-c", POOL_CLOSE, str(tmp_path / "ws"), how],
+        env=user_env(PLAIN_TERMINAL), capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    if how == "ctrl-c":
+        assert done.stdout == "interrupted\n"
+        assert done.stderr == ""
+    else:
+        assert "Exception closing connection" in done.stderr
+        assert "RuntimeError: disk gone" in done.stderr

@@ -9,6 +9,13 @@ on what consist warns about itself (a missing input is refused before consist se
 swallowed write is read back), so by default only errors are printed, as one line in
 trackyard's voice, and only when the application configured no logging of its own; an
 application that configures logging sees every record through its own handlers.
+
+SQLAlchemy (consist's store layer) logs an ERROR with the traceback whenever closing or
+resetting a pooled connection raises, Ctrl-C included, and then lets the KeyboardInterrupt go
+on: with no logging configured, Python's last-resort handler printed that traceback under the
+CLI's one "Interrupted" line. ``_DropInterrupts`` drops exactly those records (a SQLAlchemy
+logger, an exception that is not an ``Exception``) from the last-resort handler; every other
+record, and every record reaching an application's own handlers, is unchanged.
 """
 
 from __future__ import annotations
@@ -59,6 +66,22 @@ def _log(level: int, msg: object, *args: Any, **kwargs: Any) -> None:
     kwargs["stacklevel"] = kwargs.get("stacklevel", 1) + 1
     LOGGER.log(level, msg, *args, **kwargs)
 
+
+class _DropInterrupts(logging.Filter):
+    """Drop a SQLAlchemy record whose exception is Ctrl-C (or another non-``Exception``): it
+    is raised on right after, and the caller reports it (see the module's docstring)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("sqlalchemy.") or not record.exc_info:
+            return True
+        kind = record.exc_info[0]
+        return kind is None or issubclass(kind, Exception)
+
+
+if logging.lastResort is not None and not any(
+    isinstance(f, _DropInterrupts) for f in logging.lastResort.filters
+):
+    logging.lastResort.addFilter(_DropInterrupts())
 
 STAND_IN = _ConsistLogging("logging")
 for _name in ("debug", "info", "warning", "error", "exception", "critical"):

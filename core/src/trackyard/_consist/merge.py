@@ -4,7 +4,8 @@
 ``INSERT OR IGNORE`` per table, in one ``_store.transaction``), and falls back to consist's own
 merge (``DatabaseMaintenance.merge``, what ``consist db merge --conflict skip`` runs) for a
 shard whose tables differ from the main store's. ``close_interrupted`` marks the runs a
-killed worker left ``running`` as failed first.
+killed worker left ``running`` as failed first. After a merge, the snapshots of the shard's
+runs whose content rows lost to the main store's record the main store's (``contents``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from trackyard._consist import contents
 from trackyard._consist.schema import (
     ATTACH_SHARD_SQL,
     MARK_INTERRUPTED_SQL,
@@ -131,6 +133,9 @@ class Merger:
         with transaction(con):
             for table, columns in sorted(tables.items()):
                 con.execute(copy_table_sql(table, columns))
+        # A content row the main store already had wins over the shard's: the snapshots of
+        # the shard's runs then record the main store's (a rebuild restores what it held).
+        contents.merged(con, self._store.run_dir)
         return True
 
     @staticmethod

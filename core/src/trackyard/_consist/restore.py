@@ -12,8 +12,11 @@ artifacts and its config facet. From them this module rebuilds, for consist's ow
   own function (as consist does: no rows when the facet has more than 500 keys).
 
 Column names, JSON columns and defaults are read from consist's models, so a missing key in an
-older snapshot gets the value consist would have given it. ``created_at`` of a facet, its keys
-and a content row (not in the snapshots) is the run's or the artifact's own.
+older snapshot gets the value consist would have given it. Content rows are the ones the
+snapshot records as the store held them (``contents``: trackyard adds them after each run);
+a snapshot written before that gets them approximated from its artifacts (the content id, the
+artifact's ``created_at``), and such rows never replace recorded ones. ``created_at`` of a
+facet and its keys (not in the snapshots) is the run's own.
 
 Rows are built in Python and written through the store layer (``_store.Store.write``) on one
 connection, in one ``_store.transaction``, a few ``INSERT ... SELECT`` statements over Arrow
@@ -31,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from trackyard._consist import contents
 from trackyard._consist.schema import quote_identifier
 from trackyard._store import Store, transaction
 from trackyard.errors import StoreUnavailableError
@@ -163,21 +167,27 @@ def _schema() -> _Schema:
 
 @dataclass
 class _Rows:
-    """Rows per table, deduplicated by key (the later snapshot wins, as with ``merge``)."""
+    """Rows per table, deduplicated by key (the later snapshot wins, as with ``merge``).
+    ``exact``: keys of rows the snapshots recorded as the store held them (content rows),
+    which win over rows approximated from an older snapshot."""
 
     by_table: dict[str, dict[tuple[Any, ...], tuple[Any, ...]]] = field(default_factory=dict)
+    exact: set[tuple[str, tuple[Any, ...]]] = field(default_factory=set)
 
-    def add(self, table: _Table, row: tuple[Any, ...]) -> None:
+    def add(self, table: _Table, row: tuple[Any, ...], *, exact: bool = False) -> None:
         key = table.key_of(row)
         rows = self.by_table.setdefault(table.name, {})
-        if table.replace_by is None and key in rows:
-            return  # added when missing: the first one stays
+        kept = table.replace_by is None and key in rows  # added when missing: the first stays
+        if kept and (not exact or (table.name, key) in self.exact):
+            return  # ... unless it was approximated and this one is recorded
         rows[key] = row
+        if exact:
+            self.exact.add((table.name, key))
 
     def merge(self, schema: _Schema, other: _Rows) -> None:
         for table in schema.tables:
-            for row in other.by_table.get(table.name, {}).values():
-                self.add(table, row)
+            for key, row in other.by_table.get(table.name, {}).items():
+                self.add(table, row, exact=(table.name, key) in other.exact)
 
 
 def _payload_rows(schema: _Schema, payload: Mapping[str, Any]) -> _Rows:
@@ -186,10 +196,12 @@ def _payload_rows(schema: _Schema, payload: Mapping[str, Any]) -> _Rows:
     run = payload["run"]
     run_id = str(run["id"])
     rows.add(schema.run, schema.run.row(run))
+    for content in contents.recorded(payload) or []:
+        rows.add(schema.content, schema.content.row(content), exact=True)
     for direction in ("input", "output"):
         for artifact in payload.get(f"{direction}s") or []:
             rows.add(schema.artifact, schema.artifact.row(artifact))
-            if artifact.get("content_id") and artifact.get("hash"):
+            if artifact.get("content_id") and artifact.get("hash"):  # approximated
                 content = {
                     "id": artifact["content_id"],
                     "content_hash": artifact["hash"],

@@ -285,6 +285,21 @@ MARK_TRANSFER_FAILED_SQL = """
 UPDATE run SET status = 'failed', meta = json_merge_patch(COALESCE(meta, '{}'), $patch)
 """
 
+# The content rows of a run's artifacts, kept in its snapshot (``contents``): by content hash
+# (the caller keeps the rows of its drivers); qualified, so it reads the main store with a
+# shard attached. Merging a shard: the runs whose shard row lost to the main store's.
+CONTENT_ROWS_SQL = """
+SELECT id, content_hash, driver, created_at, meta FROM main.artifact_content
+WHERE list_contains($hashes, content_hash)
+"""
+SHARD_CONTENT_CONFLICTS_SQL = """
+SELECT DISTINCT l.run_id FROM shard.main.run_artifact_link l
+JOIN shard.main.artifact a ON a.id = l.artifact_id
+JOIN shard.main.artifact_content s ON s.content_hash = a.hash AND s.driver = a.driver
+JOIN main.artifact_content m ON m.content_hash = s.content_hash AND m.driver = s.driver
+WHERE m.id <> s.id
+"""
+
 ATTACH_SHARD_SQL = "ATTACH $path AS shard (READ_ONLY)"
 
 TABLE_COLUMNS_SQL = """

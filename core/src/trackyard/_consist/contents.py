@@ -1,0 +1,160 @@
+"""The store's artifact content rows, kept in the run snapshots so that a rebuild has them exactly.
+
+consist's snapshot of a run gives each artifact's content hash, driver and content id, but not
+the ``artifact_content`` row itself: its ``created_at`` is in the store only, and when several
+stores recorded the same bytes (a sweep's worker shards, an imported bundle) the row the store
+kept may be another store's. Once consist has written a run's last snapshot, trackyard adds the
+store's rows for the run's artifacts under the snapshot's own key::
+
+    {"run": ..., "inputs": [...], "outputs": [...], "config": ..., "facet": ...,
+     "trackyard": {"artifact_content": [{"id", "content_hash", "driver", "created_at", "meta"}]}}
+
+(``created_at`` as ISO 8601 with its UTC offset, to the microsecond). consist ignores the key
+when it reads a snapshot; trackyard's own rewrites of a snapshot keep it. The rows are written
+where the run is recorded, and corrected wherever another store's rows win:
+
+* ``keep_run``: after each run, from the store the run is recorded in (consist's own
+  connection, inside the run's batch: one query, ~1 ms, and one atomic rewrite of the snapshot);
+* ``merged``: after a worker's shard is merged, the runs whose shard row lost to the main
+  store's (same bytes recorded earlier elsewhere) get the main store's rows;
+* ``keep``: after an import, and for snapshots ``snapshot.recreate`` writes from the store.
+
+The snapshot is rewritten atomically (a temporary file renamed over it): a crash leaves the
+previous whole snapshot, which a rebuild restores with approximated rows (``APPROXIMATED``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from trackyard._consist.schema import CONTENT_ROWS_SQL, SHARD_CONTENT_CONFLICTS_SQL
+from trackyard._layout import SNAPSHOT_DIR
+
+__all__ = ["KEY", "ROWS", "keep", "keep_run", "keys_of", "merged", "recorded", "write_atomic"]
+
+KEY = "trackyard"  # the snapshot's top-level key that trackyard owns
+ROWS = "artifact_content"  # under it: the store's content rows of the run's artifacts
+
+Row = dict[str, Any]
+Lookup = Callable[[Sequence[str]], list[tuple[Any, ...]]]  # content hashes -> CONTENT_ROWS_SQL
+
+
+def keys_of(payload: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The (content hash, driver) of every input and output of a parsed snapshot, in order."""
+    keys: dict[tuple[str, str], None] = {}
+    for direction in ("inputs", "outputs"):
+        for artifact in payload.get(direction) or []:
+            if artifact.get("hash") and artifact.get("driver"):
+                keys[(str(artifact["hash"]), str(artifact["driver"]))] = None
+    return list(keys)
+
+
+def recorded(payload: Mapping[str, Any]) -> list[Row] | None:
+    """The content rows a snapshot carries; None for one written before they were kept."""
+    own = payload.get(KEY)
+    rows = own.get(ROWS) if isinstance(own, Mapping) else None
+    return rows if isinstance(rows, list) else None
+
+
+def _row(values: tuple[Any, ...]) -> Row:
+    content_id, content_hash, driver, created, meta = values
+    if isinstance(meta, str):
+        meta = json.loads(meta)
+    return {
+        "id": str(content_id),
+        "content_hash": str(content_hash),
+        "driver": str(driver),
+        "created_at": created.isoformat() if isinstance(created, datetime) else created,
+        "meta": meta,
+    }
+
+
+def rows_for(keys: Iterable[tuple[str, str]], lookup: Lookup) -> list[Row]:
+    """The store's rows of ``keys``, through ``lookup`` (in the order of ``keys``)."""
+    wanted = list(keys)
+    if not wanted:
+        return []
+    found = {(str(r[1]), str(r[2])): _row(r) for r in lookup(sorted({h for h, _ in wanted}))}
+    return [found[key] for key in wanted if key in found]
+
+
+def write_atomic(target: Path, text: str) -> None:
+    """Write ``text`` to ``target`` through a temporary file renamed over it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def with_rows(payload: dict[str, Any], rows: list[Row]) -> dict[str, Any]:
+    """``payload`` carrying ``rows`` under its own key (other keys there kept)."""
+    own = payload.get(KEY)
+    payload[KEY] = {**(own if isinstance(own, Mapping) else {}), ROWS: rows}
+    return payload
+
+
+def keep(path: Path, lookup: Lookup) -> bool:
+    """Record the store's content rows of the snapshot at ``path`` in it; False when it
+    already carried exactly those (nothing written)."""
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    rows = rows_for(keys_of(payload), lookup)
+    if recorded(payload) == rows:
+        return False
+    write_atomic(path, json.dumps(with_rows(payload, rows), indent=2))
+    return True
+
+
+def snapshot_path(run_dir: Path, run_id: str) -> Path:
+    """Where consist writes the snapshot of ``run_id`` (its name made safe as consist does)."""
+    safe = "".join(c if (c.isalnum() or c in "-_.") else "_" for c in run_id)
+    return run_dir / SNAPSHOT_DIR / f"{safe}.json"
+
+
+def connection_lookup(con: Any) -> Lookup:
+    """``Lookup`` on a DuckDB connection (or a DB-API cursor of one)."""
+
+    def lookup(hashes: Sequence[str]) -> list[tuple[Any, ...]]:
+        con.execute(CONTENT_ROWS_SQL, {"hashes": list(hashes)})  # a cursor returns None
+        rows: list[tuple[Any, ...]] = con.fetchall()
+        return rows
+
+    return lookup
+
+
+def keep_run(consist_tracker: Any, run_id: str) -> None:
+    """After a run: its snapshot records the content rows of the store it is recorded in,
+    read on consist's own connection (the run's batch keeps it open)."""
+    db = getattr(getattr(consist_tracker, "metadata_store", None), "db", None)
+    engine = getattr(db, "engine", None)
+    if engine is None:
+        return
+    path = snapshot_path(Path(consist_tracker.run_dir), run_id)
+    raw = engine.raw_connection()
+    try:
+        keep(path, connection_lookup(raw.cursor()))
+    finally:
+        raw.close()  # back to the batch's pool
+
+
+def merged(con: Any, run_dir: Path) -> list[str]:
+    """After a shard was merged on ``con`` (the shard still attached): the runs whose content
+    row in the shard lost to the main store's now record the main store's rows; their ids."""
+    runs = [str(r[0]) for r in con.execute(SHARD_CONTENT_CONFLICTS_SQL).fetchall()]
+    lookup = connection_lookup(con)
+    done = []
+    for run_id in runs:
+        path = snapshot_path(run_dir, run_id)
+        if path.is_file() and keep(path, lookup):
+            done.append(run_id)
+    return done

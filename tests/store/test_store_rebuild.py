@@ -12,7 +12,7 @@ import pytest
 import trackyard
 
 from . import store_models
-from .conftest import cli, db_runs, sweep_args
+from .conftest import cli, content_rows, db_runs, sweep_args
 
 
 @pytest.fixture(autouse=True)
@@ -106,11 +106,9 @@ def _rows(db: Path) -> dict[str, list[tuple[Any, ...]]]:
             ]
             names = ", ".join(f'"{c}"' for c in columns)
             out[table] = con.execute(f"SELECT {names} FROM {table} ORDER BY {order}").fetchall()
-        # Every column, its id and created_at included: exact for snapshots written by this
-        # trackyard (docs/trust.md names what is approximated for older ones).
-        out["artifact_content"] = con.execute(
-            "SELECT * FROM artifact_content ORDER BY content_hash, driver"
-        ).fetchall()
+    # Every column, its id and created_at included: exact for snapshots written by this
+    # trackyard (docs/trust.md names what is approximated for older ones).
+    out["artifact_content"] = content_rows(db)
     return out
 
 

@@ -17,7 +17,8 @@ where the run is recorded, and corrected wherever another store's rows win:
   connection, inside the run's batch: one query, ~1 ms, and one atomic rewrite of the snapshot);
 * ``merged``: after a worker's shard is merged, the runs whose shard row lost to the main
   store's (same bytes recorded earlier elsewhere) get the main store's rows;
-* ``keep``: after an import, and for snapshots ``snapshot.recreate`` writes from the store.
+* ``keep_all``: after an import (the importing store keeps its own row for bytes it had);
+  ``snapshot.recreate`` writes them into the snapshots it re-creates from the store.
 
 The snapshot is rewritten atomically (a temporary file renamed over it): a crash leaves the
 previous whole snapshot, which a rebuild restores with approximated rows (``APPROXIMATED``).
@@ -35,8 +36,19 @@ from typing import Any
 
 from trackyard._consist.schema import CONTENT_ROWS_SQL, SHARD_CONTENT_CONFLICTS_SQL
 from trackyard._layout import SNAPSHOT_DIR
+from trackyard._store import Store
 
-__all__ = ["KEY", "ROWS", "keep", "keep_run", "keys_of", "merged", "recorded", "write_atomic"]
+__all__ = [
+    "KEY",
+    "ROWS",
+    "keep",
+    "keep_all",
+    "keep_run",
+    "keys_of",
+    "merged",
+    "recorded",
+    "write_atomic",
+]
 
 KEY = "trackyard"  # the snapshot's top-level key that trackyard owns
 ROWS = "artifact_content"  # under it: the store's content rows of the run's artifacts
@@ -104,15 +116,28 @@ def with_rows(payload: dict[str, Any], rows: list[Row]) -> dict[str, Any]:
     return payload
 
 
-def keep(path: Path, lookup: Lookup) -> bool:
-    """Record the store's content rows of the snapshot at ``path`` in it; False when it
-    already carried exactly those (nothing written)."""
-    payload = json.loads(path.read_text(encoding="utf-8"))
+def keep(path: Path, lookup: Lookup, payload: dict[str, Any] | None = None) -> bool:
+    """Record the store's content rows of the snapshot at ``path`` (``payload``: the snapshot
+    already parsed) in it; False when it already carried exactly those (nothing written)."""
+    if payload is None:
+        payload = json.loads(path.read_text(encoding="utf-8"))
     rows = rows_for(keys_of(payload), lookup)
     if recorded(payload) == rows:
         return False
     write_atomic(path, json.dumps(with_rows(payload, rows), indent=2))
     return True
+
+
+def keep_all(store: Store, paths: Sequence[Path]) -> None:
+    """Record ``store``'s content rows in each snapshot of ``paths`` (after an import: the
+    importing store kept its own row for bytes it already had); one query."""
+    payloads = [(path, json.loads(path.read_text(encoding="utf-8"))) for path in paths]
+    hashes = sorted({h for _, payload in payloads for h, _ in keys_of(payload)})
+    if not hashes:
+        return
+    found = store.query(CONTENT_ROWS_SQL, {"hashes": hashes}, what="reading content rows")
+    for path, payload in payloads:
+        keep(path, lambda wanted: [r for r in found if r[1] in wanted], payload)
 
 
 def snapshot_path(run_dir: Path, run_id: str) -> Path:

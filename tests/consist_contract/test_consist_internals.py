@@ -380,6 +380,55 @@ def test_recreated_snapshot_matches_the_one_consist_wrote(
     assert again["config"] == {} and original["config"]
 
 
+# --- 15. the store's content rows kept in the snapshots ------------------------------------
+
+
+def same_bytes(a: int) -> Path:
+    path = Path(consist.output_path("out", "txt"))
+    path.write_text("the same bytes")
+    return path
+
+
+def test_snapshot_keeps_the_stores_content_rows(consist_tracker: Any, tmp_path: Path) -> None:
+    """consist records one ``artifact_content`` row (``id``, ``content_hash``, ``driver``,
+    ``created_at``, ``meta``) per hash and driver, shared by every artifact with those bytes;
+    its snapshot names only the row's id, and its last write of a run's snapshot happens
+    before ``Tracker.run`` returns (``contents.keep_run`` then adds the row under
+    ``trackyard``, and consist never writes over it); consist reads a snapshot carrying that
+    key; ``restore`` rebuilds every content row from the snapshots, to the microsecond."""
+    from consist.models.run import ConsistRecord
+
+    from trackyard._consist import contents
+
+    ids = []
+    with session.batch(consist_tracker):
+        for a in (1, 2):
+            result = consist_tracker.run(same_bytes, name="s", model="s", config={"a": a})
+            contents.keep_run(consist_tracker, str(result.run.id))
+            ids.append(str(result.run.id))
+    result = _run_with_input(consist_tracker, tmp_path)  # outside a batch: consist's NullPool
+    contents.keep_run(consist_tracker, str(result.run.id))
+    _db(consist_tracker).engine.dispose()
+    run_dir = Path(consist_tracker.run_dir)
+    original = Path(consist_tracker.db_path)
+    table = _rows(original, "SELECT * FROM artifact_content ORDER BY content_hash")
+    columns = _rows(original, "SELECT column_name FROM duckdb_columns() WHERE table_name = "
+                    "'artifact_content' ORDER BY column_index")  # fmt: skip
+    assert [c for (c,) in columns] == ["id", "content_hash", "driver", "created_at", "meta"]
+    payloads = [json.loads(contents.snapshot_path(run_dir, r).read_text()) for r in ids]
+    kept = [contents.recorded(p) for p in payloads]
+    assert kept[0] == kept[1] and kept[0] is not None and len(kept[0]) == 1  # one shared row
+    assert kept[0][0]["id"] == payloads[0]["outputs"][0]["content_id"]
+    assert ConsistRecord.model_validate(payloads[0]).run.id == ids[0]
+    fresh = tmp_path / "fresh.duckdb"
+    create_schema(Store(fresh, run_dir, 10.0))
+    everything = [
+        json.loads(p.read_text()) for p in sorted((run_dir / SNAPSHOT_DIR).glob("*.json"))
+    ]
+    assert len(restore(Store(fresh, run_dir, 10.0), everything, [])) == 3
+    assert _rows(fresh, "SELECT * FROM artifact_content ORDER BY content_hash") == table
+
+
 # --- 11. swallowed write failures -------------------------------------------------------------
 
 _HOLDER = textwrap.dedent(
@@ -464,6 +513,7 @@ def test_tables_and_columns(consist_tracker: Any, tmp_path: Path) -> None:
         schema.MODEL_RUNS_SQL: ({"model": "m", "domain": "d", "before": "", "limit": 5}, 10),
         schema.REPORT_LINKS_SQL: (["d"], len(schema.ReportLink._fields)),
         schema.REPORT_DOMAINS_SQL: ([], 2),
+        schema.CONTENT_ROWS_SQL: ({"hashes": ["h"]}, 5),
     }
     with connect(db_path, read_only=True) as con:
         for sql, (params, width) in named.items():

@@ -163,6 +163,45 @@ def test_rebuild_keeps_content_rows_that_serial_runs_and_sweep_shards_share(
         assert after[table] == before[table], table
 
 
+def test_snapshots_written_before_content_rows_were_kept_are_rebuilt_approximately(
+    project: Path,
+) -> None:
+    """Snapshots of an older trackyard (no content rows kept): `doctor --fix` rebuilds every
+    run, says how many were restored with approximated content rows, and gives each content
+    row the id its artifacts name and the created_at of the first artifact restored with it,
+    as docs/trust.md says; every other table is exact."""
+    ws = project / "ws"
+    swept = cli(project, *sweep_args(ws, {f"c{i}": {"x": i} for i in range(4)}))
+    assert swept.returncode == 0, swept.stderr
+    for path in (ws / "runs" / "consist_runs").glob("*.json"):
+        payload = json.loads(path.read_text())
+        assert payload.pop("trackyard")["artifact_content"]  # kept by this trackyard
+        path.write_text(json.dumps(payload))
+    db = ws / "provenance.duckdb"
+    before = _rows(db)
+    db.write_bytes(db.read_bytes()[:-1000])
+    done = cli(project, "doctor", "calibration", "--fix", "--workspace", str(ws), "--json")
+    assert (
+        "4 run(s) restored from snapshots written before trackyard kept content rows: their "
+        "artifact_content id and created_at are approximated (docs/trust.md)"
+    ) in done.stdout, done.stdout + done.stderr
+    after = _rows(db)
+    for table in ("run", "artifact", "run_artifact_link"):
+        assert after[table] == before[table], table
+    with duckdb.connect(str(db), read_only=True) as con:
+        first = dict(
+            con.execute(
+                "SELECT content_id, min(created_at) FROM artifact GROUP BY content_id"
+            ).fetchall()
+        )
+    assert len(after["artifact_content"]) == len(before["artifact_content"]) == 4
+    for (cid, chash, driver, created, meta), old in zip(
+        after["artifact_content"], before["artifact_content"], strict=True
+    ):
+        assert (cid, chash, driver, meta) == (old[0], old[1], old[2], old[4])
+        assert created == first[cid] and created != old[3]  # consist's is a few ms later
+
+
 def test_a_snapshot_that_cannot_be_restored_costs_only_its_own_run(tmp_path: Path) -> None:
     """When one snapshot lacks a value the store requires, the rebuild restores every other
     run and names the one it could not restore."""

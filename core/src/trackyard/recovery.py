@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from trackyard import _metrics_index, _queries, _shards
+from trackyard._consist import contents as _contents
 from trackyard._consist import restore as _restore
 from trackyard._consist import snapshot as _snapshot
 from trackyard._consist.merge import Merger
@@ -111,6 +112,9 @@ class ReconcileReport:
     lost: tuple[str, ...] = ()
     runs_before: int | None = None  # runs in the store before (None: it could not be read)
     runs_after: int | None = None
+    # Restored runs whose snapshot predates kept content rows: their artifact content rows
+    # were approximated (docs/trust.md says which columns, and how).
+    approximated: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -142,6 +146,12 @@ class ReconcileReport:
             f"  - re-created the snapshot of {r} from its DB row" for r in self.snapshots_recreated
         ]
         lines += [f"  - left alone, still running in its process: {r}" for r in self.in_flight]
+        if self.approximated:
+            lines.append(
+                f"  - {len(self.approximated)} run(s) restored from snapshots written before "
+                "trackyard kept content rows: their artifact_content id and created_at are "
+                "approximated (docs/trust.md)"
+            )
         lines += [f"  ! {e}" for e in self.errors]
         if self.lost:
             lines.append(
@@ -329,9 +339,12 @@ def _reconcile(
     scan = _scan(store.run_dir, db_rows)
     restored: list[str] = []
     fixed: list[str] = []
+    approximated: list[str] = []
     for payload in _restore.restore(store, scan.todo, scan.errors):
         run_id = str(payload["run"]["id"])
         (restored if run_id not in db_rows else fixed).append(run_id)
+        if _contents.recorded(payload) is None and _contents.keys_of(payload):
+            approximated.append(run_id)
     recreated = _snapshot.recreate(store, _unprotected(db_rows, scan.seen), scan.errors)
     # The metrics index is derived from run rows: rebuilt so it matches the repaired store.
     _metrics_index.rebuild(store.db_path, timeout=store.timeout)
@@ -348,6 +361,7 @@ def _reconcile(
         lost=tuple(sorted(held - set(after) - set(scan.in_flight))),
         runs_before=before,
         runs_after=len(after),
+        approximated=tuple(approximated),
     )
 
 

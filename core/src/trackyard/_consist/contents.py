@@ -4,10 +4,12 @@ consist's snapshot of a run gives each artifact's content hash, driver and conte
 the ``artifact_content`` row itself: its ``created_at`` is in the store only, and when several
 stores recorded the same bytes (a sweep's worker shards, an imported bundle) the row the store
 kept may be another store's. Once consist has written a run's last snapshot, trackyard adds the
-store's rows for the run's artifacts under the snapshot's own key::
+store's rows for the run's artifacts under the snapshot's own key:
 
-    {"run": ..., "inputs": [...], "outputs": [...], "config": ..., "facet": ...,
-     "trackyard": {"artifact_content": [{"id", "content_hash", "driver", "created_at", "meta"}]}}
+```text
+{"run": ..., "inputs": [...], "outputs": [...], "config": ..., "facet": ...,
+ "trackyard": {"artifact_content": [{"id", "content_hash", "driver", "created_at", "meta"}]}}
+```
 
 (``created_at`` as ISO 8601 with its UTC offset, to the microsecond). consist ignores the key
 when it reads a snapshot; trackyard's own rewrites of a snapshot keep it. The rows are written

@@ -54,6 +54,12 @@ def read_input(inp: Path) -> Path:
     return path
 
 
+def same_bytes(a: int) -> Path:
+    path = Path(consist.output_path("out", "txt"))
+    path.write_text("the same bytes")
+    return path
+
+
 def interrupted() -> None:
     raise KeyboardInterrupt
 
@@ -217,29 +223,40 @@ def test_file_checksum_is_sha256(consist_tracker: Any, tmp_path: Path) -> None:
 def test_consist_merge_skips_existing_runs(tmp_path: Path) -> None:
     """A shard (a store made by the same consist) merges into the main store through both
     paths: trackyard's one-connection SQL merge and consist's ``DatabaseMaintenance.merge``
-    (``conflict="skip"``); merging again adds nothing."""
+    (``conflict="skip"``); merging again adds nothing. A content row the main store already
+    had for the same bytes is kept over the shard's, by both paths, and the shard runs'
+    snapshots then record the main store's row (``contents.merged``)."""
     from consist import Tracker
 
+    from trackyard._consist import contents
     from trackyard._consist.tracker import run_subdir
 
     runs = tmp_path / "runs"
     main = Tracker(run_dir=runs, db_path=tmp_path / "main.duckdb", run_subdir_fn=run_subdir)
-    main.run(write_output, name="m", model="w", config={"a": 0})
+    main.run(same_bytes, name="m", model="w", config={"a": 0})
     _db(main).engine.dispose()
     shard_ids = []
     for n in (1, 2):
         shard = Tracker(run_dir=runs, db_path=tmp_path / f"s{n}.duckdb", run_subdir_fn=run_subdir)
-        shard_ids.append(shard.run(write_output, name="s", model="w", config={"a": n}).run.id)
+        shard_ids.append(str(shard.run(same_bytes, name="s", model="w", config={"a": n}).run.id))
+        contents.keep_run(shard, shard_ids[-1])  # the shard's own row, as a worker records it
         _db(shard).engine.dispose()
     merger = Merger(Store(tmp_path / "main.duckdb", runs, 10.0))
     assert merger.merge(tmp_path / "s1.duckdb"), merger.last_error
     merger._consist_merge(tmp_path / "s2.duckdb")  # consist's own path
     merger._consist_merge(tmp_path / "s2.duckdb")
+    Store(tmp_path / "main.duckdb", runs, 10.0).write(
+        lambda con: merger._kept_contents(con, tmp_path / "s2.duckdb"), what="contract"
+    )
     assert merger.merge(tmp_path / "s1.duckdb")
     ids = [r[0] for r in _rows(tmp_path / "main.duckdb", "SELECT id FROM run ORDER BY id")]
     assert len(ids) == 3 and set(shard_ids) <= set(ids)
     links = _rows(tmp_path / "main.duckdb", "SELECT run_id FROM run_artifact_link")
     assert {r[0] for r in links} >= set(shard_ids)
+    (row,) = _rows(tmp_path / "main.duckdb", "SELECT id, created_at FROM artifact_content")
+    for run_id in shard_ids:
+        (kept,) = contents.recorded(json.loads(contents.snapshot_path(runs, run_id).read_text()))
+        assert (kept["id"], kept["created_at"]) == (row[0], row[1].isoformat()), run_id
 
 
 def test_schema_creation(tmp_path: Path) -> None:
@@ -381,12 +398,6 @@ def test_recreated_snapshot_matches_the_one_consist_wrote(
 
 
 # --- 15. the store's content rows kept in the snapshots ------------------------------------
-
-
-def same_bytes(a: int) -> Path:
-    path = Path(consist.output_path("out", "txt"))
-    path.write_text("the same bytes")
-    return path
 
 
 def test_snapshot_keeps_the_stores_content_rows(consist_tracker: Any, tmp_path: Path) -> None:

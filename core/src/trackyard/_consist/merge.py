@@ -108,6 +108,10 @@ class Merger:
                     self._store.retry(
                         lambda: self._consist_merge(shard), what=f"merging shard {shard.name}"
                     )
+                    self._store.write(
+                        lambda con: self._kept_contents(con, shard),
+                        what=f"merging shard {shard.name}",
+                    )
                 self.last_error = None
                 return True
             except Exception as exc:
@@ -123,6 +127,11 @@ class Merger:
                 db=_merge_db(self._store.db_path), run_dir=self._store.run_dir
             )
         self._maintenance.merge(shard, conflict="skip", include_snapshots=False)
+
+    def _kept_contents(self, con: Any, shard: Path) -> None:
+        """After consist's merge: the snapshots record the main store's content rows."""
+        con.execute(ATTACH_SHARD_SQL, {"path": str(shard)})
+        contents.merged(con, self._store.run_dir)
 
     def _merge_sql(self, con: Any, shard: Path) -> bool:
         """The one-connection merge; False (nothing written) when the shard needs consist's."""

@@ -120,6 +120,8 @@ Data layout
      (``content_id``); consist's last write of a run's snapshot happens before
      ``Tracker.run`` returns (or raises), so the rows trackyard adds then under the
      snapshot's top-level key ``trackyard`` stay; ``ConsistRecord`` reads a snapshot carrying
-     that key; read on the batch's engine with ``engine.raw_connection()``.
-     [test_snapshot_keeps_the_stores_content_rows]
+     that key; read on the batch's engine with ``engine.raw_connection()``. A merge (both
+     paths) keeps the main store's content row for bytes it already had, so the shard runs'
+     snapshots are corrected to it (``contents.merged``).
+     [test_snapshot_keeps_the_stores_content_rows, test_consist_merge_skips_existing_runs]
 """

@@ -47,6 +47,46 @@ def _instrument() -> list[float] | None:
     return spent
 
 
+def _instrument_merges() -> list[float] | None:
+    """Time every ``contents.merged`` call a shard merge makes in the sweep's driver."""
+    try:
+        from trackyard._consist import contents, merge
+    except ImportError:
+        return None
+    spent: list[float] = []
+    real = contents.merged
+
+    def timed(con: Any, run_dir: Path) -> list[str]:
+        start = time.perf_counter()
+        try:
+            return real(con, run_dir)
+        finally:
+            spent.append(time.perf_counter() - start)
+
+    merge.contents.merged = timed  # type: ignore[attr-defined]
+    return spent
+
+
+def processes(n: int) -> None:
+    """A ``processes`` sweep of ``n`` trivial configs on 2 workers: the time per shard merge
+    spent correcting content rows in the driver (the conflict query; no conflict here)."""
+    import bench_models
+
+    import trackyard
+
+    spent = _instrument_merges()
+    if spent is None:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = Path(tmp) / "ws"
+        t = trackyard.get_tracker("calibration", workspace=ws, model="bench_models:trivial")
+        items = [(f"p{i}", {"x": i}) for i in range(n)]
+        t.run_many(bench_models.trivial, items, executor="processes", max_workers=2,
+                   progress=False)  # fmt: skip
+    print(f"| per shard merge in a `processes` sweep of {n}, correcting content rows "
+          f"(`contents.merged`, median) | {statistics.median(spent) * 1e3:.2f} ms |")  # fmt: skip
+
+
 def _added_bytes(ws: Path) -> int | None:
     """Median bytes of the ``trackyard`` key in the workspace's snapshots."""
     sizes = []
@@ -94,3 +134,4 @@ def main(n: int, rounds: int) -> None:
 if __name__ == "__main__":
     args = [int(a) for a in sys.argv[1:3]]
     main(*(args + [40, 3][len(args) :]))
+    processes(args[0] if args else 40)

@@ -233,12 +233,13 @@ def test_consist_merge_skips_existing_runs(tmp_path: Path) -> None:
 
     runs = tmp_path / "runs"
     main = Tracker(run_dir=runs, db_path=tmp_path / "main.duckdb", run_subdir_fn=run_subdir)
-    main.run(same_bytes, name="m", model="w", config={"a": 0})
+    main.run(same_bytes, name="m", model="w", config={"a": 0}, facet={"k": 1})
     _db(main).engine.dispose()
     shard_ids = []
     for n in (1, 2):
         shard = Tracker(run_dir=runs, db_path=tmp_path / f"s{n}.duckdb", run_subdir_fn=run_subdir)
-        shard_ids.append(str(shard.run(same_bytes, name="s", model="w", config={"a": n}).run.id))
+        done = shard.run(same_bytes, name="s", model="w", config={"a": n}, facet={"k": 1})
+        shard_ids.append(str(done.run.id))
         contents.keep_run(shard, shard_ids[-1])  # the shard's own row, as a worker records it
         _db(shard).engine.dispose()
     merger = Merger(Store(tmp_path / "main.duckdb", runs, 10.0))
@@ -254,9 +255,12 @@ def test_consist_merge_skips_existing_runs(tmp_path: Path) -> None:
     links = _rows(tmp_path / "main.duckdb", "SELECT run_id FROM run_artifact_link")
     assert {r[0] for r in links} >= set(shard_ids)
     (row,) = _rows(tmp_path / "main.duckdb", "SELECT id, created_at FROM artifact_content")
+    (facet,) = _rows(tmp_path / "main.duckdb", "SELECT created_at FROM config_facet")
     for run_id in shard_ids:
-        (kept,) = contents.recorded(json.loads(contents.snapshot_path(runs, run_id).read_text()))
+        payload = json.loads(contents.snapshot_path(runs, run_id).read_text())
+        (kept,) = contents.recorded(payload)
         assert (kept["id"], kept["created_at"]) == (row[0], row[1].isoformat()), run_id
+        assert contents.facet_times(payload)[0] == facet[0].isoformat(), run_id
 
 
 def test_schema_creation(tmp_path: Path) -> None:

@@ -149,8 +149,9 @@ class ReconcileReport:
         if self.approximated:
             lines.append(
                 f"  - {len(self.approximated)} run(s) restored from snapshots written before "
-                "trackyard kept content rows: their artifact_content id and created_at are "
-                "approximated (docs/trust.md)"
+                "trackyard kept their rows' timestamps: their artifact_content id and "
+                "created_at, config_facet and run_config_kv created_at are approximated "
+                "(docs/trust.md)"
             )
         lines += [f"  ! {e}" for e in self.errors]
         if self.lost:
@@ -343,7 +344,7 @@ def _reconcile(
     for payload in _restore.restore(store, scan.todo, scan.errors):
         run_id = str(payload["run"]["id"])
         (restored if run_id not in db_rows else fixed).append(run_id)
-        if _contents.recorded(payload) is None and _contents.keys_of(payload):
+        if _contents.approximated(payload):
             approximated.append(run_id)
     recreated = _snapshot.recreate(store, _unprotected(db_rows, scan.seen), scan.errors)
     # The metrics index is derived from run rows: rebuilt so it matches the repaired store.

@@ -36,12 +36,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from trackyard._consist.schema import CONTENT_ROWS_SQL, SHARD_CONTENT_CONFLICTS_SQL
+from trackyard._consist.schema import (
+    CONTENT_ROWS_SQL,
+    FACET_TIMES_SQL,
+    SHARD_CONTENT_CONFLICTS_SQL,
+)
 from trackyard._layout import SNAPSHOT_DIR
-from trackyard._store import Store
+from trackyard._store import Store, connect
 
 __all__ = [
     "KEY",
+    "approximated",
+    "facet_times",
     "ROWS",
     "keep",
     "keep_all",
@@ -54,6 +60,9 @@ __all__ = [
 
 KEY = "trackyard"  # the snapshot's top-level key that trackyard owns
 ROWS = "artifact_content"  # under it: the store's content rows of the run's artifacts
+FACET = "config_facet"  # {"id", "created_at"}: the run's config facet row's
+KV = "run_config_kv"  # {"<key>": created_at}: the run's flattened facet keys'
+FACET_ID = "config_facet_id"  # consist's run meta key naming the run's facet
 
 Row = dict[str, Any]
 Lookup = Callable[[Sequence[str]], list[tuple[Any, ...]]]  # content hashes -> CONTENT_ROWS_SQL
@@ -118,28 +127,75 @@ def with_rows(payload: dict[str, Any], rows: list[Row]) -> dict[str, Any]:
     return payload
 
 
-def keep(path: Path, lookup: Lookup, payload: dict[str, Any] | None = None) -> bool:
-    """Record the store's content rows of the snapshot at ``path`` (``payload``: the snapshot
-    already parsed) in it; False when it already carried exactly those (nothing written)."""
+def _time(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def facet_times(payload: Mapping[str, Any]) -> tuple[str | None, dict[str, str]]:
+    """The recorded ``created_at`` of a snapshot's config facet row and of each of its
+    flattened keys (None and ``{}`` when not recorded)."""
+    own = payload.get(KEY)
+    own = own if isinstance(own, Mapping) else {}
+    facet = own.get(FACET)
+    kv = own.get(KV)
+    meta = (payload.get("run") or {}).get("meta") or {}
+    if not isinstance(facet, Mapping) or facet.get("id") != meta.get(FACET_ID):
+        return None, {}
+    return str(facet["created_at"]), dict(kv) if isinstance(kv, Mapping) else {}
+
+
+def approximated(payload: Mapping[str, Any]) -> bool:
+    """Whether restoring this snapshot approximates rows: it has content rows or a config
+    facet that it does not record (written before trackyard kept them)."""
+    facet_id = ((payload.get("run") or {}).get("meta") or {}).get(FACET_ID)
+    return bool(
+        (recorded(payload) is None and keys_of(payload))
+        or (facet_id and isinstance(payload.get("facet"), dict) and not facet_times(payload)[0])
+    )
+
+
+def _facet_record(payload: Mapping[str, Any], con: Any) -> dict[str, Any]:
+    """The store's ``created_at`` of the run's facet row and keys, as the snapshot keeps them."""
+    run = payload.get("run") or {}
+    facet_id = (run.get("meta") or {}).get(FACET_ID)
+    if not facet_id:
+        return {}
+    con.execute(FACET_TIMES_SQL, {"facet": str(facet_id), "run": str(run.get("id"))})
+    found: list[tuple[Any, ...]] = con.fetchall()
+    facet = [_time(t) for kind, _, t in found if kind == "facet"]
+    if not facet:
+        return {}
+    kv = {str(k): _time(t) for kind, k, t in found if kind == "kv"}
+    return {FACET: {"id": str(facet_id), "created_at": facet[0]}, KV: kv}
+
+
+def keep(path: Path, con: Any, payload: dict[str, Any] | None = None) -> bool:
+    """Record the store's content rows and facet timestamps of the snapshot at ``path``
+    (``payload``: the snapshot already parsed), read on ``con`` (a DuckDB connection or a
+    DB-API cursor of one), in it; False when it already carried exactly those."""
     if payload is None:
         payload = json.loads(path.read_text(encoding="utf-8"))
-    rows = rows_for(keys_of(payload), lookup)
-    if recorded(payload) == rows:
+    mine = {ROWS: rows_for(keys_of(payload), connection_lookup(con)), **_facet_record(payload, con)}
+    own = payload.get(KEY)
+    own = dict(own) if isinstance(own, Mapping) else {}
+    new = {**{k: v for k, v in own.items() if k not in (ROWS, FACET, KV)}, **mine}
+    if new == own:
         return False
-    write_atomic(path, json.dumps(with_rows(payload, rows), indent=2))
+    payload[KEY] = new
+    write_atomic(path, json.dumps(payload, indent=2))
     return True
 
 
 def keep_all(store: Store, paths: Sequence[Path]) -> None:
-    """Record ``store``'s content rows in each snapshot of ``paths`` (after an import: the
-    importing store kept its own row for bytes it already had); one query."""
-    payloads = [(path, json.loads(path.read_text(encoding="utf-8"))) for path in paths]
-    hashes = sorted({h for _, payload in payloads for h, _ in keys_of(payload)})
-    if not hashes:
-        return
-    found = store.query(CONTENT_ROWS_SQL, {"hashes": hashes}, what="reading content rows")
-    for path, payload in payloads:
-        keep(path, lambda wanted: [r for r in found if r[1] in wanted], payload)
+    """Record ``store``'s rows in each snapshot of ``paths`` (after an import: the importing
+    store kept its own row for bytes or a facet it already had); one connection."""
+
+    def read() -> None:
+        with connect(store.db_path, read_only=True) as con:
+            for path in paths:
+                keep(path, con)
+
+    store.retry(read, what="reading content rows")
 
 
 def snapshot_path(run_dir: Path, run_id: str) -> Path:
@@ -169,7 +225,7 @@ def keep_run(consist_tracker: Any, run_id: str) -> None:
     path = snapshot_path(Path(consist_tracker.run_dir), run_id)
     raw = engine.raw_connection()
     try:
-        keep(path, connection_lookup(raw.cursor()))
+        keep(path, raw.cursor())
     finally:
         raw.close()  # back to the batch's pool
 
@@ -177,11 +233,10 @@ def keep_run(consist_tracker: Any, run_id: str) -> None:
 def merged(con: Any, run_dir: Path) -> list[str]:
     """After a shard was merged on ``con`` (the shard still attached): the runs whose content
     row in the shard lost to the main store's now record the main store's rows; their ids."""
-    runs = [str(r[0]) for r in con.execute(SHARD_CONTENT_CONFLICTS_SQL).fetchall()]
-    lookup = connection_lookup(con)
+    runs = sorted(str(r[0]) for r in con.execute(SHARD_CONTENT_CONFLICTS_SQL).fetchall())
     done = []
     for run_id in runs:
         path = snapshot_path(run_dir, run_id)
-        if path.is_file() and keep(path, lookup):
+        if path.is_file() and keep(path, con):
             done.append(run_id)
     return done

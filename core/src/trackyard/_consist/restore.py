@@ -16,7 +16,7 @@ older snapshot gets the value consist would have given it. Content rows are the 
 snapshot records as the store held them (``contents``: trackyard adds them after each run);
 a snapshot written before that gets them approximated from its artifacts (the content id, the
 artifact's ``created_at``), and such rows never replace recorded ones. ``created_at`` of a
-facet and its keys (not in the snapshots) is the run's own.
+facet and its keys is the one the snapshot records too (older snapshots: the run's own).
 
 Rows are built in Python and written through the store layer (``_store.Store.write``) on one
 connection, in one ``_store.transaction``, a few ``INSERT ... SELECT`` statements over Arrow
@@ -211,7 +211,7 @@ def _payload_rows(schema: _Schema, payload: Mapping[str, Any]) -> _Rows:
                 rows.add(schema.content, schema.content.row(content, **_created(artifact)))
             link = {"run_id": run_id, "artifact_id": artifact["id"], "direction": direction}
             rows.add(schema.link, schema.link.row(link))
-    _facet_rows(schema, rows, run, payload.get("facet"))
+    _facet_rows(schema, rows, payload)
     return rows
 
 
@@ -219,8 +219,10 @@ def _created(data: Mapping[str, Any]) -> dict[str, Any]:
     return {"created_at": data["created_at"]} if data.get("created_at") else {}
 
 
-def _facet_rows(schema: _Schema, rows: _Rows, run: Mapping[str, Any], facet: Any) -> None:
-    """The config facet a run recorded (its id is in ``meta`` only when consist stored it)."""
+def _facet_rows(schema: _Schema, rows: _Rows, payload: Mapping[str, Any]) -> None:
+    """The config facet a run recorded (its id is in ``meta`` only when consist stored it),
+    with the ``created_at`` the snapshot recorded (else the run's)."""
+    run, facet = payload["run"], payload.get("facet")
     meta = run.get("meta") or {}
     facet_id = meta.get("config_facet_id")
     if not facet_id or not isinstance(facet, dict):
@@ -230,6 +232,7 @@ def _facet_rows(schema: _Schema, rows: _Rows, run: Mapping[str, Any], facet: Any
     namespace = meta.get("config_facet_namespace") or run.get("model_name")
     version = meta.get("config_facet_schema_version")
     created = _created(run)
+    facet_at, kv_at = contents.facet_times(payload)
     record = {
         "id": facet_id,
         "namespace": namespace,
@@ -237,7 +240,8 @@ def _facet_rows(schema: _Schema, rows: _Rows, run: Mapping[str, Any], facet: Any
         "schema_version": None if version is None else str(version),
         "facet_json": facet,
     }
-    rows.add(schema.facet, schema.facet.row(record, **created))
+    at = {"created_at": facet_at} if facet_at else created
+    rows.add(schema.facet, schema.facet.row(record, **at), exact=facet_at is not None)
     flat = flatten_facet_values(facet_dict=facet, include_json_leaves=True)
     if len(flat) > _MAX_KV_ROWS:
         return
@@ -253,7 +257,8 @@ def _facet_rows(schema: _Schema, rows: _Rows, run: Mapping[str, Any], facet: Any
             "value_bool": value.value_bool,
             "value_json": value.value_json,
         }
-        rows.add(schema.kv, schema.kv.row(kv, **created))
+        at = {"created_at": kv_at[value.key_path]} if value.key_path in kv_at else created
+        rows.add(schema.kv, schema.kv.row(kv, **at))
 
 
 # --- writing ------------------------------------------------------------------------------------

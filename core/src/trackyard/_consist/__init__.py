@@ -25,8 +25,9 @@ Modules
 * ``restore``: consist's rows rebuilt from its JSON run snapshots (``reconcile``, ``rebuild``,
   and ``import_runs``, all of a bundle's runs in one transaction).
 * ``merge``: a sweep's shard stores merged into the main store.
-* ``contents``: the store's artifact content rows of a run, kept in its snapshot (after the
-  run, a shard merge, an import) so that a rebuild restores them exactly.
+* ``contents``: the store's artifact content rows of a run and its facet timestamps, kept in
+  its snapshot (after the run, a shard merge, an import) so that a rebuild restores them
+  exactly.
 * ``logs``: consist's log lines routed through trackyard's logger ``trackyard.consist``.
 
 consist internals trackyard relies on
@@ -114,7 +115,9 @@ Data layout
      ``ExecutionOptions(runtime_kwargs=, input_binding=)``, ``on_run_start`` hooks,
      ``Tracker.get_run`` / ``resolve_uri``, and ``consist.__version__`` (the schema marker).
      Public API, covered by every run test.
- 15. Content rows (``contents``): ``artifact_content`` has the columns ``id``,
+ 15. Content rows and facet timestamps (``contents``; ``config_facet.created_at`` and
+     ``run_config_kv.created_at`` by ``id`` and ``run_id``, read with the SQL of ``schema``
+     like every other column): ``artifact_content`` has the columns ``id``,
      ``content_hash``, ``driver``, ``created_at``, ``meta``, one row per hash and driver
      shared by every artifact with those bytes, of which a snapshot names only the ``id``
      (``content_id``); consist's last write of a run's snapshot happens before

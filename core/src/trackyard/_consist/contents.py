@@ -1,29 +1,32 @@
-"""The store's artifact content rows, kept in the run snapshots so that a rebuild has them exactly.
+"""What the store holds that consist's run snapshots lack, kept in them so a rebuild is exact.
 
 consist's snapshot of a run gives each artifact's content hash, driver and content id, but not
-the ``artifact_content`` row itself: its ``created_at`` is in the store only, and when several
-stores recorded the same bytes (a sweep's worker shards, an imported bundle) the row the store
-kept may be another store's. Once consist has written a run's last snapshot, trackyard adds the
-store's rows for the run's artifacts under the snapshot's own key:
+the ``artifact_content`` row itself (its ``created_at`` is in the store only, and when several
+stores recorded the same bytes, a sweep's worker shards or an imported bundle, the row the
+store kept may be another store's), nor when its config facet row and flattened keys were
+recorded. Once consist has written a run's last snapshot, trackyard adds them under the
+snapshot's own key:
 
 ```text
 {"run": ..., "inputs": [...], "outputs": [...], "config": ..., "facet": ...,
- "trackyard": {"artifact_content": [{"id", "content_hash", "driver", "created_at", "meta"}]}}
+ "trackyard": {"artifact_content": [{"id", "content_hash", "driver", "created_at", "meta"}],
+               "config_facet": {"id", "created_at"},
+               "run_config_kv": {"<key>": "<created_at>"}}}
 ```
 
-(``created_at`` as ISO 8601 with its UTC offset, to the microsecond). consist ignores the key
-when it reads a snapshot; trackyard's own rewrites of a snapshot keep it. The rows are written
-where the run is recorded, and corrected wherever another store's rows win:
+(timestamps as ISO 8601 with their UTC offset, to the microsecond). consist ignores the key
+when it reads a snapshot; trackyard's own rewrites of a snapshot keep it. The values are
+written where the run is recorded, and corrected wherever another store's rows win:
 
 * ``keep_run``: after each run, from the store the run is recorded in (consist's own
-  connection, inside the run's batch: one query, ~1 ms, and one atomic rewrite of the snapshot);
-* ``merged``: after a worker's shard is merged, the runs whose shard row lost to the main
-  store's (same bytes recorded earlier elsewhere) get the main store's rows;
-* ``keep_all``: after an import (the importing store keeps its own row for bytes it had);
-  ``snapshot.recreate`` writes them into the snapshots it re-creates from the store.
+  connection, inside the run's batch: one or two queries and one atomic rewrite);
+* ``merged``: after a worker's shard is merged, the runs whose shard content row or facet row
+  lost to the main store's (recorded earlier elsewhere) get the main store's;
+* ``keep_all``: after an import (the importing store keeps its own rows for bytes or a facet
+  it had); ``snapshot.recreate`` writes the content rows into the snapshots it re-creates.
 
 The snapshot is rewritten atomically (a temporary file renamed over it): a crash leaves the
-previous whole snapshot, which a rebuild restores with approximated rows (``APPROXIMATED``).
+previous whole snapshot, which a rebuild restores with approximated values (``approximated``).
 """
 
 from __future__ import annotations

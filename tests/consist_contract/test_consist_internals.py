@@ -529,6 +529,7 @@ def test_tables_and_columns(consist_tracker: Any, tmp_path: Path) -> None:
         schema.REPORT_LINKS_SQL: (["d"], len(schema.ReportLink._fields)),
         schema.REPORT_DOMAINS_SQL: ([], 2),
         schema.CONTENT_ROWS_SQL: ({"hashes": ["h"]}, 5),
+        schema.FACET_TIMES_SQL: ({"facet": "f", "run": "r"}, 3),
     }
     with connect(db_path, read_only=True) as con:
         for sql, (params, width) in named.items():

@@ -11,6 +11,8 @@ import sys
 import tarfile
 from pathlib import Path
 
+import duckdb
+
 import trackyard
 from trackyard.recovery import audit_outputs
 
@@ -138,3 +140,38 @@ def test_a_busy_store_is_waited_for_then_refused_with_nothing_written(
         re.S,
     ), done.stderr
     assert tree(ws) == before
+
+
+def _content_rows(db: Path) -> list[tuple[object, ...]]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(
+            "SELECT * FROM artifact_content ORDER BY content_hash, driver"
+        ).fetchall()
+
+
+def test_a_rebuild_after_an_import_keeps_the_importing_stores_content_rows(
+    bundle: Path, tmp_path: Path
+) -> None:
+    """A workspace that made the same output bytes itself keeps its own content row when it
+    imports a bundle; after `trackyard doctor --fix` rebuilds its damaged store, every content
+    row is the one it held, id and created_at included."""
+    ws = tmp_path / "ws"
+    # The bundle's run b made the same results file (named to sort after it: a rebuild must
+    # not depend on which snapshot it reads first).
+    run_json(tmp_path, ws, "z-here", 1.2)
+    done = cli("import", str(bundle), "-w", str(ws), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    db = ws / "provenance.duckdb"
+    before = _content_rows(db)
+    hashes = [row[1] for row in before]
+    assert len(hashes) == len(set(hashes))  # one row per content, its own for the shared one
+    with duckdb.connect(str(db), read_only=True) as con:
+        shared = con.execute(
+            "SELECT count(DISTINCT content_id) FROM artifact WHERE key = 'results' "
+            "GROUP BY hash ORDER BY 1 DESC LIMIT 1"
+        ).fetchone()
+    assert shared == (2,)  # the imported artifact names the origin's row, which lost
+    db.write_bytes(db.read_bytes()[:-1000])
+    fixed = cli("doctor", "simulation", "--fix", "--workspace", str(ws), cwd=tmp_path)
+    assert "moved aside" in fixed.stdout, fixed.stdout + fixed.stderr
+    assert _content_rows(db) == before

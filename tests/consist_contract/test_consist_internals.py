@@ -54,6 +54,12 @@ def read_input(inp: Path) -> Path:
     return path
 
 
+def same_bytes(a: int) -> Path:
+    path = Path(consist.output_path("out", "txt"))
+    path.write_text("the same bytes")
+    return path
+
+
 def interrupted() -> None:
     raise KeyboardInterrupt
 
@@ -217,29 +223,44 @@ def test_file_checksum_is_sha256(consist_tracker: Any, tmp_path: Path) -> None:
 def test_consist_merge_skips_existing_runs(tmp_path: Path) -> None:
     """A shard (a store made by the same consist) merges into the main store through both
     paths: trackyard's one-connection SQL merge and consist's ``DatabaseMaintenance.merge``
-    (``conflict="skip"``); merging again adds nothing."""
+    (``conflict="skip"``); merging again adds nothing. A content row the main store already
+    had for the same bytes is kept over the shard's, by both paths, and the shard runs'
+    snapshots then record the main store's row (``contents.merged``)."""
     from consist import Tracker
 
+    from trackyard._consist import contents
     from trackyard._consist.tracker import run_subdir
 
     runs = tmp_path / "runs"
     main = Tracker(run_dir=runs, db_path=tmp_path / "main.duckdb", run_subdir_fn=run_subdir)
-    main.run(write_output, name="m", model="w", config={"a": 0})
+    main.run(same_bytes, name="m", model="w", config={"a": 0}, facet={"k": 1})
     _db(main).engine.dispose()
     shard_ids = []
     for n in (1, 2):
         shard = Tracker(run_dir=runs, db_path=tmp_path / f"s{n}.duckdb", run_subdir_fn=run_subdir)
-        shard_ids.append(shard.run(write_output, name="s", model="w", config={"a": n}).run.id)
+        done = shard.run(same_bytes, name="s", model="w", config={"a": n}, facet={"k": 1})
+        shard_ids.append(str(done.run.id))
+        contents.keep_run(shard, shard_ids[-1])  # the shard's own row, as a worker records it
         _db(shard).engine.dispose()
     merger = Merger(Store(tmp_path / "main.duckdb", runs, 10.0))
     assert merger.merge(tmp_path / "s1.duckdb"), merger.last_error
     merger._consist_merge(tmp_path / "s2.duckdb")  # consist's own path
     merger._consist_merge(tmp_path / "s2.duckdb")
+    Store(tmp_path / "main.duckdb", runs, 10.0).write(
+        lambda con: merger._kept_contents(con, tmp_path / "s2.duckdb"), what="contract"
+    )
     assert merger.merge(tmp_path / "s1.duckdb")
     ids = [r[0] for r in _rows(tmp_path / "main.duckdb", "SELECT id FROM run ORDER BY id")]
     assert len(ids) == 3 and set(shard_ids) <= set(ids)
     links = _rows(tmp_path / "main.duckdb", "SELECT run_id FROM run_artifact_link")
     assert {r[0] for r in links} >= set(shard_ids)
+    (row,) = _rows(tmp_path / "main.duckdb", "SELECT id, created_at FROM artifact_content")
+    (facet,) = _rows(tmp_path / "main.duckdb", "SELECT created_at FROM config_facet")
+    for run_id in shard_ids:
+        payload = json.loads(contents.snapshot_path(runs, run_id).read_text())
+        (kept,) = contents.recorded(payload)
+        assert (kept["id"], kept["created_at"]) == (row[0], row[1].isoformat()), run_id
+        assert contents.facet_times(payload)[0] == facet[0].isoformat(), run_id
 
 
 def test_schema_creation(tmp_path: Path) -> None:
@@ -380,6 +401,49 @@ def test_recreated_snapshot_matches_the_one_consist_wrote(
     assert again["config"] == {} and original["config"]
 
 
+# --- 15. the store's content rows kept in the snapshots ------------------------------------
+
+
+def test_snapshot_keeps_the_stores_content_rows(consist_tracker: Any, tmp_path: Path) -> None:
+    """consist records one ``artifact_content`` row (``id``, ``content_hash``, ``driver``,
+    ``created_at``, ``meta``) per hash and driver, shared by every artifact with those bytes;
+    its snapshot names only the row's id, and its last write of a run's snapshot happens
+    before ``Tracker.run`` returns (``contents.keep_run`` then adds the row under
+    ``trackyard``, and consist never writes over it); consist reads a snapshot carrying that
+    key; ``restore`` rebuilds every content row from the snapshots, to the microsecond."""
+    from consist.models.run import ConsistRecord
+
+    from trackyard._consist import contents
+
+    ids = []
+    with session.batch(consist_tracker):
+        for a in (1, 2):
+            result = consist_tracker.run(same_bytes, name="s", model="s", config={"a": a})
+            contents.keep_run(consist_tracker, str(result.run.id))
+            ids.append(str(result.run.id))
+    result = _run_with_input(consist_tracker, tmp_path)  # outside a batch: consist's NullPool
+    contents.keep_run(consist_tracker, str(result.run.id))
+    _db(consist_tracker).engine.dispose()
+    run_dir = Path(consist_tracker.run_dir)
+    original = Path(consist_tracker.db_path)
+    table = _rows(original, "SELECT * FROM artifact_content ORDER BY content_hash")
+    columns = _rows(original, "SELECT column_name FROM duckdb_columns() WHERE table_name = "
+                    "'artifact_content' ORDER BY column_index")  # fmt: skip
+    assert [c for (c,) in columns] == ["id", "content_hash", "driver", "created_at", "meta"]
+    payloads = [json.loads(contents.snapshot_path(run_dir, r).read_text()) for r in ids]
+    kept = [contents.recorded(p) for p in payloads]
+    assert kept[0] == kept[1] and kept[0] is not None and len(kept[0]) == 1  # one shared row
+    assert kept[0][0]["id"] == payloads[0]["outputs"][0]["content_id"]
+    assert ConsistRecord.model_validate(payloads[0]).run.id == ids[0]
+    fresh = tmp_path / "fresh.duckdb"
+    create_schema(Store(fresh, run_dir, 10.0))
+    everything = [
+        json.loads(p.read_text()) for p in sorted((run_dir / SNAPSHOT_DIR).glob("*.json"))
+    ]
+    assert len(restore(Store(fresh, run_dir, 10.0), everything, [])) == 3
+    assert _rows(fresh, "SELECT * FROM artifact_content ORDER BY content_hash") == table
+
+
 # --- 11. swallowed write failures -------------------------------------------------------------
 
 _HOLDER = textwrap.dedent(
@@ -464,6 +528,8 @@ def test_tables_and_columns(consist_tracker: Any, tmp_path: Path) -> None:
         schema.MODEL_RUNS_SQL: ({"model": "m", "domain": "d", "before": "", "limit": 5}, 10),
         schema.REPORT_LINKS_SQL: (["d"], len(schema.ReportLink._fields)),
         schema.REPORT_DOMAINS_SQL: ([], 2),
+        schema.CONTENT_ROWS_SQL: ({"hashes": ["h"]}, 5),
+        schema.FACET_TIMES_SQL: ({"facet": "f", "run": "r"}, 3),
     }
     with connect(db_path, read_only=True) as con:
         for sql, (params, width) in named.items():

@@ -68,6 +68,14 @@ def db_runs(db: Path) -> dict[str, str]:
         return {str(r[0]): str(r[1]) for r in con.execute("SELECT id, status FROM run").fetchall()}
 
 
+def content_rows(db: Path) -> list[tuple[Any, ...]]:
+    """Every artifact content row, every column (its id and created_at included)."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(
+            "SELECT * FROM artifact_content ORDER BY content_hash, driver"
+        ).fetchall()
+
+
 def snapshot_runs(run_dir: Path) -> dict[str, str]:
     """Every JSON snapshot's run id and status."""
     out = {}

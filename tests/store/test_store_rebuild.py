@@ -12,7 +12,7 @@ import pytest
 import trackyard
 
 from . import store_models
-from .conftest import cli, db_runs, sweep_args
+from .conftest import cli, content_rows, db_runs, sweep_args
 
 
 @pytest.fixture(autouse=True)
@@ -79,8 +79,9 @@ def test_doctor_fix_restores_config_facets(project: Path) -> None:
         assert _config_views(again, ids) == before
 
 
-# Columns a rebuild cannot know exactly (not in the snapshots): left out of the comparison.
-_NOT_IN_SNAPSHOTS = {"config_facet": {"created_at"}, "run_config_kv": {"created_at"}}
+# Every column is compared: the snapshots this trackyard writes carry what consist's lack
+# (content rows, facet timestamps).
+_NOT_IN_SNAPSHOTS: dict[str, set[str]] = {}
 _TABLES = {
     "run": "id",
     "artifact": "id",
@@ -106,9 +107,9 @@ def _rows(db: Path) -> dict[str, list[tuple[Any, ...]]]:
             ]
             names = ", ".join(f'"{c}"' for c in columns)
             out[table] = con.execute(f"SELECT {names} FROM {table} ORDER BY {order}").fetchall()
-        out["artifact_content"] = con.execute(
-            "SELECT content_hash, driver, meta FROM artifact_content ORDER BY ALL"
-        ).fetchall()
+    # Every column, its id and created_at included: exact for snapshots written by this
+    # trackyard (docs/trust.md names what is approximated for older ones).
+    out["artifact_content"] = content_rows(db)
     return out
 
 
@@ -136,6 +137,71 @@ def test_rebuilt_store_equals_the_original_row_for_row(project: Path) -> None:
     after = _rows(db)
     for table in before:
         assert after[table] == before[table], table
+
+
+def test_rebuild_keeps_content_rows_that_serial_runs_and_sweep_shards_share(
+    project: Path,
+) -> None:
+    """Outputs with the same bytes in serial runs and in a `processes` sweep's worker shards
+    (each shard records its own content row, which the main store skips when it already has
+    one): after `trackyard doctor --fix`, every artifact content row is the main store's,
+    its id and created_at to the microsecond."""
+    (project / "pyproject.toml").write_text(
+        '[tool.trackyard.domains.calibration]\nmodel = "store_models:fill"\n'
+    )
+    ws = project / "ws"
+    serial = cli(project, *sweep_args(ws, {f"s{i}": {"size": 1, "x": i} for i in range(3)}))
+    assert serial.returncode == 0, serial.stderr
+    shared = {f"p{i}": {"size": 2 + i} for i in range(6)}
+    swept = cli(project, *sweep_args(ws, shared, "processes"), "--set", "max_workers=2")
+    assert swept.returncode == 0, swept.stderr
+    db = ws / "provenance.duckdb"
+    before = _rows(db)
+    assert len(before["run"]) == 9 and len(before["artifact_content"]) == 8  # "small" shared
+    _truncate_and_fix(project, ws)
+    after = _rows(db)
+    for table in before:
+        assert after[table] == before[table], table
+
+
+def test_snapshots_written_before_content_rows_were_kept_are_rebuilt_approximately(
+    project: Path,
+) -> None:
+    """Snapshots of an older trackyard (no content rows kept): `doctor --fix` rebuilds every
+    run, says how many were restored with approximated content rows, and gives each content
+    row the id its artifacts name and the created_at of the first artifact restored with it,
+    as docs/trust.md says; every other table is exact."""
+    ws = project / "ws"
+    swept = cli(project, *sweep_args(ws, {f"c{i}": {"x": i} for i in range(4)}))
+    assert swept.returncode == 0, swept.stderr
+    for path in (ws / "runs" / "consist_runs").glob("*.json"):
+        payload = json.loads(path.read_text())
+        assert payload.pop("trackyard")["artifact_content"]  # kept by this trackyard
+        path.write_text(json.dumps(payload))
+    db = ws / "provenance.duckdb"
+    before = _rows(db)
+    db.write_bytes(db.read_bytes()[:-1000])
+    done = cli(project, "doctor", "calibration", "--fix", "--workspace", str(ws), "--json")
+    assert (
+        "4 run(s) restored from snapshots written before trackyard kept their rows' "
+        "timestamps: their artifact_content id and created_at, config_facet and "
+        "run_config_kv created_at are approximated (docs/trust.md)"
+    ) in done.stdout, done.stdout + done.stderr
+    after = _rows(db)
+    for table in ("run", "artifact", "run_artifact_link"):
+        assert after[table] == before[table], table
+    with duckdb.connect(str(db), read_only=True) as con:
+        first = dict(
+            con.execute(
+                "SELECT content_id, min(created_at) FROM artifact GROUP BY content_id"
+            ).fetchall()
+        )
+    assert len(after["artifact_content"]) == len(before["artifact_content"]) == 4
+    for (cid, chash, driver, created, meta), old in zip(
+        after["artifact_content"], before["artifact_content"], strict=True
+    ):
+        assert (cid, chash, driver, meta) == (old[0], old[1], old[2], old[4])
+        assert created == first[cid] and created != old[3]  # consist's is a few ms later
 
 
 def test_a_snapshot_that_cannot_be_restored_costs_only_its_own_run(tmp_path: Path) -> None:

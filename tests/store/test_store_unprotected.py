@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import cli, db_runs, sweep_args
+from .conftest import cli, content_rows, db_runs, sweep_args
 
 HEADER = 3 * 4096
 
@@ -46,8 +46,10 @@ def _doctor(project: Path, ws: Path, *fix: str) -> tuple[bool, dict[str, str]]:
 
 def test_rows_without_snapshots_are_reported_then_protected(project: Path) -> None:
     """`doctor` fails naming each run whose snapshot was deleted; `doctor --fix` re-creates
-    them from the DB, so that a store damaged afterwards is rebuilt with every run."""
+    them from the DB, so that a store damaged afterwards is rebuilt with every run, their
+    artifact content rows exactly (id and created_at included)."""
     ws, before = _swept(project)
+    contents = content_rows(ws / "provenance.duckdb")
     gone = sorted(before)[:3]
     _delete_snapshots(ws, gone)
 
@@ -70,6 +72,7 @@ def test_rows_without_snapshots_are_reported_then_protected(project: Path) -> No
     ok, checks = _doctor(project, ws, "--fix")
     assert ok, checks
     assert db_runs(db) == before
+    assert content_rows(db) == contents
 
 
 def test_a_rebuild_that_cannot_restore_runs_lists_them_and_fails(project: Path) -> None:

@@ -8,7 +8,8 @@ Workspace (defaults; ``db_path`` and ``run_dir`` can be moved by settings):
     <workspace>/
       provenance.duckdb                 the store (DB_FILE); its schema marker beside it
       runs/                             consist's run folder (RUNS_DIR)
-        consist_runs/<run id>.json      consist's JSON snapshots (SNAPSHOT_DIR)
+        consist_runs/<run id>.json      consist's JSON snapshots (SNAPSHOT_DIR); their key
+                                        "trackyard" is trackyard's (_consist.contents)
       inputs/<sha[:2]>/<sha>            input files imported from bundles (INPUTS_DIR)
       sources/<sha[:2]>/<sha>.gz        kept source of keyed modules (SOURCES_DIR)
       shards/                           many-run sweeps in flight (SHARDS_DIR)

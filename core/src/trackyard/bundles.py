@@ -470,7 +470,7 @@ def _place(
     """Write the files, the snapshots, then merge the rows in one transaction; on a failure
     the files this import added are removed again. How many files were added."""
     from trackyard import _metrics_index
-    from trackyard._consist import restore
+    from trackyard._consist import contents, restore
     from trackyard._consist.tracker import create_schema
 
     places = _places(manifest, workspace, store.run_dir)
@@ -492,6 +492,8 @@ def _place(
         for done in written:
             done.unlink(missing_ok=True)
         raise
+    # The snapshots name the content rows this store holds (its own, for bytes it had).
+    contents.keep_all(store, [snapshots / f"{payload['run']['id']}.json" for payload in new])
     # Only the imported runs are indexed (they are new ids): re-indexing a big workspace's
     # every run for a small bundle would cost seconds per million runs.
     _metrics_index.catch_up(store.db_path, timeout=store.timeout)

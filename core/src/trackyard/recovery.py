@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from trackyard import _inflight, _metrics_index, _queries, _shards
+from trackyard._consist import contents as _contents
 from trackyard._consist import restore as _restore
 from trackyard._consist import snapshot as _snapshot
 from trackyard._consist.merge import Merger
@@ -114,6 +115,9 @@ class ReconcileReport:
     runs_after: int | None = None
     # Records of sweeps in flight whose driver is gone (killed): removed (their ids).
     sweeps_ended: tuple[str, ...] = ()
+    # Restored runs whose snapshot predates kept content rows: their artifact content rows
+    # were approximated (docs/trust.md says which columns, and how).
+    approximated: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -149,6 +153,13 @@ class ReconcileReport:
         lines += [
             f"  - removed the record of sweep {s}: its driver is gone" for s in self.sweeps_ended
         ]
+        if self.approximated:
+            lines.append(
+                f"  - {len(self.approximated)} run(s) restored from snapshots written before "
+                "trackyard kept their rows' timestamps: their artifact_content id and "
+                "created_at, config_facet and run_config_kv created_at are approximated "
+                "(docs/trust.md)"
+            )
         lines += [f"  ! {e}" for e in self.errors]
         if self.lost:
             lines.append(
@@ -337,9 +348,12 @@ def _reconcile(
     scan = _scan(store.run_dir, db_rows)
     restored: list[str] = []
     fixed: list[str] = []
+    approximated: list[str] = []
     for payload in _restore.restore(store, scan.todo, scan.errors):
         run_id = str(payload["run"]["id"])
         (restored if run_id not in db_rows else fixed).append(run_id)
+        if _contents.approximated(payload):
+            approximated.append(run_id)
     recreated = _snapshot.recreate(store, _unprotected(db_rows, scan.seen), scan.errors)
     # The metrics index is derived from run rows: rebuilt so it matches the repaired store.
     _metrics_index.rebuild(store.db_path, timeout=store.timeout)
@@ -357,6 +371,7 @@ def _reconcile(
         runs_before=before,
         runs_after=len(after),
         sweeps_ended=ended,
+        approximated=tuple(approximated),
     )
 
 

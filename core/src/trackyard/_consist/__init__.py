@@ -25,6 +25,9 @@ Modules
 * ``restore``: consist's rows rebuilt from its JSON run snapshots (``reconcile``, ``rebuild``,
   and ``import_runs``, all of a bundle's runs in one transaction).
 * ``merge``: a sweep's shard stores merged into the main store.
+* ``contents``: the store's artifact content rows of a run and its facet timestamps, kept in
+  its snapshot (after the run, a shard merge, an import) so that a rebuild restores them
+  exactly.
 * ``logs``: consist's log lines routed through trackyard's logger ``trackyard.consist``.
 
 consist internals trackyard relies on
@@ -112,4 +115,16 @@ Data layout
      ``ExecutionOptions(runtime_kwargs=, input_binding=)``, ``on_run_start`` hooks,
      ``Tracker.get_run`` / ``resolve_uri``, and ``consist.__version__`` (the schema marker).
      Public API, covered by every run test.
+ 15. Content rows and facet timestamps (``contents``; ``config_facet.created_at`` and
+     ``run_config_kv.created_at`` by ``id`` and ``run_id``, read with the SQL of ``schema``
+     like every other column): ``artifact_content`` has the columns ``id``,
+     ``content_hash``, ``driver``, ``created_at``, ``meta``, one row per hash and driver
+     shared by every artifact with those bytes, of which a snapshot names only the ``id``
+     (``content_id``); consist's last write of a run's snapshot happens before
+     ``Tracker.run`` returns (or raises), so the rows trackyard adds then under the
+     snapshot's top-level key ``trackyard`` stay; ``ConsistRecord`` reads a snapshot carrying
+     that key; read on the batch's engine with ``engine.raw_connection()``. A merge (both
+     paths) keeps the main store's content row for bytes it already had, so the shard runs'
+     snapshots are corrected to it (``contents.merged``).
+     [test_snapshot_keeps_the_stores_content_rows, test_consist_merge_skips_existing_runs]
 """

@@ -4,7 +4,8 @@
 ``INSERT OR IGNORE`` per table, in one ``_store.transaction``), and falls back to consist's own
 merge (``DatabaseMaintenance.merge``, what ``consist db merge --conflict skip`` runs) for a
 shard whose tables differ from the main store's. ``close_interrupted`` marks the runs a
-killed worker left ``running`` as failed first.
+killed worker left ``running`` as failed first. After a merge, the snapshots of the shard's
+runs whose content rows lost to the main store's record the main store's (``contents``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from trackyard._consist import contents
 from trackyard._consist.schema import (
     ATTACH_SHARD_SQL,
     MARK_INTERRUPTED_SQL,
@@ -106,6 +108,10 @@ class Merger:
                     self._store.retry(
                         lambda: self._consist_merge(shard), what=f"merging shard {shard.name}"
                     )
+                    self._store.write(
+                        lambda con: self._kept_contents(con, shard),
+                        what=f"merging shard {shard.name}",
+                    )
                 self.last_error = None
                 return True
             except Exception as exc:
@@ -122,6 +128,11 @@ class Merger:
             )
         self._maintenance.merge(shard, conflict="skip", include_snapshots=False)
 
+    def _kept_contents(self, con: Any, shard: Path) -> None:
+        """After consist's merge: the snapshots record the main store's content rows."""
+        con.execute(ATTACH_SHARD_SQL, {"path": str(shard)})
+        contents.merged(con, self._store.run_dir)
+
     def _merge_sql(self, con: Any, shard: Path) -> bool:
         """The one-connection merge; False (nothing written) when the shard needs consist's."""
         con.execute(ATTACH_SHARD_SQL, {"path": str(shard)})
@@ -131,6 +142,9 @@ class Merger:
         with transaction(con):
             for table, columns in sorted(tables.items()):
                 con.execute(copy_table_sql(table, columns))
+        # A content row the main store already had wins over the shard's: the snapshots of
+        # the shard's runs then record the main store's (a rebuild restores what it held).
+        contents.merged(con, self._store.run_dir)
         return True
 
     @staticmethod

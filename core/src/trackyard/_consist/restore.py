@@ -12,8 +12,11 @@ artifacts and its config facet. From them this module rebuilds, for consist's ow
   own function (as consist does: no rows when the facet has more than 500 keys).
 
 Column names, JSON columns and defaults are read from consist's models, so a missing key in an
-older snapshot gets the value consist would have given it. ``created_at`` of a facet, its keys
-and a content row (not in the snapshots) is the run's or the artifact's own.
+older snapshot gets the value consist would have given it. Content rows are the ones the
+snapshot records as the store held them (``contents``: trackyard adds them after each run);
+a snapshot written before that gets them approximated from its artifacts (the content id, the
+artifact's ``created_at``), and such rows never replace recorded ones. ``created_at`` of a
+facet and its keys is the one the snapshot records too (older snapshots: the run's own).
 
 Rows are built in Python and written through the store layer (``_store.Store.write``) on one
 connection, in one ``_store.transaction``, a few ``INSERT ... SELECT`` statements over Arrow
@@ -31,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from trackyard._consist import contents
 from trackyard._consist.schema import quote_identifier
 from trackyard._store import Store, transaction
 from trackyard.errors import StoreUnavailableError
@@ -163,21 +167,27 @@ def _schema() -> _Schema:
 
 @dataclass
 class _Rows:
-    """Rows per table, deduplicated by key (the later snapshot wins, as with ``merge``)."""
+    """Rows per table, deduplicated by key (the later snapshot wins, as with ``merge``).
+    ``exact``: keys of rows the snapshots recorded as the store held them (content rows),
+    which win over rows approximated from an older snapshot."""
 
     by_table: dict[str, dict[tuple[Any, ...], tuple[Any, ...]]] = field(default_factory=dict)
+    exact: set[tuple[str, tuple[Any, ...]]] = field(default_factory=set)
 
-    def add(self, table: _Table, row: tuple[Any, ...]) -> None:
+    def add(self, table: _Table, row: tuple[Any, ...], *, exact: bool = False) -> None:
         key = table.key_of(row)
         rows = self.by_table.setdefault(table.name, {})
-        if table.replace_by is None and key in rows:
-            return  # added when missing: the first one stays
+        kept = table.replace_by is None and key in rows  # added when missing: the first stays
+        if kept and (not exact or (table.name, key) in self.exact):
+            return  # ... unless it was approximated and this one is recorded
         rows[key] = row
+        if exact:
+            self.exact.add((table.name, key))
 
     def merge(self, schema: _Schema, other: _Rows) -> None:
         for table in schema.tables:
-            for row in other.by_table.get(table.name, {}).values():
-                self.add(table, row)
+            for key, row in other.by_table.get(table.name, {}).items():
+                self.add(table, row, exact=(table.name, key) in other.exact)
 
 
 def _payload_rows(schema: _Schema, payload: Mapping[str, Any]) -> _Rows:
@@ -186,10 +196,12 @@ def _payload_rows(schema: _Schema, payload: Mapping[str, Any]) -> _Rows:
     run = payload["run"]
     run_id = str(run["id"])
     rows.add(schema.run, schema.run.row(run))
+    for content in contents.recorded(payload) or []:
+        rows.add(schema.content, schema.content.row(content), exact=True)
     for direction in ("input", "output"):
         for artifact in payload.get(f"{direction}s") or []:
             rows.add(schema.artifact, schema.artifact.row(artifact))
-            if artifact.get("content_id") and artifact.get("hash"):
+            if artifact.get("content_id") and artifact.get("hash"):  # approximated
                 content = {
                     "id": artifact["content_id"],
                     "content_hash": artifact["hash"],
@@ -199,7 +211,7 @@ def _payload_rows(schema: _Schema, payload: Mapping[str, Any]) -> _Rows:
                 rows.add(schema.content, schema.content.row(content, **_created(artifact)))
             link = {"run_id": run_id, "artifact_id": artifact["id"], "direction": direction}
             rows.add(schema.link, schema.link.row(link))
-    _facet_rows(schema, rows, run, payload.get("facet"))
+    _facet_rows(schema, rows, payload)
     return rows
 
 
@@ -207,8 +219,10 @@ def _created(data: Mapping[str, Any]) -> dict[str, Any]:
     return {"created_at": data["created_at"]} if data.get("created_at") else {}
 
 
-def _facet_rows(schema: _Schema, rows: _Rows, run: Mapping[str, Any], facet: Any) -> None:
-    """The config facet a run recorded (its id is in ``meta`` only when consist stored it)."""
+def _facet_rows(schema: _Schema, rows: _Rows, payload: Mapping[str, Any]) -> None:
+    """The config facet a run recorded (its id is in ``meta`` only when consist stored it),
+    with the ``created_at`` the snapshot recorded (else the run's)."""
+    run, facet = payload["run"], payload.get("facet")
     meta = run.get("meta") or {}
     facet_id = meta.get("config_facet_id")
     if not facet_id or not isinstance(facet, dict):
@@ -218,6 +232,7 @@ def _facet_rows(schema: _Schema, rows: _Rows, run: Mapping[str, Any], facet: Any
     namespace = meta.get("config_facet_namespace") or run.get("model_name")
     version = meta.get("config_facet_schema_version")
     created = _created(run)
+    facet_at, kv_at = contents.facet_times(payload)
     record = {
         "id": facet_id,
         "namespace": namespace,
@@ -225,7 +240,8 @@ def _facet_rows(schema: _Schema, rows: _Rows, run: Mapping[str, Any], facet: Any
         "schema_version": None if version is None else str(version),
         "facet_json": facet,
     }
-    rows.add(schema.facet, schema.facet.row(record, **created))
+    at = {"created_at": facet_at} if facet_at else created
+    rows.add(schema.facet, schema.facet.row(record, **at), exact=facet_at is not None)
     flat = flatten_facet_values(facet_dict=facet, include_json_leaves=True)
     if len(flat) > _MAX_KV_ROWS:
         return
@@ -241,7 +257,8 @@ def _facet_rows(schema: _Schema, rows: _Rows, run: Mapping[str, Any], facet: Any
             "value_bool": value.value_bool,
             "value_json": value.value_json,
         }
-        rows.add(schema.kv, schema.kv.row(kv, **created))
+        at = {"created_at": kv_at[value.key_path]} if value.key_path in kv_at else created
+        rows.add(schema.kv, schema.kv.row(kv, **at))
 
 
 # --- writing ------------------------------------------------------------------------------------

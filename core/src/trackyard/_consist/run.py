@@ -36,6 +36,7 @@ from typing import Any, Protocol
 from trackyard import _queries
 from trackyard._capture import Capture
 from trackyard._consist import active, logs
+from trackyard._consist.contents import keep_run
 from trackyard._consist.identity import checksum_of, file_digests
 from trackyard._consist.session import (
     EXPLAIN_ENV,
@@ -162,12 +163,14 @@ class Engine:
         self._observer = observer
         self._metrics = metrics
         self._stamp: Stamp = self._stamper({})
+        self._started: str | None = None  # the id of the run this engine's call started
         consist_tracker.on_run_start(self._on_run_start)
         explain_misses(consist_tracker, explain_misses_enabled())
 
     # --- the run-start stamp ----------------------------------------------------------------
 
     def _on_run_start(self, run: Any) -> None:
+        self._started = str(run.id)
         self._stamp(run)
 
     @contextlib.contextmanager
@@ -276,7 +279,11 @@ class Engine:
         writes = WriteFailureWatch()
         try:
             with self._stamping(stamp), batch(self.consist):  # one connection per run
-                result = self._execute(fn, call, mode, runtime, options, rerun)
+                self._started = None
+                try:
+                    result = self._execute(fn, call, mode, runtime, options, rerun)
+                finally:
+                    self._keep_contents()
         except Exception as error:
             self._observer.run_failed(call, error)
             full = disk_full(error, call.name, self._settings)
@@ -289,6 +296,20 @@ class Engine:
         finally:
             writes.close()
         return result, writes.suspect
+
+    def _keep_contents(self) -> None:
+        """The run's snapshot records the store's content rows of its artifacts, so that a
+        rebuild restores them exactly (``contents``). Only once consist wrote its last
+        snapshot: a run an interrupt left open is written again when it is closed, and is
+        then restored with approximated rows, as is one whose rows cannot be read now."""
+        run_id, self._started = self._started, None
+        record = getattr(self.consist, "current_consist", None)
+        if run_id is None or (record is not None and str(record.run.id) == run_id):
+            return
+        try:
+            keep_run(self.consist, run_id)
+        except Exception as exc:  # the store or the file system refused: approximated later
+            logging.getLogger("trackyard").debug("content rows of %s not kept: %s", run_id, exc)
 
     def _call_fields(
         self,

@@ -290,6 +290,32 @@ MARK_TRANSFER_FAILED_SQL = """
 UPDATE run SET status = 'failed', meta = json_merge_patch(COALESCE(meta, '{}'), $patch)
 """
 
+# The content rows of a run's artifacts, kept in its snapshot (``contents``): by content hash
+# (the caller keeps the rows of its drivers); qualified, so it reads the main store with a
+# shard attached. Merging a shard: the runs whose shard row lost to the main store's.
+CONTENT_ROWS_SQL = """
+SELECT id, content_hash, driver, created_at, meta FROM main.artifact_content
+WHERE list_contains($hashes, content_hash)
+"""
+# The created_at of a run's config facet row and of its flattened keys ($facet, $run).
+FACET_TIMES_SQL = """
+SELECT 'facet', id, created_at FROM main.config_facet WHERE id = $facet
+UNION ALL
+SELECT 'kv', key, created_at FROM main.run_config_kv WHERE run_id = $run AND facet_id = $facet
+"""
+SHARD_CONTENT_CONFLICTS_SQL = """
+SELECT l.run_id FROM shard.main.run_artifact_link l
+JOIN shard.main.artifact a ON a.id = l.artifact_id
+JOIN shard.main.artifact_content s ON s.content_hash = a.hash AND s.driver = a.driver
+JOIN main.artifact_content m ON m.content_hash = s.content_hash AND m.driver = s.driver
+WHERE m.id <> s.id
+UNION
+SELECT r.id FROM shard.main.run r
+JOIN shard.main.config_facet s ON s.id = json_extract_string(r.meta, '$.config_facet_id')
+JOIN main.config_facet m ON m.id = s.id
+WHERE m.created_at <> s.created_at
+"""
+
 ATTACH_SHARD_SQL = "ATTACH $path AS shard (READ_ONLY)"
 
 TABLE_COLUMNS_SQL = """

@@ -9,19 +9,20 @@ plugin set are in ``meta``), and its input and output artifacts.
 What the store does not keep cannot come back: the snapshot's ``config`` dict (the store keeps
 the run's config hash and signature, which is what its cache identity needs) and the
 ``facet``. A re-created snapshot records ``meta.trackyard.snapshot_recreated`` (when) so a
-reader knows its ``config`` is empty for that reason.
+reader knows its ``config`` is empty for that reason. It carries the store's content rows of
+its artifacts (``contents``), as every run's snapshot does.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from trackyard._layout import SNAPSHOT_DIR, STAMP
+from trackyard._consist import contents
+from trackyard._layout import STAMP
 from trackyard._store import Store
 
 __all__ = ["RECREATED", "recreate"]
@@ -29,9 +30,10 @@ __all__ = ["RECREATED", "recreate"]
 RECREATED = "snapshot_recreated"
 
 
-def _records(db_path: Path, run_ids: Sequence[str]) -> list[Any]:
-    """consist's ``ConsistRecord`` of each run in ``run_ids``, read from the store's rows."""
-    from consist.models.artifact import Artifact
+def _records(db_path: Path, run_ids: Sequence[str]) -> tuple[list[Any], list[tuple[Any, ...]]]:
+    """consist's ``ConsistRecord`` of each run in ``run_ids``, read from the store's rows, and
+    the store's content rows of their artifacts (``contents``)."""
+    from consist.models.artifact import Artifact, ArtifactContent
     from consist.models.run import ConsistRecord, Run, RunArtifactLink
     from sqlalchemy.pool import NullPool
     from sqlmodel import Session, col, create_engine, select
@@ -57,21 +59,24 @@ def _records(db_path: Path, run_ids: Sequence[str]) -> list[Any]:
                         outputs=[a for d, a in mine if d == "output"],
                     )
                 )
-            return records
+            hashes = sorted({str(a.hash) for _, _, a in linked if a.hash})
+            found = session.exec(
+                select(ArtifactContent).where(col(ArtifactContent.content_hash).in_(hashes))
+            ).all()
+            rows = [(c.id, c.content_hash, c.driver, c.created_at, c.meta) for c in found]
+            return records, rows
     finally:
         engine.dispose()
 
 
-def _write_atomic(target: Path, text: str) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _text(record: Any, content: list[tuple[Any, ...]]) -> str:
+    """The snapshot of ``record`` as consist writes it, with the store's content rows of its
+    artifacts under trackyard's own key."""
+    payload = json.loads(record.model_dump_json())
+    rows = contents.rows_for(
+        contents.keys_of(payload), lambda hashes: [r for r in content if r[1] in hashes]
+    )
+    return json.dumps(contents.with_rows(payload, rows), indent=2)
 
 
 def recreate(store: Store, run_ids: Sequence[str], errors: list[str]) -> list[str]:
@@ -80,7 +85,7 @@ def recreate(store: Store, run_ids: Sequence[str], errors: list[str]) -> list[st
     if not run_ids:
         return []
     try:
-        records = store.retry(
+        records, content = store.retry(
             lambda: _records(store.db_path, run_ids), what="re-creating run snapshots"
         )
     except Exception as exc:
@@ -95,10 +100,9 @@ def recreate(store: Store, run_ids: Sequence[str], errors: list[str]) -> list[st
         meta = dict(record.run.meta or {})
         meta[STAMP] = {**(meta.get(STAMP) or {}), RECREATED: when}
         record.run.meta = meta
-        safe = "".join(c if (c.isalnum() or c in "-_.") else "_" for c in str(record.run.id))
         try:
-            _write_atomic(
-                store.run_dir / SNAPSHOT_DIR / f"{safe}.json", record.model_dump_json(indent=2)
+            contents.write_atomic(
+                contents.snapshot_path(store.run_dir, str(record.run.id)), _text(record, content)
             )
         except OSError as exc:
             errors.append(f"{record.run.id}: its snapshot could not be written ({exc})")

@@ -55,3 +55,19 @@ def browser() -> Iterator[Any]:
             yield launched
         finally:
             launched.close()
+
+
+# Test folders whose tests share session-scoped fixtures (a workspace, a served workspace):
+# each runs on one xdist worker, so those fixtures are built once.
+SHARED_SESSION_FOLDERS = frozenset({"report", "serve"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group tests for ``pytest-xdist --dist loadgroup``: a file's tests run on one worker
+    (module-scoped fixtures, such as a Dask cluster, are built once), and so do the folders
+    in ``SHARED_SESSION_FOLDERS``."""
+    for item in items:
+        path = Path(str(item.path))
+        folder = path.parent.name
+        group = folder if folder in SHARED_SESSION_FOLDERS else f"{folder}/{path.name}"
+        item.add_marker(pytest.mark.xdist_group(group))

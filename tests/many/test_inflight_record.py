@@ -5,6 +5,7 @@ ended and removed by `trackyard doctor --fix` / `trackyard.reconcile`."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -168,6 +169,18 @@ def _start_sweep(project: Path, ws: Path, ctl: Path, n: int, executor: str) -> A
     )
 
 
+@contextlib.contextmanager
+def _sweeping(project: Path, ws: Path, ctl: Path, n: int, executor: str) -> Iterator[Any]:
+    """``_start_sweep``, its process group killed when the block ends if it still runs."""
+    proc = _start_sweep(project, ws, ctl, n, executor)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+
+
 @pytest.fixture
 def held(tmp_path: Path) -> Iterator[tuple[Path, Path, Path]]:
     """A project, its workspace and a control folder holding c1 and c2."""
@@ -194,18 +207,13 @@ def test_ctrl_c_on_a_sweep_removes_its_record(held: tuple[Path, Path, Path]) -> 
     """Ctrl-C on `trackyard run calibration sweep` while a run is held: the command stops and
     its record is gone."""
     project, ws, ctl = held
-    proc = _start_sweep(project, ws, ctl, 3, "serial")
-    try:
+    with _sweeping(project, ws, ctl, 3, "serial") as proc:
         record = _first_record(ws)
         assert (record["total"], record["done"], record["failed"]) == (3, 1, 0)
         assert record["pid"] == proc.pid
         _wait("c1 to start", lambda: (ctl / "started-1").exists())
         os.killpg(proc.pid, signal.SIGINT)
         proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
     assert proc.returncode != 0
     assert _records(ws) == []
 
@@ -217,8 +225,7 @@ def test_a_killed_driver_leaves_its_record_ended_and_reconcile_removes_it(
     """kill -9 of a sweep's driver: its record stays, read as ended (driver gone), and
     `trackyard.reconcile` (what `doctor --fix` runs) removes it; a live sweep's is kept."""
     project, ws, ctl = held
-    proc = _start_sweep(project, ws, ctl, 3, executor)
-    try:
+    with _sweeping(project, ws, ctl, 3, executor) as proc:
         _first_record(ws)
         [state] = _inflight.read_all(ws)
         assert state.state == "in flight"
@@ -226,10 +233,6 @@ def test_a_killed_driver_leaves_its_record_ended_and_reconcile_removes_it(
         assert len(_records(ws)) == 1
         os.kill(proc.pid, signal.SIGKILL)
         proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
     [state] = _inflight.read_all(ws)
     assert (state.state, state.count("done"), state.remaining) == ("ended (driver gone)", 1, 2)
     report = trackyard.reconcile(ws)
@@ -260,15 +263,10 @@ def test_doctor_reports_a_killed_drivers_sweep_and_fix_removes_it(
     """`trackyard doctor` warns about the record a killed driver left (not a failure) and says
     how to remove it; `doctor --fix` removes it and says so."""
     project, ws, ctl = held
-    proc = _start_sweep(project, ws, ctl, 3, "serial")
-    try:
+    with _sweeping(project, ws, ctl, 3, "serial") as proc:
         record = _first_record(ws)
         os.kill(proc.pid, signal.SIGKILL)
         proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
     elsewhere = project / "elsewhere"  # not the project: doctor checks the default model
     elsewhere.mkdir()
 

@@ -17,16 +17,9 @@ import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
-CHUNK_BYTES = 8 * 1024 * 1024
+from trackyard._bundle import sha256_file as file_digest
 
-
-def file_digest(path: Path) -> str:
-    """The SHA-256 of a file's bytes, read in pieces."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for piece in iter(lambda: handle.read(CHUNK_BYTES), b""):
-            digest.update(piece)
-    return digest.hexdigest()
+__all__ = ["file_digest", "pack_tree", "tree_digest", "unpack_tree"]
 
 
 def _files(folder: Path) -> Iterator[tuple[str, Path]]:

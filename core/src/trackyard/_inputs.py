@@ -19,8 +19,8 @@ from typing import Any
 
 from trackyard import _remote, _shards
 from trackyard._layout import DRIVER_FILE, TEMPLATE_DB
-from trackyard._placing import InputFile
-from trackyard._tree import file_digest, pack_tree, tree_digest
+from trackyard._placing import InputFile, digest
+from trackyard._tree import pack_tree
 
 # Options every tracker has whose paths are the worker's own, never shipped.
 OWN_OPTIONS = ("workspace", "run_dir")
@@ -60,14 +60,11 @@ class Shipper:
         known = self._by_path.get(str(path))
         if known is not None:
             return known
-        if path.is_dir():
-            file = InputFile(path.name, tree_digest(path), "dir")
-            if file.sha256 not in self._futures:
-                self._futures[file.sha256] = self._client.scatter(pack_tree(path), hash=False)
-        else:
-            file = InputFile(path.name, file_digest(path))
-            if file.sha256 not in self._futures:
-                self._futures[file.sha256] = self._client.scatter(path.read_bytes(), hash=False)
+        kind = "dir" if path.is_dir() else "file"
+        file = InputFile(path.name, digest(path, kind), kind)
+        if file.sha256 not in self._futures:
+            data = pack_tree(path) if kind == "dir" else path.read_bytes()
+            self._futures[file.sha256] = self._client.scatter(data, hash=False)
         self._by_path[str(path)] = file
         return file
 

@@ -108,9 +108,10 @@ def _here(path: Path, copy: Path, file: InputFile, register: dict[str, str]) -> 
     """The driver's ``path`` when it holds (or can be given) this content, else ``copy``."""
     try:
         if path.exists() or path.is_symlink():
-            if digest(path, file.kind) == file.sha256:
+            found = digest(path, file.kind)  # a folder's is a walk and a hash of every file
+            if found == file.sha256:
                 return path
-            if register.get(str(path)) != digest(path, file.kind):
+            if register.get(str(path)) != found:
                 return copy  # not ours, or changed since we put it: leave it alone
         _put(copy, path, file.kind)
         register[str(path)] = file.sha256

@@ -145,8 +145,9 @@ def test_flush_json_writes_the_snapshot(consist_tracker: Any) -> None:
 
 def test_cache_miss_explainer(consist_tracker: Any) -> None:
     """``tracker_lifecycle.CacheMissExplainer`` is what a miss instantiates (replacing it skips
-    the explanation), its instances keep the tracker as ``_tracker``, and the on-demand
-    explanation is a dict with a ``reason``."""
+    the explanation), its instances keep the tracker as ``_tracker``, a miss records it under
+    ``cache_miss_explanation``, a run with ``cache_mode="overwrite"`` records none, and the
+    on-demand explanation is a dict with a ``reason``."""
     from consist.core import tracker_lifecycle
     from consist.core.cache_miss_explainer import CacheMissExplainer
 
@@ -155,9 +156,20 @@ def test_cache_miss_explainer(consist_tracker: Any) -> None:
     session.explain_misses(consist_tracker, False)
     try:
         result = consist_tracker.run(write_output, name="w", model="w", config={"a": 1})
-        assert result.run.meta["cache_miss_explanation"]["reason"] == session.NOT_EXPLAINED
+        recorded = result.run.meta[session.MISS_EXPLANATION]
+        assert recorded == session.unexplained_miss()[session.MISS_EXPLANATION]
         explained = session.explain(consist_tracker, consist_tracker.get_run(result.run.id))
         assert explained["status"] == "miss" and explained["reason"] != session.NOT_EXPLAINED
+        # A run whose lookup is skipped (``known_misses``) gets no explanation from consist:
+        # trackyard records the same unexplained miss itself.
+        skipped = consist_tracker.run(
+            write_output,
+            name="w",
+            model="w",
+            config={"a": 2},
+            cache_options=CacheOptions(cache_mode="overwrite"),
+        )
+        assert session.MISS_EXPLANATION not in (skipped.run.meta or {})
     finally:
         session.explain_misses(consist_tracker, True)
 
@@ -181,6 +193,33 @@ def test_database_engine_swap(consist_tracker: Any) -> None:
             assert result.run.status == "completed"
     assert db.engine is original
     assert len(_rows(Path(consist_tracker.db_path), "SELECT id FROM run")) == 2
+
+
+def test_batch_engine_caches_compiled_statements(consist_tracker: Any) -> None:
+    """duckdb_engine's dialect turns SQLAlchemy's compiled-statement cache off (only to silence
+    a warning; its statement compiler is PostgreSQL's, which caches): a batch's engine turns it
+    on, so the second run of a batch compiles nothing new, and the rows are still right."""
+    from duckdb_engine import Dialect
+    from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
+
+    assert Dialect.__dict__.get("supports_statement_cache") is False
+    assert PGDialect_psycopg2.__dict__.get("supports_statement_cache") is True
+    assert Dialect.statement_compiler is PGDialect_psycopg2.statement_compiler
+    db = _db(consist_tracker)
+    with session.batch(consist_tracker):
+        assert db.engine.dialect._supports_statement_cache is True
+        cache = db.engine._compiled_cache
+        for a in (1, 2):
+            consist_tracker.run(write_output, name="w", model="w", config={"a": a})
+        compiled = len(cache)
+        assert compiled > 5
+        third = consist_tracker.run(write_output, name="w", model="w", config={"a": 3})
+        assert len(cache) == compiled  # a run like the last ones compiles nothing new
+        hit = consist_tracker.run(write_output, name="w", model="w", config={"a": 3})
+    assert (third.cache_hit, hit.cache_hit) == (False, True)
+    assert hit.run.meta["cache_source"] == third.run.id
+    assert not db.engine.dialect._supports_statement_cache  # consist's own engine: untouched
+    assert len(_rows(Path(consist_tracker.db_path), "SELECT id FROM run")) == 4
 
 
 # --- 5, 7. file digests ----------------------------------------------------------------------

@@ -94,3 +94,67 @@ def test_the_store_is_free_while_a_model_runs(models_on_path: Path) -> None:
     )
     assert many.failed == 0
     assert [o.metrics["store_free"] for o in many.outcomes.values()] == [1.0] * 3
+
+
+def _lookups_skipped(caplog: pytest.LogCaptureFixture) -> int:
+    return sum("Cache lookup skipped" in r.getMessage() for r in caplog.records)
+
+
+def test_a_serial_batch_looks_up_only_configs_the_store_may_have(
+    models_on_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """consist's own cache lookup (two scans of the run table per run) is skipped for the
+    configs the batch's one query found no run for, and only for them: a repeat in the batch
+    is still a hit, a recorded run whose output is gone still runs again and says why, and a
+    run whose lookup was skipped records its miss unexplained like any other."""
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="trackyard.consist")
+    model = _import_model()
+    cal = _tracker(models_on_path / "k")
+    first = cal.run_many(model, list(CONFIGS.items()), progress=False)
+    assert (first.ran, first.cached, _lookups_skipped(caplog)) == (6, 0, 6)
+    for outcome in first.outcomes.values():
+        meta = cal.consist.get_run(outcome.run_id).meta
+        assert meta["cache_miss_explanation"]["reason"] == "not_explained"
+
+    caplog.clear()
+    first.outcomes["c0"].outputs["persons"].unlink()  # c0 must run again, and say why
+    items = [
+        ("c0", CONFIGS["c0"]),
+        ("c1", CONFIGS["c1"]),
+        ("n1", {"coeff": 0.71, "label": "n1"}),
+        ("n2", {"coeff": 0.72, "label": "n2"}),
+        ("n1-again", {"coeff": 0.71, "label": "n1"}),
+    ]
+    second = cal.run_many(model, items, progress=False)
+    assert (second.ran, second.cached, second.failed) == (3, 2, 0), second.summary()
+    # n1 and n2; c0 is looked up, its hit refused, and it runs again without a lookup
+    assert _lookups_skipped(caplog) == 3
+    assert second.outcomes["c1"].cache_hit and second.outcomes["n1-again"].cache_hit
+    assert second.outcomes["n1-again"].cache_source == second.outcomes["n1"].run_id
+    c0 = cal.consist.get_run(second.outcomes["c0"].run_id).meta["trackyard"]
+    assert "output" in c0["rerun_reason"] and second.outcomes["c0"].outputs["persons"].exists()
+
+
+def test_misses_explained_on_request_are_looked_up(
+    models_on_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With TRACKYARD_EXPLAIN_MISSES=1 a serial batch's new configs go through consist's
+    lookup, so each miss records consist's real reason."""
+    import logging
+
+    monkeypatch.setenv("TRACKYARD_EXPLAIN_MISSES", "1")
+    caplog.set_level(logging.DEBUG, logger="trackyard.consist")
+    cal = _tracker(models_on_path / "x")
+    result = cal.run_many(_import_model(), list(CONFIGS.items())[:2], progress=False)
+    assert (result.ran, _lookups_skipped(caplog)) == (2, 0)
+    for outcome in result.outcomes.values():
+        reason = cal.consist.get_run(outcome.run_id).meta["cache_miss_explanation"]["reason"]
+        assert reason not in ("not_explained", "")
+
+
+def _import_model() -> Any:
+    import many_models_helper
+
+    return many_models_helper.model

@@ -63,9 +63,17 @@ def cache_keys(runner: Runner, fn: Callable[..., Any], items: Sequence[Keyed]) -
 
 
 def precheck(
-    runner: Runner, fn: Callable[..., Any], items: Sequence[Keyed], keys: Mapping[str, str]
+    runner: Runner,
+    fn: Callable[..., Any],
+    items: Sequence[Keyed],
+    keys: Mapping[str, str],
+    unrecorded: set[str] | None = None,
 ) -> dict[str, RunOutcome]:
-    """Outcomes of the items whose config already ran (``keys`` from ``cache_keys``)."""
+    """Outcomes of the items whose config already ran (``keys`` from ``cache_keys``).
+
+    ``unrecorded``, when given, receives the cache keys that no completed row of the store
+    has at all, whatever its code or inputs (consist's own lookup, which can only match a row
+    with the call's config hash, would find nothing for them either)."""
     if not keys:
         return {}
     # The mode DomainTracker.run chooses (a model without a source file falls back to its source).
@@ -82,6 +90,10 @@ def precheck(
             continue
         for row in _queries.executed_runs(store, code, input_hash, hashes):
             found.setdefault(row.config_hash, (row.id, _as_mapping(row.meta)))  # newest first
+    if unrecorded is not None:
+        wanted = sorted(set(keys.values()) - set(found))
+        if wanted:
+            unrecorded.update(set(wanted) - _queries.recorded_config_hashes(store, wanted))
     if not found:
         return {}
     outputs: dict[str, dict[str, Path]] = {}

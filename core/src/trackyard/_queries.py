@@ -169,6 +169,16 @@ def executed_runs(
     return [CachedRun(str(r.id), str(r.config_hash), r.meta) for r in rows]
 
 
+def recorded_config_hashes(store: Store, config_hashes: Sequence[str]) -> set[str]:
+    """Which of ``config_hashes`` any completed run (executed or a hit) has."""
+    rows = store.query(
+        schema.RECORDED_CONFIGS_SQL,
+        {"hashes": list(config_hashes)},
+        what="the sweep's cache pre-check",
+    )
+    return {str(r[0]) for r in rows}
+
+
 def output_uris(store: Store, run_ids: Sequence[str]) -> list[OutputUri]:
     """The output artifacts of ``run_ids``."""
     found = store.query(

@@ -27,7 +27,7 @@ from typing import Any
 
 from trackyard import _inflight, _inputs, _remote, _shards
 from trackyard._consist.merge import Merger
-from trackyard._consist.session import batch
+from trackyard._consist.session import batch, known_misses
 from trackyard._model import function_reference
 from trackyard._outcome import Runner, RunOutcome
 from trackyard._precheck import cache_keys, precheck
@@ -190,11 +190,16 @@ def _run_checked(
     # parallel one does not (the driver merges shards into the store on its own connection).
     with batch(runner.consist) if serial else contextlib.nullcontext():
         keys = cache_keys(runner, fn, checked)
-        hits = precheck(runner, fn, checked, keys)
+        unrecorded: set[str] = set()
+        hits = precheck(runner, fn, checked, keys, unrecorded)
         first, repeats = _dedupe([i for i in checked if i.name not in hits], keys)
         result = ManyResult(outcomes=dict(hits), cached=len(hits))
         bar.count(cached=len(hits))
-        _collect(submit(first), result, bar, len(first), submit.slots)
+        # A serial batch's configs that the store has never recorded skip consist's own cache
+        # lookup (two scans of the run table per run); their repeats, run last, are hits.
+        new = {i.name for i in first if keys.get(i.name) in unrecorded} if serial else set()
+        with known_misses(runner.consist, new):
+            _collect(submit(first), result, bar, len(first), submit.slots)
         _collect(_Serial(runner, fn)(repeats), result, bar, len(repeats), 1)
     return result
 

@@ -50,11 +50,18 @@ Private attributes and monkeypatches
      whose ``explain`` reads ``self._tracker`` (``session.explain_misses``): the explainer
      costs ~180 ms of queries per miss; trackyard skips it unless
      ``TRACKYARD_EXPLAIN_MISSES=1`` and runs ``consist.core.cache_miss_explainer
-     .CacheMissExplainer(tracker).explain(run).as_dict()`` on demand.
+     .CacheMissExplainer(tracker).explain(run).as_dict()`` on demand. A miss records it as
+     the run meta key ``cache_miss_explanation``; a serial batch's configs the store has
+     never recorded run with ``cache_mode="overwrite"`` (no lookup, no explanation) and
+     trackyard writes the same unexplained record (``session.known_misses``).
      [test_cache_miss_explainer]
   4. ``tracker.metadata_store.db.engine`` swapped for a ``QueuePool(pool_size=1)`` engine on
      the same URL for a batch, and back (``session.batch``): consist's ``NullPool`` opens a
-     DuckDB connection (~29 ms) per operation. [test_database_engine_swap]
+     DuckDB connection (~29 ms) per operation. [test_database_engine_swap] The batch's engine
+     caches compiled statements (``dialect._supports_statement_cache = True`` on that engine's
+     dialect only): duckdb_engine's ``Dialect`` sets ``supports_statement_cache = False`` only
+     to silence SQLAlchemy's warning (duckdb_engine PR #268) and compiles with PostgreSQL's
+     ``PGCompiler``, whose dialect caches. [test_batch_engine_caches_compiled_statements]
   5. ``tracker.identity.compute_file_checksum`` replaced on the instance for one call, and the
      class method called for directories and non-``full`` strategies
      (``identity.one_hash_per_file``; ``identity.hashing_strategy`` read): consist hashes an

@@ -43,8 +43,10 @@ from trackyard._consist.session import (
     batch,
     explain_misses,
     flush_snapshot,
+    known_miss,
     lock_free,
     released,
+    unexplained_miss,
 )
 from trackyard._deps import (
     MODULES,
@@ -81,7 +83,13 @@ from trackyard.errors import StaleOutputError, StoreUnavailableError, Undeclared
 from trackyard.settings import Settings
 from trackyard.wiring import CodeIdentity
 
-__all__ = ["Engine", "NoObserver", "RunObserver", "WriteFailureWatch", "explain_misses_enabled"]
+__all__ = [
+    "Engine",
+    "NoObserver",
+    "RunObserver",
+    "WriteFailureWatch",
+    "explain_misses_enabled",
+]
 
 Stamp = Callable[[Any], None]  # called with consist's Run as it starts
 
@@ -183,7 +191,7 @@ class Engine:
         finally:
             self._stamp = previous
 
-    def _stamper(self, fields: Mapping[str, Any]) -> Stamp:
+    def _stamper(self, fields: Mapping[str, Any], unexplained: bool = False) -> Stamp:
         """The run-start stamp of one call: provenance on every run as it starts (hits
         included), before it is written.
 
@@ -196,6 +204,9 @@ class Engine:
         consist names the row it matched as ``cache_source``, and it matches hit rows too:
         when that row is itself a hit, the new row names the run it reused instead, so
         ``cache_source`` is always the run that executed (no query).
+
+        ``unexplained``: the run skipped consist's cache lookup (``known_misses``); its row
+        records the miss as not explained, as a looked-up miss does.
         """
         consist_tracker, stamp = self.consist, {**self._provenance, **fields}
         executor_of = self._executor_of
@@ -203,6 +214,8 @@ class Engine:
         def stamp_run(run: Any) -> None:
             meta = run.meta if run.meta is not None else {}
             meta[STAMP] = dict(stamp)
+            if unexplained:
+                meta.update(unexplained_miss())
             cached = getattr(consist_tracker.current_consist, "cached_run", None)
             if meta.get(CACHE_SOURCE) and cached is not None:
                 meta[CACHE_SOURCE] = executor_of(cached)
@@ -274,14 +287,16 @@ class Engine:
         to fail (the run's row must then be read back). ``rerun``: why a cache hit was refused;
         the run then executes whatever the cache holds, and records the reason."""
         runtime = accepted_kwargs(fn, {**call.wiring.runtime_kwargs, **runtime_kwargs})
-        stamp = self._stamper(self._call_fields(fn, call, options, rerun))
+        skip = rerun is None and known_miss(self.consist, call.name)
+        overwrite = rerun is not None or skip
+        stamp = self._stamper(self._call_fields(fn, call, options, rerun), unexplained=skip)
         logs.route()  # also modules consist loaded since, or a plugin's own consist Tracker
         writes = WriteFailureWatch()
         try:
             with self._stamping(stamp), batch(self.consist):  # one connection per run
                 self._started = None
                 try:
-                    result = self._execute(fn, call, mode, runtime, options, rerun)
+                    result = self._execute(fn, call, mode, runtime, options, overwrite)
                 finally:
                     self._keep_contents()
         except Exception as error:
@@ -340,7 +355,7 @@ class Engine:
         mode: CodeIdentity,
         runtime: Mapping[str, Any],
         options: Mapping[str, Any],
-        rerun: str | None,
+        overwrite: bool,
     ) -> Any:
         from consist import CacheOptions, ExecutionOptions  # heavy: only once a run starts
 
@@ -363,7 +378,7 @@ class Engine:
             iteration=call.iteration,
             parent_run_id=options["parent_run_id"],
             cache_options=CacheOptions(
-                cache_mode="overwrite" if rerun is not None else None,
+                cache_mode="overwrite" if overwrite else None,
                 cache_epoch=wired.cache_epoch or self._settings.cache_epoch,
                 code_identity=mode,
             ),

@@ -220,6 +220,14 @@ WHERE status = 'completed' AND git_hash = $git
 ORDER BY created_at DESC
 """
 
+# The config hashes that any completed row has (executed or a hit, any code and inputs):
+# consist's own lookup can only match a row with the call's config hash (its signature covers
+# it), so a config hash no completed row has is a miss whatever else consist compares.
+RECORDED_CONFIGS_SQL = """
+SELECT DISTINCT config_hash FROM run
+WHERE status = 'completed' AND list_contains($hashes, config_hash)
+"""
+
 OUTPUTS_SQL = """
 SELECT l.run_id, a.key, a.container_uri, a.hash FROM run_artifact_link l
 JOIN artifact a ON a.id = l.artifact_id

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from ._venvs import new_venv
 
 CHROMIUM = os.environ.get("TRACKYARD_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -57,17 +59,38 @@ def browser() -> Iterator[Any]:
             launched.close()
 
 
+@pytest.fixture
+def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], Path]:
+    """``fresh_venv(path)``: a new venv there (its own pip, nothing of trackyard) that sees the
+    run's shared third-party dependencies (tests/_venvs.py); returns its ``bin`` folder."""
+    return lambda path: new_venv(path, tmp_path_factory)
+
+
 # Test folders whose tests share session-scoped fixtures (a workspace, a served workspace):
 # each runs on one xdist worker, so those fixtures are built once.
 SHARED_SESSION_FOLDERS = frozenset({"report", "serve"})
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Group tests for ``pytest-xdist --dist loadgroup``: a file's tests run on one worker
-    (module-scoped fixtures, such as a Dask cluster, are built once), and so do the folders
-    in ``SHARED_SESSION_FOLDERS``."""
-    for item in items:
-        path = Path(str(item.path))
-        folder = path.parent.name
-        group = folder if folder in SHARED_SESSION_FOLDERS else f"{folder}/{path.name}"
-        item.add_marker(pytest.mark.xdist_group(group))
+def _scope(nodeid: str) -> str:
+    """The unit of work a test belongs to: its file, or its folder if that is shared."""
+    path = nodeid.split("::", 1)[0]
+    folder = path.rsplit("/", 2)[-2] if path.count("/") >= 1 else ""
+    return folder if folder in SHARED_SESSION_FOLDERS else path
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile`` (the root pyproject.toml's addopts): a file's tests run on one
+    worker (module-scoped fixtures, such as a Dask cluster or a venv, are built once), and so
+    do the folders in ``SHARED_SESSION_FOLDERS``. A scheduler rather than ``xdist_group``
+    marks: pytest 9.2 no longer reads the node id suffix pytest-xdist 3.8's ``loadgroup``
+    writes, so those marks grouped nothing."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFileOrSharedFolder(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _scope(nodeid)
+
+    return ByFileOrSharedFolder(config, log)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,45 @@ def _scope(nodeid: str) -> str:
     return folder if folder in SHARED_SESSION_FOLDERS else path
 
 
+# Units of work that take a minute or more (the report's and live view's folders, fresh venvs,
+# Dask clusters, kill -9 and Ctrl-C trials; measured with --durations): handed out first, so
+# that none starts last and runs alone while the other workers idle. The rest follow, the
+# units with the most tests first (what pytest-xdist does by default).
+SLOW_FIRST = (
+    "report",
+    "serve",
+    "tests/install/test_install_plugins.py",
+    "tests/many/test_dask_noshare.py",
+    "tests/trust/test_ctrl_c.py",
+    "tests/provenance/test_upgrades.py",
+    "tests/store/test_store_unprotected.py",
+    "tests/store/test_store_rebuild.py",
+    "tests/store/test_store_in_flight.py",
+    "tests/store/test_store_concurrency.py",
+    "tests/cli/test_cli_new_plugin.py",
+    "tests/bundles/test_bundle_other_venv.py",
+    "tests/trust/test_trust_store.py",
+    "tests/cli/test_cli_doctor_workspace.py",
+)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """On an xdist worker, order the tests as their units of work are to be handed out
+    (``SLOW_FIRST``, then by size); a unit's own tests keep their order (a stable sort).
+    Every worker sorts alike, so their collections still agree."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    rank = {scope: n for n, scope in enumerate(SLOW_FIRST)}
+    sizes = Counter(_scope(item.nodeid) for item in items)
+
+    def key(item: pytest.Item) -> tuple[int, int]:
+        scope = _scope(item.nodeid)
+        return rank.get(scope, len(rank)), -sizes[scope]
+
+    items.sort(key=key)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """``--dist loadfile`` (the root pyproject.toml's addopts): a file's tests run on one
@@ -87,6 +127,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     writes, so those marks grouped nothing."""
     if config.getvalue("dist") != "loadfile":
         return None
+    config.option.loadscopereorder = False  # the workers' order (above) is the queue's
     from xdist.scheduler import LoadScopeScheduling
 
     class ByFileOrSharedFolder(LoadScopeScheduling):

@@ -118,7 +118,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=key)
 
 
-@pytest.hookimpl(tryfirst=True)
+# optionalhook: -p no:xdist leaves the hook undefined, and that is fine.
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """``--dist loadfile`` (the root pyproject.toml's addopts): a file's tests run on one
     worker (module-scoped fixtures, such as a Dask cluster or a venv, are built once), and so

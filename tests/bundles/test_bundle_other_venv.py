@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,10 +17,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.mark.slow
 def test_another_venv_with_the_same_plugins_gets_hits(
-    origin: Path, bundle: Path, tmp_path: Path
+    origin: Path, bundle: Path, tmp_path: Path, fresh_venv: Callable[[Path], Path]
 ) -> None:
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    fresh_venv(venv)  # third-party dependencies shared: tests/_venvs.py
     env = {
         k: v
         for k, v in os.environ.items()

@@ -172,6 +172,6 @@ def test_a_rebuild_after_an_import_keeps_the_importing_stores_content_rows(
         ).fetchone()
     assert shared == (2,)  # the imported artifact names the origin's row, which lost
     db.write_bytes(db.read_bytes()[:-1000])
-    fixed = cli("doctor", "simulation", "--fix", "--workspace", str(ws), cwd=tmp_path)
+    fixed = cli("doctor", "--store-only", "--fix", "--workspace", str(ws), cwd=tmp_path)
     assert "moved aside" in fixed.stdout, fixed.stdout + fixed.stderr
     assert _content_rows(db) == before

@@ -60,14 +60,15 @@ def test_doctor_finds_and_fixes_a_run_left_running_by_kill_9(cli: Cli, tmp_path:
     assert "trackyard doctor --fix" in checks["store audit"][1]
     assert checks["plugin set"][0] == "ok"
 
-    fixed = cli("doctor", "simulation", "--workspace", ws, "--fix", "--json")
+    # --store-only: the same workspace report without the domain checks (tested just above).
+    fixed = cli("doctor", "--store-only", "--workspace", ws, "--fix", "--json")
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     checks = _workspace_report(fixed.stdout)
     assert checks["reconcile"][0] == "ok"
     assert "marked interrupted: dies_" in checks["reconcile"][1]
     assert checks["store audit"] == ("ok", "audit: snapshots and DB agree")
 
-    again = cli("doctor", "simulation", "--workspace", ws, "--fix", "--json")
+    again = cli("doctor", "--store-only", "--workspace", ws, "--fix", "--json")
     assert _workspace_report(again.stdout)["reconcile"] == ("ok", "reconcile: nothing to do")
 
 
@@ -87,3 +88,31 @@ def test_doctor_warns_when_runs_used_another_plugin_set(cli: Cli, tmp_path: Path
     assert status == "warn"
     assert "runs were recorded with other plugin sets: 0123456789ab (1 runs)" in detail
     assert "trackyard install -r LOCK" in detail
+
+
+def test_store_only_audits_the_store_without_checking_domains(cli: Cli, tmp_path: Path) -> None:
+    """`doctor --store-only` prints the workspace's report alone (no domain is checked) and
+    fails with its exit code; it refuses a domain name, and a workspace without a store."""
+    (tmp_path / "doctor_models.py").write_text(MODELS)
+    assert _run(tmp_path, "killed", "dies") == -9
+    ws = str(tmp_path / "ws")
+    audit = cli("doctor", "--store-only", "--workspace", ws, "--json")
+    assert audit.returncode == 1, audit.stdout + audit.stderr
+    assert [r["domain"] for r in json.loads(audit.stdout)] == ["workspace"]
+    assert _workspace_report(audit.stdout)["store audit"][0] == "FAIL"
+    plain = cli("doctor", "--store-only", "--workspace", ws, "--fix")
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    assert "simulation" not in plain.stdout
+    assert plain.stdout.rstrip().endswith("doctor: 1 report(s) OK")
+
+    named = cli("doctor", "simulation", "--store-only", "--workspace", ws)
+    assert named.returncode == 2
+    assert (
+        "Invalid value for --store-only: it checks no domain: drop 'simulation', or drop "
+        "--store-only to check 'simulation'"
+    ) in named.stderr
+    empty = cli("doctor", "--store-only", "--workspace", str(tmp_path / "empty"))
+    assert empty.returncode == 2
+    assert f"Invalid value for --store-only: {tmp_path / 'empty'} holds no store to audit" in (
+        empty.stderr
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -49,12 +48,14 @@ def test_new_plugin_refuses_bad_names_and_non_empty_folders(cli: Cli, tmp_path: 
 
 
 @pytest.mark.slow
-def test_generated_plugin_passes_its_tests_in_a_fresh_venv(cli: Cli, tmp_path: Path) -> None:
-    """pip install -e of a new plugin in a fresh venv, then its pytest passes and it is listed."""
+def test_generated_plugin_passes_its_tests_in_a_fresh_venv(
+    cli: Cli, tmp_path: Path, fresh_venv: Callable[[Path], Path]
+) -> None:
+    """pip install -e of a new plugin in a fresh venv, then its pytest passes and it is listed
+    (the third-party dependencies come from the run's shared site: tests/_venvs.py)."""
     assert cli("new-plugin", "traffic", "--dir", str(tmp_path / "pkg")).returncode == 0
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    python = venv / "bin" / "python"
+    python = fresh_venv(venv) / "python"
     env = {
         k: v
         for k, v in os.environ.items()

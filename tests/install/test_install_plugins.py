@@ -1,7 +1,8 @@
 """`trackyard install/uninstall/plugins export` against real local plugin packages in a fresh venv.
 
-One virtual environment is created per module (the core installed editable from this checkout,
-with pip's cache); every command runs as a subprocess of that venv's own `trackyard`.
+One virtual environment is created per module (the core installed editable from this checkout;
+the third-party dependencies from the run's shared site, tests/_venvs.py); every command runs
+as a subprocess of that venv's own `trackyard`.
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from .._venvs import new_venv
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -70,8 +72,7 @@ class Venv:
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Venv:
     root = tmp_path_factory.mktemp("install-venv")
     env_dir = root / "env"
-    subprocess.run([sys.executable, "-m", "venv", str(env_dir)], check=True)
-    python = env_dir / "bin" / "python"
+    python = new_venv(env_dir, tmp_path_factory) / "python"
     subprocess.run(
         [str(python), "-m", "pip", "install", "-q", "-e", str(REPO / "core")],
         check=True,

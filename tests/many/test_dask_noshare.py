@@ -51,7 +51,7 @@ def _expected(coeff: float) -> dict[str, str]:
 def _doctor(workspace: Path) -> subprocess.CompletedProcess[str]:
     trackyard_cli = str(Path(sys.executable).with_name("trackyard"))
     return subprocess.run(
-        [trackyard_cli, "doctor", "--workspace", str(workspace)],
+        [trackyard_cli, "doctor", "--store-only", "--workspace", str(workspace)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -343,8 +343,8 @@ def test_a_killed_driver_leaves_nothing_running_and_the_next_sweep_finishes(
         driver.kill()
         driver.wait()
     fixed = subprocess.run(
-        [str(Path(sys.executable).with_name("trackyard")), "doctor", "--fix", "--workspace",
-         str(workspace)],
+        [str(Path(sys.executable).with_name("trackyard")), "doctor", "--store-only", "--fix",
+         "--workspace", str(workspace)],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr

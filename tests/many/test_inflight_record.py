@@ -271,7 +271,7 @@ def test_doctor_reports_a_killed_drivers_sweep_and_fix_removes_it(
     elsewhere.mkdir()
 
     def sweeps_check(*extra: str) -> tuple[str, str]:
-        done = run_trackyard("doctor", "simulation", "--workspace", str(ws), "--json", *extra,
+        done = run_trackyard("doctor", "--store-only", "--workspace", str(ws), "--json", *extra,
                              cwd=elsewhere)  # fmt: skip
         [report] = [r for r in json.loads(done.stdout) if r["domain"] == "workspace"]
         checks = {c["name"]: (c["status"], c["detail"]) for c in report["checks"]}

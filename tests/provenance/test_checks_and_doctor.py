@@ -100,13 +100,13 @@ def test_doctor_workspace_reports_and_fixes_runs_whose_outputs_are_gone(ws: Path
 
     shutil.rmtree(gone_path.parent)
     del trap
-    audit = _cli("doctor", "--workspace", str(ws), cwd=ws.parent)
+    audit = _cli("doctor", "--store-only", "--workspace", str(ws), cwd=ws.parent)
     assert audit.returncode == 1
     assert f"run {gone.run_id}: output 'table' ({gone_path}) is missing" in audit.stdout
     assert kept.run_id not in audit.stdout
-    fixed = _cli("doctor", "--workspace", str(ws), "--fix", cwd=ws.parent)
+    fixed = _cli("doctor", "--store-only", "--workspace", str(ws), "--fix", cwd=ws.parent)
     assert "(marked: never served again)" in fixed.stdout
-    again = _cli("doctor", "--workspace", str(ws), cwd=ws.parent)
+    again = _cli("doctor", "--store-only", "--workspace", str(ws), cwd=ws.parent)
     assert "2 completed runs" not in again.stdout
     assert "all 1 completed runs have their recorded files" in again.stdout
     snapshot = next((ws / "runs" / "consist_runs").glob(f"{gone.run_id}.json"))

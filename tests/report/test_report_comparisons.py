@@ -167,7 +167,7 @@ def test_comparisons_survive_rebuilding_the_store(tmp_path: Path) -> None:
     b = sim.run_model(name="b", config={"alpha": 0.9, "seed": 1})
     sim.compare(a, b)
     (root / "provenance.duckdb").unlink()
-    fixed = cli("doctor", "--workspace", str(root), "--fix", cwd=tmp_path)
+    fixed = cli("doctor", "--store-only", "--workspace", str(root), "--fix", cwd=tmp_path)
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     _, rows = _table(_report(root, tmp_path / "report.html"), TITLE)
     assert [r[:4] for r in rows] == [[a.run_id, b.run_id, "", "alpha: 1.1 → 0.9"]]

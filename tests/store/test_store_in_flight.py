@@ -104,7 +104,7 @@ def test_dask_sweep_whose_client_is_killed_leaves_nothing_running(
     shards = [p for p in ws.glob("shards/*/*/*.duckdb") if p.name != "template.duckdb"]
     assert len(shards) == 2
 
-    fixed = cli(project, "doctor", "calibration", "--fix", "--workspace", str(ws), "--json")
+    fixed = cli(project, "doctor", "--store-only", "--fix", "--workspace", str(ws), "--json")
     assert '"name": "reconcile",\n        "status": "ok"' in fixed.stdout, fixed.stdout
     assert "left alone, still running in its process" in fixed.stdout, fixed.stdout
     assert all(p.is_file() for p in shards)  # the workers still write them
@@ -119,7 +119,7 @@ def test_dask_sweep_whose_client_is_killed_leaves_nothing_running(
     )
     _wait("their shards to be released", lambda: all(
         _shards.done_marker(p).exists() for p in shards), 30)  # fmt: skip
-    fixed = cli(project, "doctor", "calibration", "--fix", "--workspace", str(ws), "--json")
+    fixed = cli(project, "doctor", "--store-only", "--fix", "--workspace", str(ws), "--json")
     assert '"name": "reconcile",\n        "status": "ok"' in fixed.stdout, fixed.stdout
     assert '"name": "store audit",\n        "status": "ok"' in fixed.stdout, fixed.stdout
     stored = db_runs(ws / "provenance.duckdb")
@@ -175,7 +175,7 @@ def test_doctor_fix_leaves_a_run_in_flight_alone(project: Path) -> None:
     )  # fmt: skip
     _wait("the run to be in its model", lambda: "1" in _started(ctl), 120)
     (run_id,) = snapshot_runs(ws / "runs")
-    fixed = cli(project, "doctor", "calibration", "--fix", "--workspace", str(ws), "--json")
+    fixed = cli(project, "doctor", "--store-only", "--fix", "--workspace", str(ws), "--json")
     assert '"name": "reconcile",\n        "status": "ok"' in fixed.stdout, fixed.stdout
     assert snapshot_runs(ws / "runs") == {run_id: "running"}
     (ctl / "block").unlink()

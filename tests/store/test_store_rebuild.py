@@ -25,7 +25,7 @@ def _truncate_and_fix(cwd: Path, ws: Path) -> None:
     """Damage the store as a crash would (cut its end), then `trackyard doctor --fix`."""
     db = ws / "provenance.duckdb"
     db.write_bytes(db.read_bytes()[:-1000])
-    done = cli(cwd, "doctor", "calibration", "--fix", "--workspace", str(ws), "--json")
+    done = cli(cwd, "doctor", "--store-only", "--fix", "--workspace", str(ws), "--json")
     assert '"name": "reconcile",\n        "status": "ok"' in done.stdout, done.stdout + done.stderr
 
 
@@ -181,7 +181,7 @@ def test_snapshots_written_before_content_rows_were_kept_are_rebuilt_approximate
     db = ws / "provenance.duckdb"
     before = _rows(db)
     db.write_bytes(db.read_bytes()[:-1000])
-    done = cli(project, "doctor", "calibration", "--fix", "--workspace", str(ws), "--json")
+    done = cli(project, "doctor", "--store-only", "--fix", "--workspace", str(ws), "--json")
     assert (
         "4 run(s) restored from snapshots written before trackyard kept their rows' "
         "timestamps: their artifact_content id and created_at, config_facet and "

@@ -20,6 +20,7 @@ from trackyard._deps import environment_changes, model_code, verify, warn_batch
 from trackyard._layout import DEPS, METRICS, SOURCES_DIR, STAMP
 from trackyard._model import code_identity, model_identity, wrap_model
 from trackyard._outcome import Runner, RunOutcome
+from trackyard._outcomes import Outcomes
 from trackyard._provenance import code_dependencies, config_inputs, input_identity
 from trackyard._store import Store
 from trackyard._validate import decode_metric
@@ -64,10 +65,11 @@ def cache_keys(runner: Runner, fn: Callable[..., Any], items: Sequence[Keyed]) -
 
 def precheck(
     runner: Runner, fn: Callable[..., Any], items: Sequence[Keyed], keys: Mapping[str, str]
-) -> dict[str, RunOutcome]:
-    """Outcomes of the items whose config already ran (``keys`` from ``cache_keys``)."""
+) -> Outcomes:
+    """Outcomes of the items whose config already ran (``keys`` from ``cache_keys``), kept
+    compactly (``Outcomes``)."""
     if not keys:
-        return {}
+        return Outcomes()
     # The mode DomainTracker.run chooses (a model without a source file falls back to its source).
     code = code_digest(
         runner.consist, code_identity(fn, runner.wiring.code_identity), wrap_model(fn)
@@ -83,7 +85,7 @@ def precheck(
         for row in _queries.executed_runs(store, code, input_hash, hashes):
             found.setdefault(row.config_hash, (row.id, _as_mapping(row.meta)))  # newest first
     if not found:
-        return {}
+        return Outcomes()
     outputs: dict[str, dict[str, Path]] = {}
     checksum = checksum_of(runner.consist)
     stale, changed = _refused(runner, found.values(), checksum)
@@ -93,7 +95,7 @@ def precheck(
         outputs.setdefault(run_id, {})[key] = path
         if not path.exists() or (recorded and checksum(path) != recorded):
             stale.add(run_id)  # run for real: DomainTracker.run records why it runs again
-    hits: dict[str, RunOutcome] = {}
+    hits = Outcomes()
     for item in items:
         match = found.get(keys.get(item.name, ""))
         if match is not None and match[0] not in stale:

@@ -7,7 +7,8 @@ Sections: listing, tracker, run (single miss/hit), batch (per-run cost inside a 
 ``run_many`` vs a direct consist loop, interleaved halves), sweep (16 x 1 s), topk (the metrics
 index vs a typed column on the same file, over stores of --sizes runs), cli (``runs --top`` and
 ``info`` vs ``--help``), memory (peak RSS of the driver and of a worker over a ``processes``
-sweep of --mem-n trivial configs, measured after each quarter of it, so growth shows).
+sweep of --mem-n trivial configs and one of --mem-big, each in a fresh process, and the ratio
+of the driver's peaks; the driver's peak after each quarter shows any growth).
 
 Baselines are written the way the pattern document writes them: a hand-made wrapper that owns
 a ``consist.Tracker(run_dir=..., db_path=...)`` and calls ``tracker.run`` directly.
@@ -77,6 +78,7 @@ def main() -> None:
     parser.add_argument("--batch-n", type=int, default=100)
     parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--mem-n", type=int, default=2_000)
+    parser.add_argument("--mem-big", type=int, default=20_000)
     args = parser.parse_args()
     rows: list[Row] = []
     root = Path(tempfile.mkdtemp(prefix="trackyard-bench-"))
@@ -271,50 +273,38 @@ def batch(root: Path, rows: list[Row], args: Any) -> None:
     )
 
 
-def _peak_kib(pid: int | str = "self") -> int:
-    """Peak resident set size of process ``pid`` (VmHWM, Linux), in KiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no VmHWM for {pid}")
-
-
 def memory(root: Path, rows: list[Row], args: Any) -> None:
-    """Peak RSS of the driver and of the workers over a processes sweep of --mem-n configs,
-    read after each quarter (the workers are kept across the quarters by reuse_workers, so
-    their peak covers the whole sweep); the driver's peak before the sweep is the baseline."""
-    import trackyard
+    """Issue 23's goal 3: the driver's peak RSS over a ``processes`` sweep of --mem-big configs
+    against one of --mem-n configs (goal: within 1.2x), and the workers' peak. Each sweep runs
+    in a fresh process and workspace (``mem_sweep.py``: a peak RSS is per process), so the two
+    peaks compare; the driver's peak after each quarter shows any growth."""
+    import json
 
-    n = max(4, args.mem_n) // 4 * 4
-    t = trackyard.get_tracker("calibration", workspace=root / "wsm", model="bench_models:trivial")
-    t.run(bench_models.trivial, name="warm", config={"x": -1})
-    before = _peak_kib()
-    marks: list[str] = []
-    start = time.perf_counter()
-    with t.reuse_workers():
-        for quarter in range(4):
-            part = range(quarter * n // 4, (quarter + 1) * n // 4)
-            result = t.run_many(
-                bench_models.trivial, [(f"m{i}", {"x": i}) for i in part],
-                executor="processes", max_workers=2, progress=False,
-            )  # fmt: skip
-            assert result.ran == len(part), result.summary()
-            pids = {
-                int(t.consist.get_run(o.run_id).meta["trackyard"]["pid"])
-                for o in list(result.outcomes.values())[:20]
-            }
-            worker = max(_peak_kib(pid) for pid in pids)
-            marks.append(
-                f"{(quarter + 1) * n // 4}: {_peak_kib() / 1024:.0f} / {worker / 1024:.0f}"
+    found: dict[int, dict[str, Any]] = {}
+    for n in (args.mem_n, args.mem_big):
+        out = subprocess.run(
+            [sys.executable, str(HERE / "mem_sweep.py"), str(n), str(root / f"wsm{n}")],
+            check=True, capture_output=True, text=True,
+        ).stdout  # fmt: skip
+        found[n] = json.loads(out.strip().splitlines()[-1])
+    for n, m in found.items():
+        quarters = " / ".join(f"{k / 1024:.0f}" for k in m["marks"])
+        rows.append(
+            (
+                f"peak RSS MiB of a {n:,}-config processes sweep ({m['seconds']:.0f} s): "
+                "driver / worker (driver after each quarter)",
+                f"{m['driver'] / 1024:.0f} / {m['worker'] / 1024:.0f} ({quarters})",
+                f"driver before the sweep: {m['before'] / 1024:.0f} MiB",
+                "",
             )
-    took = time.perf_counter() - start
+        )
+    small, big = found[args.mem_n], found[args.mem_big]
     rows.append(
         (
-            f"peak RSS MiB, driver / worker, after N configs of a {n}-config processes sweep "
-            f"({took:.0f} s)",
-            "; ".join(marks),
-            f"driver before: {before / 1024:.0f} MiB",
-            "",
+            f"driver peak RSS, {args.mem_big:,}-config sweep vs {args.mem_n:,}-config (goal 1.2x)",
+            f"{big['driver'] / 1024:.0f} MiB",
+            f"{small['driver'] / 1024:.0f} MiB",
+            f"{big['driver'] / small['driver']:.2f}",
         )
     )
 

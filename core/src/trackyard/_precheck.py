@@ -20,6 +20,7 @@ from trackyard._deps import environment_changes, model_code, verify, warn_batch
 from trackyard._layout import DEPS, METRICS, SOURCES_DIR, STAMP
 from trackyard._model import code_identity, model_identity, wrap_model
 from trackyard._outcome import Runner, RunOutcome
+from trackyard._outcomes import Outcomes
 from trackyard._provenance import code_dependencies, config_inputs, input_identity
 from trackyard._store import Store
 from trackyard._validate import decode_metric
@@ -68,14 +69,15 @@ def precheck(
     items: Sequence[Keyed],
     keys: Mapping[str, str],
     unrecorded: set[str] | None = None,
-) -> dict[str, RunOutcome]:
-    """Outcomes of the items whose config already ran (``keys`` from ``cache_keys``).
+) -> Outcomes:
+    """Outcomes of the items whose config already ran (``keys`` from ``cache_keys``), kept
+    compactly (``Outcomes``).
 
     ``unrecorded``, when given, receives the cache keys that no completed row of the store
     has at all, whatever its code or inputs (consist's own lookup, which can only match a row
     with the call's config hash, would find nothing for them either)."""
     if not keys:
-        return {}
+        return Outcomes()
     # The mode DomainTracker.run chooses (a model without a source file falls back to its source).
     code = code_digest(
         runner.consist, code_identity(fn, runner.wiring.code_identity), wrap_model(fn)
@@ -95,7 +97,7 @@ def precheck(
         if wanted:
             unrecorded.update(set(wanted) - _queries.recorded_config_hashes(store, wanted))
     if not found:
-        return {}
+        return Outcomes()
     outputs: dict[str, dict[str, Path]] = {}
     checksum = checksum_of(runner.consist)
     stale, changed = _refused(runner, found.values(), checksum)
@@ -105,7 +107,7 @@ def precheck(
         outputs.setdefault(run_id, {})[key] = path
         if not path.exists() or (recorded and checksum(path) != recorded):
             stale.add(run_id)  # run for real: DomainTracker.run records why it runs again
-    hits: dict[str, RunOutcome] = {}
+    hits = Outcomes()
     for item in items:
         match = found.get(keys.get(item.name, ""))
         if match is not None and match[0] not in stale:

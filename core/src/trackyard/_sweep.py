@@ -18,7 +18,7 @@ import contextlib
 import os
 import shutil
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +30,7 @@ from trackyard._consist.merge import Merger
 from trackyard._consist.session import batch, known_misses
 from trackyard._model import function_reference
 from trackyard._outcome import Runner, RunOutcome
+from trackyard._outcomes import Outcomes
 from trackyard._precheck import cache_keys, precheck
 from trackyard._provenance import plain_config
 from trackyard._store import Store, recovery_hint
@@ -41,9 +42,13 @@ __all__ = ["ManyResult", "ProgressBar", "kept_workers", "run_many"]
 
 @dataclass
 class ManyResult:
-    """What a batch of runs produced: an outcome per finished name, an error per failed name."""
+    """What a batch of runs produced: an outcome per finished name, an error per failed name.
 
-    outcomes: dict[str, RunOutcome] = field(default_factory=dict)
+    ``outcomes`` is a mapping (``Outcomes``) that keeps each outcome as one compact record and
+    builds its ``RunOutcome`` when read, so a sweep of many configs holds little per config.
+    """
+
+    outcomes: MutableMapping[str, RunOutcome] = field(default_factory=Outcomes)
     failures: dict[str, str] = field(default_factory=dict)
     ran: int = 0
     cached: int = 0
@@ -193,18 +198,19 @@ def _run_checked(
         unrecorded: set[str] = set()
         hits = precheck(runner, fn, checked, keys, unrecorded)
         first, repeats = _dedupe([i for i in checked if i.name not in hits], keys)
-        result = ManyResult(outcomes=dict(hits), cached=len(hits))
-        bar.count(cached=len(hits))
         # A serial batch's configs that the store has never recorded skip consist's own cache
         # lookup (two scans of the run table per run); their repeats, run last, are hits.
         new = {i.name for i in first if keys.get(i.name) in unrecorded} if serial else set()
+        del keys, unrecorded  # a key per config: not held while the batch runs
+        result = ManyResult(outcomes=hits, cached=len(hits))
+        bar.count(cached=len(hits))
         with known_misses(runner.consist, new):
             _collect(submit(first), result, bar, len(first), submit.slots)
         _collect(_Serial(runner, fn)(repeats), result, bar, len(repeats), 1)
     return result
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Item:
     name: str
     config: dict[str, Any]
@@ -250,7 +256,7 @@ def _dedupe(todo: list[Item], keys: Mapping[str, str]) -> tuple[list[Item], list
     return first, repeats
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finished:
     """One item's end: its outcome, or the error that stopped it."""
 
@@ -282,7 +288,8 @@ def _collect(
 
 def _in_order(result: ManyResult, items: list[Item]) -> ManyResult:
     """The result with outcomes and failures in the caller's order."""
-    result.outcomes = {i.name: result.outcomes[i.name] for i in items if i.name in result.outcomes}
+    assert isinstance(result.outcomes, Outcomes)  # run_many's own
+    result.outcomes.reorder(i.name for i in items)
     result.failures = {i.name: result.failures[i.name] for i in items if i.name in result.failures}
     return result
 
@@ -433,6 +440,34 @@ def _new_pool(slots: int, context: Any) -> Any:
     )
 
 
+def _top_up(pool: Any, todo: Iterator[tuple[str, Any]], queued: dict[Any, str], depth: int) -> bool:
+    """Submit tasks from ``todo`` until ``queued`` holds ``depth`` futures; True while any were
+    left. A pool that broke (a worker died) fails each task still submitted, as it would have
+    failed them all had they been queued at once."""
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    while len(queued) < depth:
+        entry = next(todo, None)
+        if entry is None:
+            return False
+        name, task = entry
+        try:
+            with _main_left_alone():  # workers start as tasks are submitted
+                future = pool.submit(_shards.execute, task)
+        except BrokenProcessPool as exc:
+            future = Future()
+            future.set_exception(exc)
+        queued[future] = name
+    return True
+
+
+def _broken(future: Any) -> bool:
+    from concurrent.futures.process import BrokenProcessPool
+
+    return not future.cancelled() and isinstance(future.exception(), BrokenProcessPool)
+
+
 class _Pool:
     """Runs items in worker processes or on a Dask cluster, each task on its own shard,
     merged into the main store as it finishes."""
@@ -470,24 +505,28 @@ class _Pool:
             if not self._unmerged:
                 shutil.rmtree(sweep, ignore_errors=True)
 
-    def _tasks(self, items: list[Item], sweep: Path) -> dict[str, _shards.Task]:
+    def _tasks(self, items: list[Item], sweep: Path) -> Iterator[tuple[str, _shards.Task]]:
+        """Each item's task, made when it is submitted (never all of them at once)."""
         fingerprint = _shards.plugin_set_fingerprint()
         options = _shards.worker_options(self._runner)
-        return {
-            item.name: _shards.Task(
-                build=self._build,
-                domain=self._runner.domain_name,
-                options=options,
-                fn=self._reference,
-                name=item.name,
-                config=item.config,
-                inputs=item.inputs,
-                fingerprint=fingerprint,
-                sweep_dir=str(sweep),
-                executor="processes" if self._executor == "processes" else "dask",
+        return (
+            (
+                item.name,
+                _shards.Task(
+                    build=self._build,
+                    domain=self._runner.domain_name,
+                    options=options,
+                    fn=self._reference,
+                    name=item.name,
+                    config=item.config,
+                    inputs=item.inputs,
+                    fingerprint=fingerprint,
+                    sweep_dir=str(sweep),
+                    executor="processes" if self._executor == "processes" else "dask",
+                ),
             )
             for item in items
-        }
+        )
 
     def _take(self, name: str, future: Any) -> Finished:
         """A task's result; its shard is merged now (or retried when the sweep ends)."""
@@ -557,9 +596,11 @@ class _Pool:
             fn, *args, workers=[worker], allow_other_workers=False, pure=False
         )
 
-    def _processes(self, tasks: Mapping[str, _shards.Task]) -> Iterator[tuple[str, Any]]:
-        from concurrent.futures import as_completed
-        from concurrent.futures.process import BrokenProcessPool
+    def _processes(self, tasks: Iterable[tuple[str, _shards.Task]]) -> Iterator[tuple[str, Any]]:
+        """Each task's future as it completes. A few tasks per worker are queued at a time
+        and each future is let go once collected: the driver holds no per-config state for
+        the tasks still to come or already done, however long the sweep."""
+        from concurrent.futures import FIRST_COMPLETED, wait
 
         _shards.make_template(self._runner, self._build)
         kept = _KEPT.get()
@@ -568,22 +609,24 @@ class _Pool:
             if kept is None
             else kept.get(self.slots, self._context)
         )
-        with _main_left_alone():  # workers start as they are submitted
-            futures = {pool.submit(_shards.execute, t): n for n, t in tasks.items()}
+        queued: dict[Any, str] = {}
+        todo = iter(tasks)
         broken = False
         try:
-            for future in as_completed(futures):
-                broken = broken or isinstance(future.exception(), BrokenProcessPool)
-                yield futures[future], future
+            while _top_up(pool, todo, queued, 2 * self.slots + 2) or queued:
+                done, _ = wait(list(queued), return_when=FIRST_COMPLETED)
+                for future in done:
+                    broken = broken or _broken(future)
+                    yield queued.pop(future), future
         finally:
-            for future in futures:
+            for future in queued:
                 future.cancel()  # a batch left early: its queued tasks never start
             if kept is None:
                 pool.shutdown(wait=True, cancel_futures=True)
             elif broken:
                 kept.discard(self.slots)
 
-    def _dask(self, tasks: Mapping[str, _shards.Task]) -> Iterator[tuple[str, Any]]:
+    def _dask(self, tasks: Iterable[tuple[str, _shards.Task]]) -> Iterator[tuple[str, Any]]:
         from distributed import as_completed  # only Dask users have it
 
         _shards.make_template(self._runner, self._build)
@@ -594,10 +637,9 @@ class _Pool:
             wired = [path for _, path in wiring.identity_inputs] + list(wiring.code_dependencies)
             shipped = _inputs.Shipper(client, self._sweep, wired)
             futures = {
-                client.submit(_remote.execute, *shipped.task(t), pure=False): n
-                for n, t in tasks.items()
+                client.submit(_remote.execute, *shipped.task(t), pure=False): n for n, t in tasks
             }
             for future in as_completed(list(futures)):  # type: ignore[no-untyped-call]
-                yield futures[future], future
+                yield futures.pop(future), future  # let go once collected
         finally:
             wanted.clear()

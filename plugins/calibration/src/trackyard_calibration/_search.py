@@ -231,10 +231,14 @@ def trial_name(method: str, seed: int, index: int) -> str:
 class BatchResult(Protocol):
     """What running a batch of trials gives back (the engine's ``ManyResult``)."""
 
-    outcomes: dict[str, RunOutcome]
-    failures: dict[str, str]
-    ran: int
-    cached: int
+    @property
+    def outcomes(self) -> Mapping[str, RunOutcome]: ...
+    @property
+    def failures(self) -> Mapping[str, str]: ...
+    @property
+    def ran(self) -> int: ...
+    @property
+    def cached(self) -> int: ...
 
 
 def search(

@@ -44,8 +44,9 @@ __all__ = ["ManyResult", "ProgressBar", "kept_workers", "run_many"]
 class ManyResult:
     """What a batch of runs produced: an outcome per finished name, an error per failed name.
 
-    ``outcomes`` is a mapping (``Outcomes``) that keeps each outcome as one compact record and
-    builds its ``RunOutcome`` when read, so a sweep of many configs holds little per config.
+    ``outcomes`` is a mapping that keeps each outcome as one compact record and builds its
+    [`RunOutcome`][trackyard.RunOutcome] when read, so a sweep of many configs holds little
+    per config.
     """
 
     outcomes: MutableMapping[str, RunOutcome] = field(default_factory=Outcomes)

@@ -63,6 +63,9 @@ class Sweep:
     ended: int
 
 
+OLDER = "older:"  # prefixes the signature of an answer built on older ones: never current
+
+
 class Reader:
     """The live view's one way into a workspace (thread-safe: reads are serialised)."""
 
@@ -78,6 +81,7 @@ class Reader:
         self.store = Store(self.settings.db_path, self.settings.run_dir, budget)
         self._lock = threading.RLock()
         self._cache: dict[Hashable, tuple[str, Fresh[object]]] = {}
+        self._older = False  # an answer older than the store was given inside this read
         self._trackers: dict[str, DomainTracker | None] = {}
         remember_configs()
 
@@ -100,17 +104,24 @@ class Reader:
         polling pages then read it at most once a second each, and never race the writer)."""
         return kept[0] == sig or time.time() - kept[1].read_at < self.min_interval
 
+    def _given(self, kept: tuple[str, Fresh[object]], sig: str) -> Fresh[object]:
+        """A kept answer given again; noted when it is older than the store (see ``read``)."""
+        if kept[0] != sig:
+            self._older = True
+        return kept[1]
+
     def read(self, key: Hashable, fn: Callable[[], T]) -> Fresh[T]:
         """``fn()`` once per store signature; the last value, marked stale, when the store
         stays locked past the budget (``Busy`` when there is none)."""
         sig = self.signature()
         kept = self._cache.get(key)
         if kept is not None and self._current(kept, sig):
-            return kept[1]  # type: ignore[return-value]
+            return self._given(kept, sig)  # type: ignore[return-value]
         with self._lock:
             kept = self._cache.get(key)
             if kept is not None and self._current(kept, sig):
-                return kept[1]  # type: ignore[return-value]
+                return self._given(kept, sig)  # type: ignore[return-value]
+            outer, self._older = self._older, False
             try:
                 with reading_once():
                     value = fn()
@@ -119,6 +130,13 @@ class Reader:
                     raise Busy(str(exc)) from exc
                 old = kept[1]
                 return Fresh(old.value, old.read_at, str(exc), old.version)  # type: ignore[arg-type]
+            finally:
+                # An answer built on an inner answer older than the store (kept under the
+                # once-a-second rule) must not carry today's signature: a page showing it
+                # would then never ask again once the store stops changing.
+                older, self._older = self._older, outer or self._older
+            if older:
+                sig = OLDER + sig
             fresh: Fresh[T] = Fresh(value, time.time(), None, sig)
             if len(self._cache) >= MAX_KEPT:  # requests naming many runs cannot grow it forever
                 self._cache.clear()

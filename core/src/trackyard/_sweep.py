@@ -197,7 +197,7 @@ def _run_checked(
     with batch(runner.consist) if serial else contextlib.nullcontext():
         keys = cache_keys(runner, fn, checked)
         unrecorded: set[str] = set()
-        hits = precheck(runner, fn, checked, keys, unrecorded)
+        hits = precheck(runner, fn, checked, keys, unrecorded if serial else None)
         first, repeats = _dedupe([i for i in checked if i.name not in hits], keys)
         # A serial batch's configs that the store has never recorded skip consist's own cache
         # lookup (two scans of the run table per run); their repeats, run last, are hits.

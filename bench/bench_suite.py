@@ -309,9 +309,9 @@ def memory(root: Path, rows: list[Row], args: Any) -> None:
     )
 
 
-def _fill(db: str, seed: str, size: int) -> None:
+def _fill(db: str, seed: str, size: int, typed: bool = True) -> None:
     """Copy the seed run's row until the store holds ``size`` runs (new ids, random scores),
-    and add a typed reference table (id, domain, score DOUBLE) to the same file."""
+    and (``typed``) add a typed reference table (id, domain, score DOUBLE) to the same file."""
     import duckdb
 
     with duckdb.connect(db) as con:
@@ -330,6 +330,9 @@ def _fill(db: str, seed: str, size: int) -> None:
             f"INSERT INTO run SELECT {select} FROM run, range({size - 1}) t(i) WHERE id = ?",
             [seed],
         )
+        if not typed:
+            con.execute("CHECKPOINT")
+            return
         con.execute(
             "CREATE OR REPLACE TABLE bench_typed AS SELECT id, "
             "json_extract_string(meta, '$.trackyard.domain') AS domain, "
@@ -340,9 +343,52 @@ def _fill(db: str, seed: str, size: int) -> None:
 
 def topk(root: Path, rows: list[Row], args: Any) -> None:
     """top_k through the metrics index vs a typed column on the same file (both open a
-    read-only connection per query), the JSON query it replaced, and the index's catch-up."""
+    read-only connection per query), the JSON query it replaced, and the index's catch-up;
+    then the same number of runs arriving through a sweep's shard merge."""
     for size in args.sizes:
         _topk_size(root, rows, size)
+        _topk_merged(root, rows, size)
+
+
+def _topk_merged(root: Path, rows: list[Row], size: int) -> None:
+    """``size`` new runs arriving in one shard merge (what a processes or Dask sweep does,
+    here in one shard): the merge (its rows, then their index rows), then the
+    first and later rankings; and the same merge without indexing, then its first ranking
+    (the catch-up the merge saves)."""
+    got = {on: _merge_then_rank(root, size, on) for on in (True, False)}
+    (merge, first, later), (bare, catch, _) = got[True], got[False]
+    rows.append(
+        (
+            f"  {size:,} runs arriving in a shard merge: merge indexing them / first ranking "
+            "/ later",
+            f"{merge * 1e3:.0f} / {first * 1e3:.0f} / {later * 1e3:.0f} ms",
+            f"merge alone {bare * 1e3:.0f} ms, then first ranking {catch * 1e3:.0f} ms",
+            f"{(merge + first) / (bare + catch):.2f} (merge + first ranking)",
+        )
+    )
+
+
+def _merge_then_rank(root: Path, size: int, index: bool) -> tuple[float, float, float]:
+    import shutil
+
+    import trackyard
+    from trackyard import _metrics_index
+    from trackyard._consist.merge import Merger
+    from trackyard._store import Store
+
+    t = trackyard.get_tracker(
+        "calibration", workspace=root / f"merged{size}{index}", model="bench_models:trivial"
+    )
+    seed = t.run(bench_models.trivial, name="seed", config={"x": 0})
+    t.top_k("score", k=5)  # the store has been ranked: its index exists
+    shard = root / f"shard{size}{index}.duckdb"
+    shutil.copy(t.settings.db_path, shard)  # a shard has the store's schema
+    _fill(str(shard), seed.run_id, size + 1, typed=False)
+    merger = Merger(Store.of(t.settings), _metrics_index.index_merged if index else None)
+    merge = timed(lambda: merger.merge(shard))
+    first = timed(lambda: t.top_k("score", k=5))
+    later = median([timed(lambda: t.top_k("score", k=5)) for _ in range(5)])
+    return merge, first, later
 
 
 def _topk_size(root: Path, rows: list[Row], size: int) -> None:

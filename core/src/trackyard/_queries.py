@@ -53,15 +53,18 @@ def ranked_runs(
 
     The ranking reads the metrics index (``_metrics_index``, brought up to date first) on a
     short-lived DuckDB connection with external access disabled; ``use_index=False`` parses
-    every run's JSON metadata instead (the reference the index is tested against). A busy store
-    is waited for, then raises ``StoreUnavailableError`` instead of answering [].
+    every run's JSON metadata instead (the reference the index is tested against, and the
+    answer on a store that cannot be written while its index lags behind it, e.g. mounted
+    read-only). A busy store is waited for, then raises ``StoreUnavailableError`` instead of
+    answering [].
     """
     metric, k, keyword = check_query(metric, k, order)
-    if use_index:
-        found: Sequence[Any] = _metrics_index.top_from_index(
+    found: Sequence[Any] | None = None
+    if use_index:  # None: behind, on a store this process cannot write (read-only mount)
+        found = _metrics_index.top_from_index(
             store.db_path, domain, metric, k, keyword, timeout=store.timeout
         )
-    else:
+    if found is None:
         params = {"path": metric_path(metric), "domain": domain, "k": k}
         sql = schema.TOP_K_SQL.format(order=keyword)
         found = store.query(sql, params, what=f"top_k({metric!r})")

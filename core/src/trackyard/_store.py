@@ -35,6 +35,7 @@ from trackyard.errors import (
     ConfigValidationError,
     DiskFullError,
     StoreCorruptError,
+    StoreReadOnlyError,
     StoreUnavailableError,
 )
 from trackyard.settings import Settings
@@ -124,6 +125,10 @@ def snapshots(run_dir: Path) -> list[Path]:
 
 LOCK = "lock"
 CORRUPT = "corrupt"
+READ_ONLY = "read-only"
+# The words of the OS errors DuckDB's IOException carries when a file cannot be opened for
+# writing (EROFS, EACCES): no wait makes them go away.
+_CANNOT_WRITE = ("Read-only file system", "Permission denied")
 
 
 def _duckdb_error(exc: BaseException) -> BaseException | None:
@@ -235,6 +240,8 @@ def classify(exc: BaseException, db_path: Path) -> str | None:
     * ``ConnectionException``: this process holds the file with another configuration (a lock);
     * ``IOException`` saying it could not lock a file (``lock_conflict``): a lock, always,
       whatever file it names;
+    * an ``IOException`` saying the file system is read-only or permission was denied:
+      ``READ_ONLY`` (``read_only_error``), never waited for;
     * another ``IOException``: a lock, unless the file is not a whole number of DuckDB blocks
       (truncated); ``with_lock_retry`` decides at its deadline (a holder seen, or a file
       whose structure is intact: locked; neither: unreadable);
@@ -249,6 +256,8 @@ def classify(exc: BaseException, db_path: Path) -> str | None:
     if isinstance(found, duckdb.ConnectionException) or lock_conflict(found) is not None:
         return LOCK
     if isinstance(found, duckdb.IOException):
+        if any(words in str(found) for words in _CANNOT_WRITE):
+            return READ_ONLY
         return CORRUPT if truncated(db_path) and lock_holder(db_path) is None else LOCK
     if type(found) is duckdb.Error or isinstance(
         found, (duckdb.FatalException, duckdb.InternalException)
@@ -357,6 +366,8 @@ def with_lock_retry(fn: Callable[[], T], db_path: Path, what: str, timeout: floa
                 raise
             if kind == CORRUPT:
                 raise corrupt_error(db_path, what, exc) from exc
+            if kind == READ_ONLY:
+                raise read_only_error(db_path, what, exc) from exc
             in_process = isinstance(_duckdb_error(exc), _connection_error())
             if in_process and time.monotonic() >= next_collect:
                 next_collect = time.monotonic() + 1.0  # at most once a second
@@ -368,6 +379,16 @@ def with_lock_retry(fn: Callable[[], T], db_path: Path, what: str, timeout: floa
                 raise _deadline_error(exc, db_path, what, timeout, holder, in_process) from exc
             time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
             delay = min(delay * 1.6 + random.uniform(0, 0.05), 1.0)
+
+
+def read_only_error(db_path: Path, what: str, exc: BaseException) -> StoreReadOnlyError:
+    """The error for a store that had to be written but cannot be."""
+    return StoreReadOnlyError(
+        f"{what}: the store {db_path} cannot be written ({_duckdb_error(exc) or exc}); it is "
+        "on a read-only file system or this user may not write it. Reading works as it is; "
+        "to write, give write access or copy the workspace somewhere writable",
+        db_path,
+    )
 
 
 def _deadline_error(
@@ -540,6 +561,29 @@ def check_locations(settings: Settings) -> None:
         )
     if settings.run_dir.exists() and not settings.run_dir.is_dir():
         raise ConfigValidationError(f"run_dir {settings.run_dir} is a file, not a folder")
+
+
+def check_writable(settings: Settings) -> None:
+    """``StoreReadOnlyError`` before a run writes anything when the store's file, its folder or
+    the run folder cannot be written (a read-only mount, permissions). A few ``access`` calls."""
+    import errno
+
+    for path in (settings.db_path, settings.db_path.parent, settings.run_dir):
+        if path.exists() and not os.access(path, os.W_OK):
+            reason = os.strerror(errno.EROFS if _read_only_mount(path) else errno.EACCES)
+            raise StoreReadOnlyError(
+                f"cannot record a run: {path} cannot be written ({reason}). Rankings, listings "
+                "and `why` still read this store; to run, give write access or use a "
+                "writable copy of the workspace",
+                settings.db_path,
+            )
+
+
+def _read_only_mount(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def check_store(settings: Settings, timeout: float) -> None:

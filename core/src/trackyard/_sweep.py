@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from trackyard import _inflight, _inputs, _remote, _shards
+from trackyard import _inflight, _inputs, _metrics_index, _remote, _shards
 from trackyard._consist.merge import Merger
 from trackyard._consist.session import batch, known_misses
 from trackyard._model import function_reference
@@ -33,7 +33,7 @@ from trackyard._outcome import Runner, RunOutcome
 from trackyard._outcomes import Outcomes
 from trackyard._precheck import cache_keys, precheck
 from trackyard._provenance import plain_config
-from trackyard._store import Store, recovery_hint
+from trackyard._store import Store, check_writable, recovery_hint
 from trackyard._validate import check_config, check_inputs_exist, check_run_name, worker_count
 from trackyard.errors import ConfigValidationError, ExecutorError
 
@@ -170,6 +170,7 @@ def run_many(
     """Run ``fn`` once per item; see ``DomainTracker.run_many``."""
     checked = check_items(items)
     submit = _submitter(runner, fn, executor, max_workers)
+    check_writable(runner.settings)  # a read-only store: said before anything is written
     # The bar, and with it the sweep's record in the workspace, from before the recovery and
     # the cache pre-check (both can take a while) until the batch ends, however it ends.
     bar = progress if isinstance(progress, ProgressBar) else ProgressBar(len(checked), progress)
@@ -241,7 +242,9 @@ def check_items(items: Sequence[Any]) -> list[Item]:
 def _recover(runner: Runner, *, parallel: bool) -> None:
     """Before a parallel sweep, or when shards exist: merge what a killed sweep left."""
     if parallel or _shards.has_sweeps(runner.workspace):
-        _shards.recover(runner.workspace, Merger(Store.of(runner.settings)))
+        _shards.recover(
+            runner.workspace, Merger(Store.of(runner.settings), _metrics_index.index_merged)
+        )
 
 
 def _dedupe(todo: list[Item], keys: Mapping[str, str]) -> tuple[list[Item], list[Item]]:
@@ -487,7 +490,7 @@ class _Pool:
         self._runner, self._reference, self._executor = runner, reference, executor
         self._build: Callable[..., Runner] = runner.worker_builder
         self.slots = slots
-        self._merger = Merger(Store.of(runner.settings))
+        self._merger = Merger(Store.of(runner.settings), _metrics_index.index_merged)
         self._unmerged: list[Path] = []
         self._context: Any = _start_forkserver() if executor == "processes" else None
 

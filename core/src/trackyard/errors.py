@@ -33,8 +33,11 @@ purpose:
     │                                                match its recorded hash (run failed)
     ├── StoreUnavailableError                        the provenance store cannot be used (locked
     │   │                                            past the retry budget, missing, unreadable)
-    │   └── StoreCorruptError                        the DuckDB file is truncated or damaged;
-    │                                                trackyard doctor --fix rebuilds it
+    │   ├── StoreCorruptError                        the DuckDB file is truncated or damaged;
+    │   │                                            trackyard doctor --fix rebuilds it
+    │   └── StoreReadOnlyError                       the store had to be written but its file
+    │                                                or folder cannot be (read-only mount,
+    │                                                permissions); reading still works
     ├── DiskFullError            (also OSError)      the disk holding the run folder or store
     │                                                filled up during a run (or while writing a
     │                                                file for the user); names the folder/file
@@ -84,6 +87,7 @@ __all__ = [
     "StaleCodeError",
     "StaleOutputError",
     "StoreCorruptError",
+    "StoreReadOnlyError",
     "StoreUnavailableError",
     "TrackyardError",
     "TransferError",
@@ -263,6 +267,17 @@ class TransferError(TrackyardError):
 
 class StoreUnavailableError(TrackyardError):
     """The provenance store (DuckDB file or run folder) cannot be used."""
+
+
+class StoreReadOnlyError(StoreUnavailableError):
+    """The store had to be written (a run, a merge, the metrics index catching up) but its
+    file or folder cannot be: a read-only mount or missing write permission (``db_path``
+    names it). Nothing was written; everything that only reads (rankings, listings, ``why``)
+    still works on such a store."""
+
+    def __init__(self, message: str, db_path: object = None) -> None:
+        super().__init__(message)
+        self.db_path = db_path
 
 
 class StoreCorruptError(StoreUnavailableError):

@@ -379,7 +379,7 @@ def _merge_stale_shards(ws: Path, store: Store) -> list[tuple[Path, str]]:
     """Merge the shards of sweeps whose driver is gone; those that could not be, and why."""
     if not _shards.has_sweeps(ws):
         return []
-    return _shards.recover(ws, Merger(store))
+    return _shards.recover(ws, Merger(store, _metrics_index.index_merged))
 
 
 def rebuild(

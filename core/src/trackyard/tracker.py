@@ -25,7 +25,7 @@ from trackyard._model import code_identity, resolve_callable
 from trackyard._outcome import RunCall, RunOutcome
 from trackyard._provenance import code_dependencies, config_inputs, input_identity
 from trackyard._queries import RankedRun
-from trackyard._store import Store, lock_timeout
+from trackyard._store import Store, check_writable, lock_timeout
 from trackyard._sweep import ManyResult, ProgressBar
 from trackyard._validate import (
     check_config,
@@ -266,6 +266,7 @@ class DomainTracker:
             ]
             if _why.dry_running():  # `trackyard why DOMAIN VERB`: the key is known, nothing written
                 raise _why.DryRun(self, fn, call, config, identity, code, mode)
+            check_writable(self.settings)  # a read-only store: said before anything is written
             options: dict[str, Any] = {
                 "tags": tags,
                 "facets": facets,

@@ -5,19 +5,24 @@
 merge (``DatabaseMaintenance.merge``, what ``consist db merge --conflict skip`` runs) for a
 shard whose tables differ from the main store's. ``close_interrupted`` marks the runs a
 killed worker left ``running`` as failed first. After a merge, the snapshots of the shard's
-runs whose content rows lost to the main store's record the main store's (``contents``).
+runs whose content rows lost to the main store's record the main store's (``contents``). The
+caller may pass ``on_merged``, run on the merging connection (the shard ATTACHed as ``shard``)
+in a transaction of its own right after the rows arrived: the metrics index keeps itself in
+step there.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from trackyard._consist import contents
 from trackyard._consist.schema import (
     ATTACH_SHARD_SQL,
+    DERIVED_PREFIX,
     MARK_INTERRUPTED_SQL,
     MARK_TRANSFER_FAILED_SQL,
     SHARD_OUTPUTS_SQL,
@@ -86,8 +91,9 @@ class Merger:
     latest merge failed.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, on_merged: Callable[[Any], None] | None = None) -> None:
         self._store = store
+        self._on_merged = on_merged
         self._maintenance: Any = None
         self.last_error: str | None = None
 
@@ -132,6 +138,7 @@ class Merger:
         """After consist's merge: the snapshots record the main store's content rows."""
         con.execute(ATTACH_SHARD_SQL, {"path": str(shard)})
         contents.merged(con, self._store.run_dir)
+        self._after(con)
 
     def _merge_sql(self, con: Any, shard: Path) -> bool:
         """The one-connection merge; False (nothing written) when the shard needs consist's."""
@@ -145,16 +152,32 @@ class Merger:
         # A content row the main store already had wins over the shard's: the snapshots of
         # the shard's runs then record the main store's (a rebuild restores what it held).
         contents.merged(con, self._store.run_dir)
+        self._after(con)
         return True
+
+    def _after(self, con: Any) -> None:
+        """``on_merged`` in a transaction of its own, once the rows are in: what it derives
+        (the metrics index) is caught up later if it fails, the merge is never undone."""
+        if self._on_merged is None:
+            return
+        import duckdb
+
+        with contextlib.suppress(duckdb.Error), transaction(con):
+            self._on_merged(con)
 
     @staticmethod
     def _copyable_tables(con: Any) -> dict[str, list[str]] | None:
-        """The shard's tables and columns, or None when one differs from the main store's."""
+        """The shard's tables and columns, or None when one differs from the main store's;
+        trackyard's derived tables (the metrics index) are left out."""
         columns: dict[tuple[str, str, str], list[str]] = {}
         for db, schema, table, column in con.execute(TABLE_COLUMNS_SQL).fetchall():
             key = ("shard" if db == "shard" else "main", schema, table)
             columns.setdefault(key, []).append(column)
-        shard_tables = {(s, t): c for (d, s, t), c in columns.items() if d == "shard"}
+        shard_tables = {
+            (s, t): c
+            for (d, s, t), c in columns.items()
+            if d == "shard" and not t.startswith(DERIVED_PREFIX)  # derived: never copied
+        }
         if any(
             schema != "main" or columns.get(("main", schema, table)) != cols
             for (schema, table), cols in shard_tables.items()

@@ -39,6 +39,9 @@ PHYSICAL_RUN_DIR_PATH = f"$.{PHYSICAL_RUN_DIR}"
 CONFIG_PREFIX = "__consist"  # consist's own keys in a recorded config (hash inputs...)
 # trackyard's metrics index, named here because SQL below joins it with consist's run table.
 RUN_INDEX_TABLE = "trackyard_run_index"
+# Every table trackyard derives from consist's rows (the metrics index) starts so; a merge never
+# copies them (the main store derives its own).
+DERIVED_PREFIX = "trackyard_"
 
 
 def quote_identifier(identifier: str) -> str:
@@ -261,6 +264,27 @@ FROM (SELECT r.id, r.status, r.created_at,
 NEW_RUNS_SINCE = f"AND r.created_at > (SELECT max(created_at) FROM {RUN_INDEX_TABLE})"
 # Runs merged or finished out of order: every run id is compared with the index's.
 NEW_RUNS_ANY = f"AND NOT EXISTS (SELECT 1 FROM {RUN_INDEX_TABLE} i WHERE i.run_id = r.id)"
+# The runs a shard merge just brought (the shard ATTACHed as ``shard``), not yet indexed.
+NEW_RUNS_SHARD = f"AND r.id IN (SELECT id FROM shard.run) {NEW_RUNS_ANY}"
+# The metric names the new runs recorded (only identifiers: a query can ask for no other, and
+# their JSON path is then safe to write out).
+NEW_METRIC_KEYS_SQL = """
+SELECT DISTINCT k FROM (SELECT unnest(json_keys(metrics)) AS k FROM trackyard_new_runs
+                        WHERE json_type(metrics) = 'OBJECT')
+WHERE regexp_full_match(k, '[A-Za-z_][A-Za-z0-9_]{0,63}')
+ORDER BY k
+"""
+
+# The metric names a domain's finished runs recorded, from their JSON (the index's
+# ``domain_metrics`` when the index lags on a store that cannot be written).
+RECORDED_METRICS_SQL = f"""
+SELECT DISTINCT k FROM (SELECT unnest(json_keys(meta, '{METRICS_PATH}')) AS k FROM run
+                        WHERE status <> 'running'
+                          AND json_extract_string(meta, '{DOMAIN_PATH}') = $domain
+                          AND json_type(meta, '{METRICS_PATH}') = 'OBJECT')
+WHERE regexp_full_match(k, '[A-Za-z_][A-Za-z0-9_]{{0,63}}')
+ORDER BY k
+"""
 
 # --- why / diff -------------------------------------------------------------------------------
 

@@ -22,12 +22,14 @@ from trackyard._store import (
     CORRUPT,
     LOCK,
     LOCK_TIMEOUT_ENV,
+    READ_ONLY,
     Store,
     check_locations,
     check_store,
     classify,
     corrupt_error,
     lock_timeout,
+    read_only_error,
     schema_marker,
 )
 from trackyard.errors import StoreUnavailableError
@@ -146,6 +148,8 @@ def default_tracker(settings: Settings) -> ConsistTracker:
         kind = classify(exc, settings.db_path)
         if kind == CORRUPT:
             raise corrupt_error(settings.db_path, "opening", exc, settings.run_dir) from exc
+        if kind == READ_ONLY:
+            raise read_only_error(settings.db_path, "opening", exc) from exc
         if kind == LOCK:
             raise StoreUnavailableError(
                 f"the store {settings.db_path} is locked by another process ({exc}); retry "

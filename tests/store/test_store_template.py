@@ -222,3 +222,22 @@ def test_concurrent_first_new_workspaces_race_safely(home: Path) -> None:
         template.name,
         template.with_suffix(".json").name,
     ]  # no temporary file left behind
+
+
+def test_a_rebuilt_store_starts_from_the_template_and_gets_its_runs_back(
+    home: Path, setups: list[str]
+) -> None:
+    """`trackyard.recovery.rebuild` (what `doctor --fix` runs on a damaged store) makes the
+    new store from the template, then restores every run from the snapshots."""
+    from trackyard.recovery import rebuild
+
+    tracker = Registry().get_tracker("calibration", workspace=home / "ws")
+    first = tracker.evaluate(run_name="base", config={"population": 2000})
+    db = home / "ws" / "provenance.duckdb"
+    db.write_bytes(db.read_bytes()[:-1000])  # truncated: damaged
+    report = rebuild(home / "ws")
+    assert first.run_id in report.rows_restored and not report.lost
+    again = Registry().get_tracker("calibration", workspace=home / "ws")
+    hit = again.evaluate(run_name="base2", config={"population": 2000})
+    assert hit.cache_hit and hit.cache_source == first.run_id
+    assert len(setups) == 1  # the first birth only: not the rebuild, not the reopening

@@ -21,7 +21,8 @@ schema's DDL and the file) and ``FORMAT`` (trackyard's own, raised when what is 
 * ``place``: copy the template beside the new store, check the copy (manifest versions equal
   this process's, sha256 equal to the manifest's, DuckDB headers and catalogue whole), then
   rename it into place. Anything else (no template, other versions, damage, a leftover
-  ``.wal`` where the store goes, an unwritable folder) returns False: set it up normally.
+  ``.wal`` where the store goes, an unwritable folder, a store that appeared there meanwhile)
+  returns False: set it up normally. Never replaces an existing file.
 * ``keep``: after consist set up a store that did not exist before, copy it into the cache
   (a temporary name, checked to hold no row, then renamed; the manifest last), so concurrent
   first makers each write a whole template and a reader that sees one's file and the other's
@@ -111,13 +112,26 @@ def place(db_path: Path) -> bool:
             if _sha256(copy) != manifest.get("sha256") or not intact(copy):
                 log.debug("the store template %s does not match its manifest", template)
                 return False
-            os.replace(copy, db_path)
-            return True
+            return _settle(copy, db_path)
         finally:
             copy.unlink(missing_ok=True)
     except (OSError, ValueError, AttributeError) as exc:
         log.debug("no store template used for %s: %s", db_path, exc)
         return False
+
+
+def _settle(copy: Path, db_path: Path) -> bool:
+    """Give ``copy`` the name ``db_path`` unless a store appeared there meanwhile (a hard link
+    fails on an existing name; where links are not supported, a rename after a check)."""
+    try:
+        os.link(copy, db_path)
+    except FileExistsError:
+        return False
+    except OSError:
+        if db_path.exists():
+            return False
+        os.replace(copy, db_path)
+    return True
 
 
 def keep(db_path: Path) -> None:

@@ -114,16 +114,23 @@ def database_of(consist_tracker: Any) -> Any:
 
 
 def create_schema(store: Store) -> None:
-    """consist's tables on ``store`` (its ``DatabaseManager`` sets the schema up), then every
-    connection closed."""
+    """consist's tables on ``store``: a new store is a copy of the user's cached template when
+    there is a current one (``store_template``); otherwise its ``DatabaseManager`` sets the
+    schema up, then every connection is closed. The schema marker is written either way, so
+    the next tracker on it skips the set-up."""
     from consist.core.persistence import DatabaseManager  # heavy; only when repairing
 
-    db = store.retry(
-        lambda: DatabaseManager(str(store.db_path)),
-        what="opening the store to repair it",
-    )
-    apply_lock_budget(db, store.timeout)
-    db.engine.dispose()
+    from trackyard._consist import store_template
+
+    with _first_setup(store.db_path, False):
+        if store.db_path.exists() or not store_template.place(store.db_path):
+            db = store.retry(
+                lambda: DatabaseManager(str(store.db_path)),
+                what="opening the store to repair it",
+            )
+            apply_lock_budget(db, store.timeout)
+            db.engine.dispose()
+        schema_marker(store.db_path).write_text(consist_version() + "\n", encoding="utf-8")
 
 
 def default_tracker(settings: Settings) -> ConsistTracker:

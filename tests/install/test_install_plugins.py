@@ -2,7 +2,10 @@
 
 One virtual environment is created per module (the core installed editable from this checkout;
 the third-party dependencies from the run's shared site, tests/_venvs.py); every command runs
-as a subprocess of that venv's own `trackyard`.
+as a subprocess of that venv's own `trackyard`. pip builds the plugin folders without build
+isolation (``PIP_NO_BUILD_ISOLATION=0``; their backend, hatchling, is in the shared site):
+an isolated build installs hatchling into a new environment first, ~3 s of each of the
+file's ~14 builds, and what these tests check is trackyard's handling of pip, not that.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class Venv:
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
         env.pop("TRACKYARD_PROVIDERS", None)
+        env["PIP_NO_BUILD_ISOLATION"] = "0"  # pip's spelling: "0" turns isolation off
         return subprocess.run(
             [str(self.trackyard), *args],
             cwd=self.work,

@@ -121,7 +121,9 @@ Data layout
      ``output_path``), ``CacheOptions(cache_mode=, cache_epoch=, code_identity=)``,
      ``ExecutionOptions(runtime_kwargs=, input_binding=)``, ``on_run_start`` hooks,
      ``Tracker.get_run`` / ``resolve_uri``, and ``consist.__version__`` (the schema marker).
-     Public API, covered by every run test.
+     Public API, covered by every run test. A store consist has set up holds no row and the
+     same structure whatever its path, for one set of library versions (``store_template``
+     copies one into every new workspace). [tests/store/test_store_template.py]
  15. Content rows and facet timestamps (``contents``; ``config_facet.created_at`` and
      ``run_config_kv.created_at`` by ``id`` and ``run_id``, read with the SQL of ``schema``
      like every other column): ``artifact_content`` has the columns ``id``,

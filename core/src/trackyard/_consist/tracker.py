@@ -4,7 +4,9 @@
   own output folder (``run_subdir``); schema set-up (~0.6 s) is skipped on a store this
   consist version initialised (a marker file beside the DB); the store is checked before
   consist touches it (``_store.check_store``); lock waits are bounded by
-  ``TRACKYARD_LOCK_TIMEOUT`` (``apply_lock_budget``).
+  ``TRACKYARD_LOCK_TIMEOUT`` (``apply_lock_budget``). A new store is a copy of the user's
+  cached empty store when a current one exists (``store_template``), else consist sets it
+  up and the result is kept in that cache.
 * ``create_schema``: consist's tables on an empty store (``recovery.rebuild``).
 * ``consist_version``, ``is_consist_tracker``, ``file_checksum``: the few facts
   about consist that modules outside this package need, without importing consist.
@@ -114,16 +116,23 @@ def database_of(consist_tracker: Any) -> Any:
 
 
 def create_schema(store: Store) -> None:
-    """consist's tables on ``store`` (its ``DatabaseManager`` sets the schema up), then every
-    connection closed."""
+    """consist's tables on ``store``: a new store is a copy of the user's cached template when
+    there is a current one (``store_template``); otherwise its ``DatabaseManager`` sets the
+    schema up, then every connection is closed. The schema marker is written either way, so
+    the next tracker on it skips the set-up."""
     from consist.core.persistence import DatabaseManager  # heavy; only when repairing
 
-    db = store.retry(
-        lambda: DatabaseManager(str(store.db_path)),
-        what="opening the store to repair it",
-    )
-    apply_lock_budget(db, store.timeout)
-    db.engine.dispose()
+    from trackyard._consist import store_template
+
+    with _first_setup(store.db_path, False):
+        if store.db_path.exists() or not store_template.place(store.db_path):
+            db = store.retry(
+                lambda: DatabaseManager(str(store.db_path)),
+                what="opening the store to repair it",
+            )
+            apply_lock_budget(db, store.timeout)
+            db.engine.dispose()
+        schema_marker(store.db_path).write_text(consist_version() + "\n", encoding="utf-8")
 
 
 def default_tracker(settings: Settings) -> ConsistTracker:
@@ -164,7 +173,7 @@ def _open(settings: Settings) -> ConsistTracker:
     """The consist Tracker; the schema is set up (and the marker written) only when needed."""
     from consist import Tracker
 
-    from trackyard._consist import logs
+    from trackyard._consist import logs, store_template
 
     logs.route()  # consist's log lines go through trackyard's logger from here on
     marker = schema_marker(settings.db_path)
@@ -181,12 +190,17 @@ def _open(settings: Settings) -> ConsistTracker:
     initialised = is_initialised()
     with _first_setup(settings.db_path, initialised):
         initialised = initialised or is_initialised()  # set up while this one waited
+        new = not initialised and not settings.db_path.exists()
+        # A new store is a copy of the user's cached template when there is a current one.
+        placed = new and store_template.place(settings.db_path)
         tracker = Tracker(
             run_dir=settings.run_dir,
             db_path=settings.db_path,
             run_subdir_fn=run_subdir,
-            db_skip_schema_init=initialised,
+            db_skip_schema_init=initialised or placed,
         )
+        if new and not placed:
+            store_template.keep(settings.db_path)  # before the marker: nobody writes it yet
         if not initialised:
             marker.write_text(version + "\n", encoding="utf-8")
     return tracker

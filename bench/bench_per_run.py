@@ -174,13 +174,29 @@ def profile(args: Any) -> None:
             entry[0] += 1
             entry[1] += time.perf_counter() - start
 
+    from sqlalchemy.engine.default import DefaultDialect
+
+    committing = DefaultDialect.do_commit
+
+    def commit(self: Any, connection: Any) -> None:
+        start = time.perf_counter()
+        try:
+            committing(self, connection)
+        finally:
+            statements["COMMIT"][0] += 1
+            statements["COMMIT"][1] += time.perf_counter() - start
+
     folder = Path(tempfile.mkdtemp(prefix="per-run-profile-"))
     side_trackyard(folder / "warm", 5)  # imports, caches
     duckdb_engine.CursorWrapper.execute = timed  # type: ignore[method-assign]
+    DefaultDialect.do_commit = commit  # type: ignore[method-assign]
     per_run = side_trackyard(folder / "timed", args.n, statements.clear)
+    DefaultDialect.do_commit = committing  # type: ignore[method-assign]
     sql = sum(t for _, t in statements.values()) / args.n
-    print(f"per run {per_run * 1e3:.1f} ms, of which DuckDB statements {sql * 1e3:.1f} ms "
-          f"({sum(c for c, _ in statements.values()) / args.n:.1f} statements per run)\n")  # fmt: skip
+    count = sum(c for text, (c, _) in statements.items() if text != "COMMIT") / args.n
+    print(f"per run {per_run * 1e3:.1f} ms, of which DuckDB statements and commits "
+          f"{sql * 1e3:.1f} ms ({count:.1f} statements, "
+          f"{statements['COMMIT'][0] / args.n:.1f} commits per run)\n")  # fmt: skip
     print("| statement | per run | ms per run |\n|---|---|---|")
     for text, (count, took) in sorted(statements.items(), key=lambda kv: -kv[1][1])[:15]:
         print(f"| `{text}` | {count / args.n:.1f} | {took / args.n * 1e3:.2f} |")

@@ -3,6 +3,11 @@
     .venv/bin/python bench/bench_per_run.py                      # trackyard and consist
     .venv/bin/python bench/bench_per_run.py --mlflow-python /path/to/venv/bin/python
     .venv/bin/python bench/bench_per_run.py --profile            # where trackyard's time goes
+    .venv/bin/python bench/bench_per_run.py --before-src /tmp/old/core/src   # before vs after
+
+``--before-src`` adds a side "trackyard before": the trackyard side run with another source
+tree of trackyard first on the path (e.g. ``git archive <commit> core/src | tar -x -C
+/tmp/old``), interleaved with the others, so a change is measured under the same load.
 
 Each side runs in its own interpreter, in a fresh folder, one warm-up run first (imports,
 schema set-up and MLflow's migrations are not counted), then ``--n`` runs; the sides are
@@ -97,9 +102,11 @@ def side_mlflow(folder: Path, n: int) -> float:
     return (time.perf_counter() - start) / n
 
 
-def _child(side: str, python: str, n: int) -> float:
+def _child(side: str, python: str, n: int, before: str | None = None) -> float:
     folder = Path(tempfile.mkdtemp(prefix=f"per-run-{side}-"))
-    env = {**os.environ, "PYTHONPATH": str(HERE) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    path = [before] if before else []
+    path += [str(HERE), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
     out = subprocess.run(
         [python, str(Path(__file__).resolve()), "--side", side, "--n", str(n), "--dir", str(folder)],
         check=True, capture_output=True, text=True, env=env,
@@ -119,13 +126,16 @@ def _mlflow_python(given: str | None) -> str | None:
 
 def compare(args: Any) -> None:
     pythons = {"trackyard": sys.executable, "consist": sys.executable}
+    if args.before_src:
+        pythons["trackyard before"] = sys.executable
     mlflow_python = _mlflow_python(args.mlflow_python)
     if mlflow_python:
         pythons["mlflow"] = mlflow_python
     per: dict[str, list[float]] = {side: [] for side in pythons}
     for _ in range(args.rounds):
         for side, python in pythons.items():
-            per[side].append(_child(side, python, args.n))
+            before = args.before_src if side == "trackyard before" else None
+            per[side].append(_child(side.split()[0], python, args.n, before))
     ms = {side: median(values) * 1e3 for side, values in per.items()}
     load = os.getloadavg()[0]
     print(f"{args.n} runs per side, median of {args.rounds} interleaved rounds, load {load:.1f}\n")
@@ -135,6 +145,8 @@ def compare(args: Any) -> None:
     print("| rounds | " + " | ".join(
         ", ".join(f"{v * 1e3:.0f}" for v in per[side]) for side in ms) + " |")  # fmt: skip
     ratios = [f"trackyard / consist {ms['trackyard'] / ms['consist']:.2f}"]
+    if "trackyard before" in ms:
+        ratios.append(f"trackyard / before {ms['trackyard'] / ms['trackyard before']:.2f}")
     if "mlflow" in ms:
         ratios.append(f"trackyard / MLflow {ms['trackyard'] / ms['mlflow']:.2f}")
     else:
@@ -162,13 +174,29 @@ def profile(args: Any) -> None:
             entry[0] += 1
             entry[1] += time.perf_counter() - start
 
+    from sqlalchemy.engine.default import DefaultDialect
+
+    committing = DefaultDialect.do_commit
+
+    def commit(self: Any, connection: Any) -> None:
+        start = time.perf_counter()
+        try:
+            committing(self, connection)
+        finally:
+            statements["COMMIT"][0] += 1
+            statements["COMMIT"][1] += time.perf_counter() - start
+
     folder = Path(tempfile.mkdtemp(prefix="per-run-profile-"))
     side_trackyard(folder / "warm", 5)  # imports, caches
     duckdb_engine.CursorWrapper.execute = timed  # type: ignore[method-assign]
+    DefaultDialect.do_commit = commit  # type: ignore[method-assign]
     per_run = side_trackyard(folder / "timed", args.n, statements.clear)
+    DefaultDialect.do_commit = committing  # type: ignore[method-assign]
     sql = sum(t for _, t in statements.values()) / args.n
-    print(f"per run {per_run * 1e3:.1f} ms, of which DuckDB statements {sql * 1e3:.1f} ms "
-          f"({sum(c for c, _ in statements.values()) / args.n:.1f} statements per run)\n")  # fmt: skip
+    count = sum(c for text, (c, _) in statements.items() if text != "COMMIT") / args.n
+    print(f"per run {per_run * 1e3:.1f} ms, of which DuckDB statements and commits "
+          f"{sql * 1e3:.1f} ms ({count:.1f} statements, "
+          f"{statements['COMMIT'][0] / args.n:.1f} commits per run)\n")  # fmt: skip
     print("| statement | per run | ms per run |\n|---|---|---|")
     for text, (count, took) in sorted(statements.items(), key=lambda kv: -kv[1][1])[:15]:
         print(f"| `{text}` | {count / args.n:.1f} | {took / args.n * 1e3:.2f} |")
@@ -196,6 +224,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--mlflow-python", help="an interpreter that has mlflow installed")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--before-src", help="another trackyard source tree, run side by side")
     parser.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)
     parser.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -222,6 +222,66 @@ def test_batch_engine_caches_compiled_statements(consist_tracker: Any) -> None:
     assert len(_rows(Path(consist_tracker.db_path), "SELECT id FROM run")) == 4
 
 
+def test_run_end_writes_share_one_transaction(consist_tracker: Any) -> None:
+    """consist's ``session_scope`` reuses the session in ``DatabaseManager._session_ctx``, and
+    its ``session.commit()`` on a session joined with ``rollback_only`` leaves the transaction
+    open: a run's end writes (content row, artifacts, links, the run's end) land in the
+    group's one transaction, committed when the group ends; rolled back (as consist does on a
+    failed statement) they are all gone, the run stays ``running``, and consist's in-memory
+    content rows (``_artifact_content_cache``) are forgotten."""
+    from contextvars import ContextVar
+
+    import sqlalchemy
+
+    from trackyard._consist import writes
+
+    db = _db(consist_tracker)
+    assert isinstance(db._session_ctx, ContextVar) and db._session_ctx.get() is None
+    assert isinstance(db._artifact_content_cache, dict)
+    model = session.lock_free(write_output)
+    with session.batch(consist_tracker):
+        with writes.grouped(consist_tracker) as group:
+            lost = consist_tracker.run(model, name="w", model="w", config={"a": 1})
+            shared = db._session_ctx.get()
+            with pytest.raises(Exception, match="no_such_table"):
+                shared.execute(sqlalchemy.text("SELECT * FROM no_such_table"))
+            shared.rollback()  # what consist's session_scope does on a failed statement
+        assert group.lost and db._artifact_content_cache == {}
+        assert db._session_ctx.get() is None
+        with writes.grouped(consist_tracker) as group:
+            kept = consist_tracker.run(model, name="w", model="w", config={"a": 2})
+            assert db._session_ctx.get() is not None
+        assert not group.lost and db._session_ctx.get() is None
+    rows = _rows(
+        Path(consist_tracker.db_path),
+        "SELECT r.id, r.status, count(l.artifact_id) FROM run r LEFT JOIN run_artifact_link l "
+        "ON l.run_id = r.id AND l.direction = 'output' GROUP BY r.id, r.status",
+    )
+    assert sorted(rows) == sorted([(lost.run.id, "running", 0), (kept.run.id, "completed", 1)])
+
+
+def test_snapshot_writes_go_through_the_instance_writer(consist_tracker: Any) -> None:
+    """Every run snapshot consist writes goes through the INSTANCE attribute
+    ``persistence._write_record_json(record)``: a run's start and its outputs while
+    ``running``, then its end; consist's writer puts ``record.model_dump_json(indent=2)`` in
+    ``<run_dir>/consist_runs/<id>.json`` and ``<run_dir>/consist.json``."""
+    writer = consist_tracker.persistence
+    original = writer._write_record_json
+    seen: list[str] = []
+
+    def record_write(record: Any) -> None:
+        seen.append(str(record.run.status))
+        original(record)
+
+    writer._write_record_json = record_write
+    result = consist_tracker.run(write_output, name="w", model="w", config={"a": 1})
+    assert seen == ["running", "running", "completed"]
+    text = consist_tracker._last_consist.model_dump_json(indent=2)
+    run_dir = Path(consist_tracker.run_dir)
+    assert (run_dir / SNAPSHOT_DIR / f"{result.run.id}.json").read_text(encoding="utf-8") == text
+    assert (run_dir / "consist.json").read_text(encoding="utf-8") == text
+
+
 # --- 5, 7. file digests ----------------------------------------------------------------------
 
 

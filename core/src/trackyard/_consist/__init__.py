@@ -18,6 +18,7 @@ Modules
 * ``active``: the run in progress (output paths, its folder, its metadata), inside a model.
 * ``session``: batches of runs on one pooled connection, released connections, the cache-miss
   explainer (opt-in), the run snapshot flush, ``use_tracker``.
+* ``writes``: a run's store writes after its model returned, in one transaction.
 * ``identity``: the batch cache key (the many-run pre-check) and one content hash per file
   per call.
 * ``schema``: every SQL text against consist's tables, every consist key read from run
@@ -136,4 +137,20 @@ Data layout
      paths) keeps the main store's content row for bytes it already had, so the shard runs'
      snapshots are corrected to it (``contents.merged``).
      [test_snapshot_keeps_the_stores_content_rows, test_consist_merge_skips_existing_runs]
+
+Private attributes (continued)
+ 16. ``DatabaseManager._session_ctx`` (a ``ContextVar`` its ``session_scope`` reuses) set to a
+     session joined to an open transaction with ``join_transaction_mode="rollback_only"``
+     (consist's ``session.commit()`` then leaves it open), and
+     ``DatabaseManager._artifact_content_cache`` (with ``_artifact_content_cache_lock``)
+     cleared when that transaction is lost (``writes.grouped``): a run's end writes are one
+     commit instead of three. [test_run_end_writes_share_one_transaction]
+ 17. ``Tracker.persistence._write_record_json(record)`` (consist's ``ProvenanceWriter``)
+     replaced on the instance (``writes.install_writer``): every snapshot consist writes
+     passes through it (the run's start and outputs while ``running``, then its end), and it
+     writes ``record.model_dump_json(indent=2)`` to the run's snapshot and ``consist.json``;
+     inside a trackyard run the latest-run file is written with the run's end only, a
+     ``running`` snapshot after the model is superseded by the end's before the commit, and
+     the end's snapshot carries the content rows (``contents.kept``).
+     [test_snapshot_writes_go_through_the_instance_writer]
 """

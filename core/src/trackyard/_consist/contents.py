@@ -55,6 +55,7 @@ __all__ = [
     "keep",
     "keep_all",
     "keep_run",
+    "kept",
     "keys_of",
     "merged",
     "recorded",
@@ -178,15 +179,25 @@ def keep(path: Path, con: Any, payload: dict[str, Any] | None = None) -> bool:
     DB-API cursor of one), in it; False when it already carried exactly those."""
     if payload is None:
         payload = json.loads(path.read_text(encoding="utf-8"))
+    text = kept(payload, con)
+    if text is None:
+        return False
+    write_atomic(path, text)
+    return True
+
+
+def kept(payload: dict[str, Any], con: Any) -> str | None:
+    """The snapshot ``payload`` (parsed) as text, recording the store's content rows and facet
+    timestamps read on ``con`` (``payload`` is updated); None when it already carried exactly
+    those."""
     mine = {ROWS: rows_for(keys_of(payload), connection_lookup(con)), **_facet_record(payload, con)}
     own = payload.get(KEY)
     own = dict(own) if isinstance(own, Mapping) else {}
     new = {**{k: v for k, v in own.items() if k not in (ROWS, FACET, KV)}, **mine}
     if new == own:
-        return False
+        return None
     payload[KEY] = new
-    write_atomic(path, json.dumps(payload, indent=2))
-    return True
+    return json.dumps(payload, indent=2)
 
 
 def keep_all(store: Store, paths: Sequence[Path]) -> None:

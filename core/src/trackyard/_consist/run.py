@@ -48,6 +48,7 @@ from trackyard._consist.session import (
     released,
     unexplained_miss,
 )
+from trackyard._consist.writes import grouped, install_writer
 from trackyard._deps import (
     MODULES,
     UNDECLARED,
@@ -174,6 +175,7 @@ class Engine:
         self._started: str | None = None  # the id of the run this engine's call started
         consist_tracker.on_run_start(self._on_run_start)
         explain_misses(consist_tracker, explain_misses_enabled())
+        install_writer(consist_tracker)
 
     # --- the run-start stamp ----------------------------------------------------------------
 
@@ -295,10 +297,12 @@ class Engine:
         try:
             with self._stamping(stamp), batch(self.consist):  # one connection per run
                 self._started = None
+                group = None
                 try:
-                    result = self._execute(fn, call, mode, runtime, options, overwrite)
+                    with grouped(self.consist) as group:  # the run's end: one commit
+                        result = self._execute(fn, call, mode, runtime, options, overwrite)
                 finally:
-                    self._keep_contents()
+                    self._keep_contents(group.kept if group is not None else None)
         except Exception as error:
             self._observer.run_failed(call, error)
             full = disk_full(error, call.name, self._settings)
@@ -310,16 +314,19 @@ class Engine:
             raise
         finally:
             writes.close()
-        return result, writes.suspect
+        return result, writes.suspect or (group is not None and group.lost)
 
-    def _keep_contents(self) -> None:
+    def _keep_contents(self, kept: str | None) -> None:
         """The run's snapshot records the store's content rows of its artifacts, so that a
         rebuild restores them exactly (``contents``). Only once consist wrote its last
         snapshot: a run an interrupt left open is written again when it is closed, and is
-        then restored with approximated rows, as is one whose rows cannot be read now."""
+        then restored with approximated rows, as is one whose rows cannot be read now.
+        ``kept``: the run whose last snapshot was written with them (``writes``)."""
         run_id, self._started = self._started, None
         record = getattr(self.consist, "current_consist", None)
-        if run_id is None or (record is not None and str(record.run.id) == run_id):
+        if run_id is None or run_id == kept:
+            return
+        if record is not None and str(record.run.id) == run_id:
             return
         try:
             keep_run(self.consist, run_id)

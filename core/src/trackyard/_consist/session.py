@@ -17,6 +17,8 @@ by ``tests/consist_contract``.
   bookkeeping. ``released`` closes the batch's idle
   connection for a moment (a ranking or a read-back opens its own, differently configured
   connection, which DuckDB refuses while consist's is open in the same process).
+* ``lock_free``'s wrapper also tells ``writes`` that the model returned: the run's remaining
+  writes then share one transaction (``writes.grouped``).
 * ``explain_misses``: consist's cache-miss explainer
   (``tracker_lifecycle.CacheMissExplainer``, ~180 ms of queries per miss) is replaced by a
   subclass that skips the explanation for the trackers registered with it (their misses record
@@ -40,6 +42,8 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from typing import Any
+
+from trackyard._consist.writes import open_armed
 
 EXPLAIN_ENV = "TRACKYARD_EXPLAIN_MISSES"
 NOT_EXPLAINED = "not_explained"
@@ -150,6 +154,7 @@ def lock_free(fn: Callable[..., Any]) -> Callable[..., Any]:
         finally:
             done.set()
             helper.join()
+            open_armed()  # the run's end writes: one transaction (``writes``)
 
     return model
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,3 +17,12 @@ def models_on_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("PYTHONPATH", str(HERE))
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture
+def configs(models_on_path: Path) -> dict[str, Any]:
+    """Five calibration configs of ``many_models_helper.model`` (``bad`` fails; ``top`` has
+    the smallest error), shared by the ranking tests."""
+    from many_models_helper import CONFIGS
+
+    return {name: dict(config) for name, config in CONFIGS.items()}

@@ -73,3 +73,13 @@ def gated(config: dict[str, Any]) -> dict[str, Any]:
     while Path(ctl, f"hold-{config['x']}").exists():
         time.sleep(0.05)
     return model({"coeff": 0.1 + 0.1 * int(config["x"]), "label": f"c{config['x']}"})
+
+
+# Calibration configs of ``model`` the ranking tests sweep (``bad`` fails: a negative coeff).
+CONFIGS: dict[str, dict[str, Any]] = {
+    "low": {"coeff": 0.2, "label": "low"},
+    "mid": {"coeff": 0.45, "label": "mid"},
+    "bad": {"coeff": -1.0, "label": "bad"},
+    "high": {"coeff": 0.9, "label": "high"},
+    "top": {"coeff": 0.5, "label": "top"},
+}

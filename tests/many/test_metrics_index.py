@@ -14,13 +14,6 @@ from trackyard import _queries
 from trackyard._store import Store
 
 MODEL = "many_models_helper:model"
-CONFIGS = {
-    "low": {"coeff": 0.2, "label": "low"},
-    "mid": {"coeff": 0.45, "label": "mid"},
-    "bad": {"coeff": -1.0, "label": "bad"},
-    "high": {"coeff": 0.9, "label": "high"},
-    "top": {"coeff": 0.5, "label": "top"},
-}
 
 
 def _tracker(workspace: Path) -> Any:
@@ -70,11 +63,11 @@ def _index_tables(db: Path) -> set[str]:
 
 
 def test_index_ranks_like_json_after_sweeps_direct_consist_runs_and_nan(
-    models_on_path: Path,
+    models_on_path: Path, configs: dict[str, Any]
 ) -> None:
     """Rankings agree with the JSON query after a sweep, direct consist runs (NaN included)."""
     cal = _tracker(models_on_path / "s")
-    cal.sweep(CONFIGS)
+    cal.sweep(configs)
     first = _agree(cal)
     assert first[0][1] == 0.0  # coeff 0.5 is the best
     nan_run = _direct_consist_run(cal, "nan")
@@ -85,23 +78,25 @@ def test_index_ranks_like_json_after_sweeps_direct_consist_runs_and_nan(
     assert cal.best_config() == {"v": -1.0}
 
 
-def test_index_picks_up_runs_merged_from_a_processes_sweep(models_on_path: Path) -> None:
+def test_index_picks_up_runs_merged_from_a_processes_sweep(
+    models_on_path: Path, configs: dict[str, Any]
+) -> None:
     """Runs merged from worker shards are ranked, and the ranking agrees with the JSON query."""
     cal = _tracker(models_on_path / "p")
-    cal.sweep({"low": CONFIGS["low"]})
+    cal.sweep({"low": configs["low"]})
     assert [r.name for r in cal.query_top_k(k=5)] == ["sweep_low"]
-    cal.sweep(CONFIGS, executor="processes", max_workers=2)
+    cal.sweep(configs, executor="processes", max_workers=2)
     ranking = _agree(cal)
     assert len(ranking) == 4
     assert [r.name for r in cal.query_top_k(k=2)] == ["sweep_top", "sweep_mid"]
 
 
 def test_store_without_index_answers_then_gets_it_and_reconcile_rebuilds_it(
-    models_on_path: Path,
+    models_on_path: Path, configs: dict[str, Any]
 ) -> None:
     """An older store (no index tables) ranks correctly and gains them; reconcile repairs it."""
     cal = _tracker(models_on_path / "o")
-    cal.sweep(CONFIGS)
+    cal.sweep(configs)
     db = cal.settings.db_path
     with duckdb.connect(str(db)) as con:
         for table in ("trackyard_metric", "trackyard_run_index", "trackyard_index_meta"):
@@ -118,11 +113,11 @@ def test_store_without_index_answers_then_gets_it_and_reconcile_rebuilds_it(
 
 
 def test_runs_written_by_another_tool_with_older_timestamps_are_ranked(
-    models_on_path: Path,
+    models_on_path: Path, configs: dict[str, Any]
 ) -> None:
     """A run another tool inserts with a timestamp older than every indexed run still ranks."""
     cal = _tracker(models_on_path / "t")
-    cal.sweep(CONFIGS)
+    cal.sweep(configs)
     assert cal.query_top_k(k=1)[0].name == "sweep_top"  # the index now exists
     db = cal.settings.db_path
     with duckdb.connect(str(db)) as con:
@@ -171,12 +166,12 @@ def _copies(db: Path, name: str, n: int, prefix: str) -> None:
 
 
 def test_a_large_index_kept_in_order_ranks_like_json_as_runs_are_added(
-    models_on_path: Path,
+    models_on_path: Path, configs: dict[str, Any]
 ) -> None:
     """With 12,000 runs (the index rewritten in value order) and then 15,000 more (appended,
     then rewritten again), rankings in both orders equal the JSON query's, ties included."""
     cal = _tracker(models_on_path / "big")
-    cal.sweep(CONFIGS)
+    cal.sweep(configs)
     db = cal.settings.db_path
     for n, prefix in ((12_000, "a"), (300, "b"), (15_000, "c")):
         _copies(db, "sweep_mid", n, prefix)

@@ -22,13 +22,6 @@ import pytest
 import trackyard
 
 MODEL = "many_models_helper:model"
-CONFIGS = {
-    "low": {"coeff": 0.2, "label": "low"},
-    "mid": {"coeff": 0.45, "label": "mid"},
-    "bad": {"coeff": -1.0, "label": "bad"},
-    "high": {"coeff": 0.9, "label": "high"},
-    "top": {"coeff": 0.5, "label": "top"},
-}
 TRACKYARD = str(Path(sys.executable).with_name("trackyard"))
 
 
@@ -72,14 +65,16 @@ def _top(ws: Path, metric: str = "mode_share_error", k: int = 3) -> list[str]:
     return [row["name"] for row in json.loads(done.stdout)]
 
 
-def test_the_first_ranking_after_a_processes_sweep_writes_nothing(models_on_path: Path) -> None:
+def test_the_first_ranking_after_a_processes_sweep_writes_nothing(
+    models_on_path: Path, configs: dict[str, Any]
+) -> None:
     """The sweep's merges index the runs they bring: the first ranking after it only reads
     (the store's files are byte for byte unchanged), even on a read-only mount."""
     ws = models_on_path / "p"
     cal = _tracker(ws)
-    cal.sweep({"low": CONFIGS["low"]})
+    cal.sweep({"low": configs["low"]})
     assert [r.name for r in cal.query_top_k(k=1)] == ["sweep_low"]  # the index exists
-    cal.sweep(CONFIGS, executor="processes", max_workers=2)
+    cal.sweep(configs, executor="processes", max_workers=2)
     before = _store_files(ws)
     assert _top(ws) == ["sweep_top", "sweep_mid", "sweep_low"]
     assert [r.name for r in cal.query_top_k(k=2)] == ["sweep_top", "sweep_mid"]
@@ -87,14 +82,14 @@ def test_the_first_ranking_after_a_processes_sweep_writes_nothing(models_on_path
 
 
 def test_a_store_first_ranked_after_a_processes_sweep_got_its_index_from_the_merge(
-    models_on_path: Path,
+    models_on_path: Path, configs: dict[str, Any]
 ) -> None:
     """A store never ranked before gains the index with its first sweep's merge, holding
     every finished run (serial runs recorded before included)."""
     ws = models_on_path / "n"
     cal = _tracker(ws)
-    cal.sweep({"low": CONFIGS["low"]})  # serial: no index yet
-    cal.sweep({k: v for k, v in CONFIGS.items() if k != "low"}, executor="processes",
+    cal.sweep({"low": configs["low"]})  # serial: no index yet
+    cal.sweep({k: v for k, v in configs.items() if k != "low"}, executor="processes",
               max_workers=2)  # fmt: skip
     before = _store_files(ws)
     # "bad" fails (a negative coefficient): a failed run is not ranked
@@ -104,16 +99,16 @@ def test_a_store_first_ranked_after_a_processes_sweep_got_its_index_from_the_mer
 
 
 def test_a_read_only_store_whose_index_lags_still_ranks_and_names_metrics(
-    models_on_path: Path,
+    models_on_path: Path, configs: dict[str, Any]
 ) -> None:
     """Serial runs after the last ranking leave the index behind; on a read-only mount the
     ranking reads the runs themselves (no wait, no "locked" claim), and a misspelt metric
     still gets the recorded names."""
     ws = models_on_path / "r"
     cal = _tracker(ws)
-    cal.sweep({"low": CONFIGS["low"], "high": CONFIGS["high"]})
+    cal.sweep({"low": configs["low"], "high": configs["high"]})
     assert [r.name for r in cal.query_top_k(k=1)] == ["sweep_low"]
-    cal.sweep({"top": CONFIGS["top"], "mid": CONFIGS["mid"]})  # not indexed yet
+    cal.sweep({"top": configs["top"], "mid": configs["mid"]})  # not indexed yet
     before = _store_files(ws)
     assert _top(ws) == ["sweep_top", "sweep_mid", "sweep_low"]
     typo = _read_only(
@@ -126,12 +121,14 @@ def test_a_read_only_store_whose_index_lags_still_ranks_and_names_metrics(
     assert [r.name for r in cal.query_top_k(k=2)] == ["sweep_top", "sweep_mid"]  # writable
 
 
-def test_a_run_on_a_read_only_store_is_refused_at_once_naming_it(models_on_path: Path) -> None:
+def test_a_run_on_a_read_only_store_is_refused_at_once_naming_it(
+    models_on_path: Path, configs: dict[str, Any]
+) -> None:
     """Running against a read-only mount raises StoreReadOnlyError naming the store before
     anything is written, for a single run and a batch; nothing was recorded."""
     ws = models_on_path / "w"
     cal = _tracker(ws)
-    cal.sweep({"low": CONFIGS["low"]})
+    cal.sweep({"low": configs["low"]})
     script = (
         "import trackyard\n"
         f"cal = trackyard.get_tracker('calibration', workspace={str(ws)!r}, model={MODEL!r})\n"
@@ -159,18 +156,20 @@ def test_a_run_on_a_read_only_store_is_refused_at_once_naming_it(models_on_path:
     assert [r.name for r in cal.query_top_k(k=5)] == ["sweep_low"]
 
 
-def test_a_damaged_index_never_costs_a_sweep_its_runs(models_on_path: Path) -> None:
+def test_a_damaged_index_never_costs_a_sweep_its_runs(
+    models_on_path: Path, configs: dict[str, Any]
+) -> None:
     """When the index cannot take a merge's runs (its table damaged by hand), the merge still
     lands every run; reconcile rebuilds the index and the ranking is right again."""
     import duckdb
 
     ws = models_on_path / "d"
     cal = _tracker(ws)
-    cal.sweep({"low": CONFIGS["low"]})
+    cal.sweep({"low": configs["low"]})
     cal.query_top_k(k=1)
     with duckdb.connect(str(cal.settings.db_path)) as con:
         con.execute("CREATE OR REPLACE TABLE trackyard_metric (broken INTEGER)")
-    result = cal.sweep(CONFIGS, executor="processes", max_workers=2)
+    result = cal.sweep(configs, executor="processes", max_workers=2)
     assert not list((ws / "shards").glob("*/*.duckdb"))  # every shard merged and removed
     with duckdb.connect(str(cal.settings.db_path), read_only=True) as con:
         names = {
@@ -187,7 +186,7 @@ def test_a_damaged_index_never_costs_a_sweep_its_runs(models_on_path: Path) -> N
 
 
 def test_a_shard_holding_an_index_of_its_own_adds_only_the_main_stores_index_rows(
-    models_on_path: Path,
+    models_on_path: Path, configs: dict[str, Any]
 ) -> None:
     """A shard that is a copy of another ranked store (index tables included) is merged
     without its index rows: the main store indexes the runs itself, so the first ranking
@@ -197,11 +196,11 @@ def test_a_shard_holding_an_index_of_its_own_adds_only_the_main_stores_index_row
     from trackyard._store import Store
 
     other = _tracker(models_on_path / "other")
-    other.sweep({"top": CONFIGS["top"], "high": CONFIGS["high"]})
+    other.sweep({"top": configs["top"], "high": configs["high"]})
     assert [r.name for r in other.query_top_k(k=1)] == ["sweep_top"]  # other's index exists
     ws = models_on_path / "main"
     cal = _tracker(ws)
-    cal.sweep({"low": CONFIGS["low"]})
+    cal.sweep({"low": configs["low"]})
     assert [r.name for r in cal.query_top_k(k=1)] == ["sweep_low"]
     shard = models_on_path / "shard.duckdb"
     shutil.copy(other.settings.db_path, shard)
